@@ -1,0 +1,19 @@
+"""The ``esgen`` command. Each group of subcommands lives in a module of its own."""
+
+from __future__ import annotations
+
+import click
+
+from esgen import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="esgen")
+def main() -> None:
+    """Event sourcing on Kafka from declarative definitions."""
+
+
+from esgen.cli.generate import generate, validate  # noqa: E402
+
+main.add_command(validate)
+main.add_command(generate)

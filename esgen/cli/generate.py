@@ -1,0 +1,66 @@
+"""``esgen validate`` and ``esgen generate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from esgen.cli.errors import Abort, reported_errors
+from esgen.config import load_config
+
+
+def _paths(definitions: Path | None, output: Path | None, package: str | None) -> tuple[Path, Path, str]:
+    config = load_config()
+    out = output or config.output
+    return definitions or config.definitions, out, package or (config.package if output is None else out.name)
+
+
+definitions_option = click.option(
+    "--definitions",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of YAML definitions (default: [tool.esgen] definitions, else ./schemas).",
+)
+
+
+@click.command()
+@definitions_option
+def validate(definitions: Path | None) -> None:
+    """Check the definitions and report every error."""
+    from esgen.dsl import load_project
+
+    folder, _, _ = _paths(definitions, None, None)
+    with reported_errors(str(folder)):
+        project = load_project(folder)
+    click.echo(f"{len(project.entities)} entities OK in {folder}")
+
+
+@click.command()
+@definitions_option
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder that receives the generated files (default: [tool.esgen] output).",
+)
+@click.option("--package", help="Import name of the output folder (default: its folder name).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any output file is stale.")
+def generate(definitions: Path | None, output: Path | None, package: str | None, check: bool) -> None:
+    """Write Avro schemas and Python modules from the definitions."""
+    from esgen.codegen import render_project, stale_files, write_files
+    from esgen.dsl import load_project
+
+    folder, out, pkg = _paths(definitions, output, package)
+    with reported_errors(str(folder)):
+        project = load_project(folder)
+        files = render_project(project, pkg)
+        if check:
+            stale = stale_files(out, files)
+            for path, reason in stale:
+                click.echo(f"{path}: {reason}", err=True)
+            if stale:
+                click.echo(f"{len(stale)} stale file(s); run `esgen generate`", err=True)
+                raise Abort(1)
+            click.echo(f"{len(files)} files up to date in {out}")
+            return
+        written = write_files(out, files)
+    click.echo(f"wrote {written} of {len(files)} files to {out}")

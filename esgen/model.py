@@ -1,0 +1,331 @@
+"""The resolved model of a set of definitions.
+
+The DSL stage (``esgen.dsl``) turns YAML into these frozen dataclasses; the code
+generator (``esgen.codegen``) and the compatibility checker read them. Nothing here
+holds a YAML object: every name is resolved, every default validated, every
+expression type-checked. Every node keeps the :class:`Location` it came from so
+later stages (``esgen check``) can point at the definition line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from esgen.errors import Location
+
+# --------------------------------------------------------------------------- types
+
+PrimitiveName = Literal["boolean", "int", "long", "float", "double", "string", "bytes"]
+LogicalName = Literal[
+    "uuid",
+    "date",
+    "time-millis",
+    "time-micros",
+    "timestamp-millis",
+    "timestamp-micros",
+    "local-timestamp-millis",
+    "local-timestamp-micros",
+]
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: PrimitiveName
+
+
+@dataclass(frozen=True)
+class Logical:
+    """A logical type other than decimal (uuid, date, time-*, timestamp-*...)."""
+
+    name: LogicalName
+
+
+@dataclass(frozen=True)
+class DecimalType:
+    precision: int
+    scale: int
+
+
+@dataclass(frozen=True)
+class ArrayType:
+    items: TypeRef
+
+
+@dataclass(frozen=True)
+class MapType:
+    values: TypeRef
+
+
+@dataclass(frozen=True)
+class OptionalType:
+    """``T?``: a union ``["null", T]`` whose default is null unless given otherwise."""
+
+    inner: TypeRef
+
+
+@dataclass(frozen=True)
+class NamedRef:
+    """A reference to a record, enum or fixed by its full Avro name."""
+
+    full_name: str
+
+
+@dataclass(frozen=True)
+class NullType:
+    """Only used as the static type of the ``null`` literal in expressions."""
+
+
+TypeRef = Union[
+    Primitive, Logical, DecimalType, ArrayType, MapType, OptionalType, NamedRef, NullType
+]
+
+
+# ----------------------------------------------------------------------- defaults
+
+
+@dataclass(frozen=True)
+class Default:
+    """A validated default value.
+
+    ``value`` is the JSON-like value as written in YAML after validation against the
+    field type: ``str`` for string, bytes, uuid, decimal (``"0.00"``), enum symbols,
+    date/time values in ISO form; ``int``/``float``/``bool``; ``None`` for null;
+    ``list``/``dict`` (with values of the same shapes) for arrays, maps and records.
+    """
+
+    value: object
+
+
+# ---------------------------------------------------------------------- named types
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: TypeRef
+    default: Default | None  # None: no default (the field is required)
+    doc: str | None
+    aliases: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class RecordDef:
+    name: str
+    namespace: str
+    doc: str | None
+    fields: tuple[Field, ...]
+    location: Location
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+    def field(self, name: str) -> Field | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+@dataclass(frozen=True)
+class EnumDef:
+    name: str
+    namespace: str
+    doc: str | None
+    symbols: tuple[str, ...]
+    default: str | None  # Avro enum default: what old readers use for unknown symbols
+    location: Location
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass(frozen=True)
+class FixedDef:
+    name: str
+    namespace: str
+    doc: str | None
+    size: int
+    location: Location
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+
+NamedType = Union[RecordDef, EnumDef, FixedDef]
+
+
+# -------------------------------------------------------------------- expressions
+# A typed expression tree. ``type`` is the static type the checker inferred.
+
+BinaryOp = Literal["+", "-", "*", "/", "//", "%"]
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in"]
+FunctionName = Literal["len", "min", "max", "abs", "coalesce", "lower", "upper"]
+
+
+@dataclass(frozen=True)
+class Literal_:
+    value: int | float | str | bool | None
+    type: TypeRef
+    location: Location
+
+
+@dataclass(frozen=True)
+class EnumSymbol:
+    enum: str  # full name of the enum
+    symbol: str
+    type: TypeRef  # NamedRef(enum)
+    location: Location
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``event.F``, ``state.F.G``, ``meta.version``..."""
+
+    root: Literal["event", "state", "meta"]
+    path: tuple[str, ...]
+    type: TypeRef
+    location: Location
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: Literal["not", "-", "+"]
+    operand: Expr
+    type: TypeRef
+    location: Location
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: BinaryOp
+    left: Expr
+    right: Expr
+    type: TypeRef
+    location: Location
+
+
+@dataclass(frozen=True)
+class Compare:
+    """A comparison chain ``a < b <= c`` (Python semantics); ``in``/``not in`` included."""
+
+    left: Expr
+    ops: tuple[CompareOp, ...]
+    comparators: tuple[Expr, ...]
+    type: TypeRef  # always boolean
+    location: Location
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: Literal["and", "or"]
+    values: tuple[Expr, ...]
+    type: TypeRef  # always boolean
+    location: Location
+
+
+@dataclass(frozen=True)
+class IfElse:
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    type: TypeRef
+    location: Location
+
+
+@dataclass(frozen=True)
+class Call:
+    function: FunctionName
+    args: tuple[Expr, ...]
+    type: TypeRef
+    location: Location
+
+
+Expr = Union[Literal_, EnumSymbol, Ref, Unary, Binary, Compare, BoolOp, IfElse, Call]
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression with the text it was written as."""
+
+    source: str
+    tree: Expr
+    location: Location
+
+
+# ---------------------------------------------------------------------- fold steps
+
+FoldOp = Literal["set", "add", "subtract", "append", "remove", "put", "delete", "call"]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One ``FIELD: EXPR`` entry of a fold step.
+
+    ``path`` is the dotted state path (``("address", "city")``), ``target`` the type of
+    the field it names. For ``put`` the map key is ``key`` and the value ``value``; for
+    every other op ``key`` is None.
+    """
+
+    path: tuple[str, ...]
+    target: TypeRef
+    value: Expression
+    key: Expression | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class FoldStep:
+    op: FoldOp
+    assignments: tuple[Assignment, ...]  # empty for ``call``
+    function: str | None  # ``package.module:function`` for ``call``
+    when: Expression | None
+    location: Location
+
+
+# ------------------------------------------------------------------------ entities
+
+
+@dataclass(frozen=True)
+class EventDef:
+    """An event type: its record (``namespace.EventName``) and its fold steps."""
+
+    record: RecordDef
+    fold: tuple[FoldStep, ...]
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def full_name(self) -> str:
+        return self.record.full_name
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str  # PascalCase, e.g. "Account"
+    namespace: str
+    doc: str | None
+    key: str  # name of the state field that identifies an instance
+    topic: str
+    compatibility: str | None  # as written; None means the default level
+    source: str  # definition file, relative to the definitions folder ("bank/account.yaml")
+    module: str  # dotted module path inside the output package ("bank.account")
+    types: tuple[NamedType, ...]  # named types declared in this file, in file order
+    state: RecordDef  # ``namespace.<Entity>State``
+    events: tuple[EventDef, ...]  # in file order
+    invariants: tuple[Expression, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Project:
+    """Every entity of a definitions folder plus the index of all named types."""
+
+    entities: tuple[Entity, ...]  # sorted by ``source``
+    types: dict[str, NamedType] = field(default_factory=dict)  # full name -> definition

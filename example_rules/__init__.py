@@ -1,0 +1,1 @@
+"""Hand-written fold rules for the example domain (the ``call:`` escape hatch)."""
