@@ -9,29 +9,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from esgen.runtime.errors import EsgenError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.serde import AvroCodec, AvroSchema
 
-S = TypeVar("S")
+class AvroRecord(Protocol):
+    """What every generated record, event and state class offers."""
+
+    def to_avro(self) -> dict[str, Any]:
+        """The value as the dict fastavro writes."""
+        ...
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Self:
+        """A value from the dict fastavro reads."""
+        ...
+
+
+S = TypeVar("S", bound=AvroRecord)
 E = TypeVar("E")
-T = TypeVar("T")
+T = TypeVar("T", bound=AvroRecord)
 
 
 @dataclass(frozen=True, eq=False)
 class RecordType(Generic[T]):
-    """A generated record class with its Avro schema and dict converters."""
+    """A generated record class with its self-contained Avro schema."""
 
     cls: type[T]
-    full_name: str
     schema: AvroSchema
-    to_avro: Callable[[T], dict[str, Any]]
-    from_avro: Callable[[dict[str, Any]], T]
-    codec: AvroCodec = field(init=False)
+    full_name: str = field(init=False)
+    codec: AvroCodec = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        full_name = self.schema["name"]
+        if "." not in full_name and self.schema.get("namespace"):
+            full_name = f"{self.schema['namespace']}.{full_name}"
+        object.__setattr__(self, "full_name", full_name)
         object.__setattr__(self, "codec", AvroCodec(self.schema))
 
     @property
@@ -40,11 +55,11 @@ class RecordType(Generic[T]):
 
     def encode(self, value: T) -> bytes:
         """The Avro binary body of ``value`` (no framing)."""
-        return self.codec.encode(self.to_avro(value))
+        return self.codec.encode(value.to_avro())
 
     def decode(self, data: bytes, writer_schema: AvroSchema | None = None) -> T:
         """Decode an Avro body; with ``writer_schema``, resolve it into today's class."""
-        return self.from_avro(self.codec.decode(data, writer_schema))
+        return self.cls.from_avro(self.codec.decode(data, writer_schema))
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +113,7 @@ class EntityDescriptor(Generic[S, E]):
         event_type = self._by_class.get(type(event))
         if event_type is None:
             raise EsgenError(f"{type(event).__name__} is not an event of entity {self.name}")
-        return event_type.encode(event)
+        return event_type.codec.encode(event.to_avro())  # type: ignore[attr-defined]
 
     def decode(self, full_name: str, data: bytes, writer_schema: AvroSchema | None = None) -> E:
         """Decode an event body written with ``writer_schema`` (default: today's schema)."""
