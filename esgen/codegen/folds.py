@@ -32,8 +32,24 @@ INDENT = "    "
 
 def reads_state(expr: Expr) -> bool:
     """Whether ``expr`` reads the state (so it must be evaluated before assigning)."""
+    return reads(expr, "state")
+
+
+def uses_meta(steps: tuple[FoldStep, ...]) -> bool:
+    """Whether fold steps need ``meta`` (replay builds it only for those events)."""
+    for step in steps:
+        if step.op == "call" or (step.when is not None and reads(step.when.tree, "meta")):
+            return True
+        for a in step.assignments:
+            if reads(a.value.tree, "meta") or (a.key is not None and reads(a.key.tree, "meta")):
+                return True
+    return False
+
+
+def reads(expr: Expr, root: str) -> bool:
+    """Whether ``expr`` refers to ``root`` (``event``, ``state`` or ``meta``)."""
     if isinstance(expr, Ref):
-        return expr.root == "state"
+        return expr.root == root
     children: tuple[Expr, ...] = ()
     if isinstance(expr, Unary):
         children = (expr.operand,)
@@ -45,7 +61,7 @@ def reads_state(expr: Expr) -> bool:
         children = expr.values if isinstance(expr, BoolOp) else expr.args
     elif isinstance(expr, IfElse):
         children = (expr.condition, expr.then, expr.otherwise)
-    return any(reads_state(c) for c in children)
+    return any(reads(c, root) for c in children)
 
 
 class FoldRenderer:

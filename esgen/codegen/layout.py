@@ -71,12 +71,92 @@ def docstring(text: str | None, indent: int, fallback: str) -> list[str]:
     return ['"""' + lines[0], *lines[1:], '"""']
 
 
-def signature_lines(name: str, params: list[str], returns: str) -> list[str]:
-    """A top-level ``def`` line laid out the way ruff format does."""
-    one_line = f"def {name}({', '.join(params)}) -> {returns}:"
-    if fits(one_line, 0):
-        return [one_line]
-    hugged = ", ".join(params)
-    if fits(hugged, 1):
-        return [f"def {name}(", INDENT + hugged, f") -> {returns}:"]
-    return [f"def {name}(", *(f"{INDENT}{p}," for p in params), f") -> {returns}:"]
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def wrap_lines(lines: list[str], indent: int) -> list[str]:
+    """Statements of a block at depth ``indent``, long ones split to fit the line."""
+    result: list[str] = []
+    for line in lines:
+        stripped = line.lstrip(" ")
+        own = (len(line) - len(stripped)) // len(INDENT)
+        prefix = line[: len(line) - len(stripped)]
+        result.extend(prefix + part for part in wrap_statement(stripped, indent + own))
+    return result
+
+
+def wrap_statement(line: str, indent: int) -> list[str]:
+    """One statement as lines that fit, split the way ruff format usually does.
+
+    A condition is parenthesized; a statement ending in a bracket is split inside its
+    last bracket pair; any other assignment gets its value parenthesized.
+    """
+    if fits(line, indent):
+        return [line]
+    for keyword in ("if ", "elif ", "while "):
+        if line.startswith(keyword) and line.endswith(":"):
+            return [f"{keyword}(", INDENT + line[len(keyword) : -1], "):"]
+    opening = _matching_opener(line)
+    if opening is not None:
+        inner = line[opening + 1 : -1]
+        if fits(inner, indent + 1):
+            return [line[: opening + 1], INDENT + inner, line[-1]]
+        items = _split_top_level(inner)
+        return [line[: opening + 1], *(f"{INDENT}{item}," for item in items), line[-1]]
+    for operator in (" = ", " += ", " -= "):
+        target, found, value = line.partition(operator)
+        if found and _depth_ok(target):
+            return [f"{target}{operator}(", INDENT + value, ")"]
+    return [line]  # nothing sensible to split; a long name stays long
+
+
+def _matching_opener(line: str) -> int | None:
+    """Index of the bracket that the line's last character closes, if it is one."""
+    if not line or line[-1] not in ")]}":
+        return None
+    stack: list[int] = []
+    quote: str | None = None
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote and line[index - 1] != "\\":
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in _OPENERS:
+            stack.append(index)
+        elif char in ")]}" and stack:
+            start = stack.pop()
+            if index == len(line) - 1:
+                return start if start > 0 else None
+    return None
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split ``a, f(b, c), d`` at its top-level commas."""
+    items: list[str] = []
+    depth = 0
+    quote: str | None = None
+    current = ""
+    for index, char in enumerate(text):
+        if quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in _OPENERS:
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+            continue
+        current += char
+    if current.strip():
+        items.append(current.strip())
+    return items
+
+
+def _depth_ok(target: str) -> bool:
+    return all(target.count(o) == target.count(c) for o, c in _OPENERS.items())

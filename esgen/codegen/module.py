@@ -13,14 +13,14 @@ from typing import Any
 
 from esgen.codegen.avro import SchemaBuilder
 from esgen.codegen.expressions import ExpressionRenderer
-from esgen.codegen.folds import FoldRenderer
+from esgen.codegen.folds import FoldRenderer, uses_meta
 from esgen.codegen.layout import (
     INDENT,
     bracketed,
     docstring,
     fits,
     literal_lines,
-    signature_lines,
+    wrap_lines,
 )
 from esgen.codegen.pytypes import PyTypes, py_str
 from esgen.model import (
@@ -62,11 +62,13 @@ class ClassView:
 
 
 @dataclass
-class FunctionView:
-    name: str
-    signature: list[str]  # ``def ...:`` line(s)
-    doc: list[str]
-    body: list[str]
+class BranchView:
+    """The fold of one event: ``if type(event) is <event>:`` and its statements."""
+
+    event: str
+    body: list[str]  # laid out for ``_apply`` (two levels deep)
+    replay_body: list[str]  # the same statements inside replay's loop (three levels)
+    uses_meta: bool
 
 
 @dataclass
@@ -83,8 +85,8 @@ class ModuleView:
     entity: Entity
     key: str
     quanta: list[str]
-    applies: list[FunctionView]
-    apply_table: list[str]
+    branches: list[BranchView]
+    replay_uses_meta: bool
     copy_state: list[str]
     invariants: list[str]
     schemas: list[str]
@@ -147,7 +149,12 @@ class ModuleBuilder:
         ]
         events = [self._record(e.record, "event") for e in entity.events]
         state = self._record(entity.state, "state")
-        applies = [self._apply(e.name, e.fold) for e in entity.events]
+        branches = []
+        for e in entity.events:
+            body = self.folds.steps(e.fold) or ["pass"]
+            branches.append(
+                BranchView(e.name, wrap_lines(body, 2), wrap_lines(body, 3), uses_meta(e.fold))
+            )
         invariants = self._invariants()
         schemas = self._schemas()
         view = ModuleView(
@@ -174,8 +181,8 @@ class ModuleBuilder:
                 f'_SCALE_{s}: Final = decimal.Decimal("1e-{s}")'
                 for s in sorted(self.expressions.scales)
             ],
-            applies=applies,
-            apply_table=self._apply_table(),
+            branches=branches,
+            replay_uses_meta=any(b.uses_meta for b in branches),
             copy_state=self._copy_state(),
             invariants=invariants,
             schemas=schemas,
@@ -271,21 +278,6 @@ class ModuleBuilder:
             return [one_line]
         return [head + "(", f"{INDENT}{names[0]}", *(f"{INDENT}| {n}" for n in names[1:]), ")"]
 
-    def _apply(self, event_name: str, steps: Any) -> FunctionView:
-        state = self.entity.state.name
-        name = f"_apply_{snake_case(event_name)}"
-        signature = signature_lines(
-            name, [f"state: {state}", f"event: {event_name}", "meta: EventMeta"], state
-        )
-        body = self.folds.steps(steps)
-        return FunctionView(name=name, signature=signature, doc=[], body=[*body, "return state"])
-
-    def _apply_table(self) -> list[str]:
-        items = [f"{e.name}: _apply_{snake_case(e.name)}" for e in self.entity.events]
-        state = self.entity.state.name
-        head = f"_APPLY: Final[dict[type[Any], Callable[..., {state}]]] = "
-        return bracketed(head + "{", items, "}", 0)
-
     def _copy_state(self) -> list[str]:
         args = []
         for f in self.entity.state.fields:
@@ -360,7 +352,7 @@ class ModuleBuilder:
         if self.expressions.scales:
             stdlib.add("decimal")
         lines = [f"import {m}" for m in sorted(stdlib)]
-        lines.append("from collections.abc import Callable, Iterable")
+        lines.append("from collections.abc import Iterable")
         typing_names = ["Any", "Final", "TypeAlias"]
         if not self.entity.events:
             typing_names.append("Never")
@@ -385,8 +377,8 @@ class ModuleBuilder:
         fingerprint is stale and the state is rebuilt from events instead."""
         digest = hashlib.sha256()
         digest.update(json.dumps(self.schema_builder.named(self.entity.state), sort_keys=True).encode())
-        for apply in view.applies:
-            digest.update("\n".join([*apply.signature, *apply.body]).encode())
+        for branch in view.branches:
+            digest.update("\n".join([branch.event, *branch.body]).encode())
         digest.update("\n".join(view.invariants).encode())
         return digest.hexdigest()[:32]
 

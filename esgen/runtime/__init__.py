@@ -5,12 +5,13 @@ applications that never run the generator do not need jinja2, click or pyyaml.
 """
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
-from esgen.runtime.errors import DecodeError, EsgenError, InvariantViolation
+from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, InvariantViolation
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.meta import EventMeta
 
 __all__ = [
     "DecodeError",
+    "EncodeError",
     "EntityDescriptor",
     "EsgenError",
     "EventMeta",

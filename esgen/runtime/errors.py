@@ -19,3 +19,7 @@ class InvariantViolation(EsgenError):
 
 class DecodeError(EsgenError):
     """Bytes that cannot be decoded into an event or state of the descriptor."""
+
+
+class EncodeError(EsgenError):
+    """A value that does not fit its Avro schema (e.g. a Decimal with too many places)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import fastavro
 
-from esgen.runtime.errors import DecodeError
+from esgen.runtime.errors import DecodeError, EncodeError
 
 AvroSchema = dict[str, Any]
 
@@ -40,7 +40,11 @@ class AvroCodec:
 
     def encode(self, datum: dict[str, Any]) -> bytes:
         buffer = BytesIO()
-        fastavro.schemaless_writer(buffer, self._parsed, datum)
+        try:
+            fastavro.schemaless_writer(buffer, self._parsed, datum)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            name = self.schema.get("name", "?")
+            raise EncodeError(f"cannot encode {name}: {type(exc).__name__}: {exc}") from exc
         return buffer.getvalue()
 
     def decode(self, data: bytes, writer_schema: AvroSchema | None = None) -> dict[str, Any]:
