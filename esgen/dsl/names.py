@@ -1,0 +1,96 @@
+"""Naming rules, in one place. A bad name is reported, never changed.
+
+Every function returns None for a good name, else the reason it is bad (a message
+fragment such as "must be PascalCase").
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+import re
+from collections.abc import Iterable
+
+_AVRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
+_SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
+_TOPIC = re.compile(r"[A-Za-z0-9._-]+\Z")
+_MAX_TOPIC = 249
+
+
+def avro_name(name: str) -> str | None:
+    if not _AVRO.match(name):
+        return "is not a valid Avro name (letters, digits and '_', not starting with a digit)"
+    return None
+
+
+def _python_keyword(name: str) -> str | None:
+    if keyword.iskeyword(name):
+        return "is a Python keyword"
+    return None
+
+
+def pascal_case(name: str) -> str | None:
+    """Entity, type and event names: they become Python classes and Avro names."""
+    if not _PASCAL.match(name):
+        return avro_name(name) or "must be PascalCase (e.g. 'OrderPlaced')"
+    return _python_keyword(name)  # None, True, False are PascalCase
+
+
+def field_name(name: str) -> str | None:
+    """Fields become dataclass attributes: snake_case, no hard keywords."""
+    if not _SNAKE.match(name):
+        return avro_name(name) or "must be snake_case (lowercase letters, digits and '_')"
+    return _python_keyword(name)
+
+
+def alias_name(name: str) -> str | None:
+    """Aliases are old names that only Avro sees."""
+    return avro_name(name)
+
+
+def enum_symbol(name: str) -> str | None:
+    """Symbols become enum members: Avro names, no keywords, no leading '_' (Enum reserves)."""
+    if reason := avro_name(name):
+        return reason
+    if name.startswith("_"):
+        return "must not start with '_' (Python's Enum reserves such names)"
+    return _python_keyword(name)
+
+
+def namespace(name: str) -> str | None:
+    if not name or not all(_AVRO.match(part) for part in name.split(".")):
+        return "is not a valid Avro namespace (dot-separated Avro names, e.g. 'com.example.shop')"
+    return None
+
+
+def topic(name: str) -> str | None:
+    if not _TOPIC.match(name):
+        return "is not a valid Kafka topic name (letters, digits, '.', '_' and '-')"
+    if len(name) > _MAX_TOPIC:
+        return f"is longer than {_MAX_TOPIC} characters, the Kafka limit for topic names"
+    if name in (".", ".."):
+        return "is not a valid Kafka topic name"
+    return None
+
+
+def module_part(name: str) -> str | None:
+    """A folder or file stem of the definitions tree: it becomes a Python module."""
+    if not name.isidentifier() or not name.isascii():
+        return "is not a valid Python module name (letters, digits and '_')"
+    return _python_keyword(name)
+
+
+def snake_case(name: str) -> str:
+    """'OrderLine' -> 'order_line'; for the default topic name."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A hint such as "did you mean 'decimal(P,S)'?" or None when nothing is close."""
+    pool = list(dict.fromkeys(candidates))
+    by_key = {c.split("(")[0].lower(): c for c in pool}
+    matches = difflib.get_close_matches(word.lower(), list(by_key), n=1, cutoff=0.6)
+    if not matches:
+        return None
+    return f"did you mean '{by_key[matches[0]]}'?"

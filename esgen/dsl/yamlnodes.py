@@ -1,0 +1,217 @@
+"""YAML -> position-keeping nodes.
+
+We compose (never construct) with ``yaml.SafeLoader`` so every node keeps its line and
+column, and so scalars arrive as the text the user wrote: the DSL decides what ``0``,
+``true`` or ``OPEN`` mean from the type it expects, not YAML's resolver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import yaml
+
+from esgen.errors import DefinitionError, Location
+
+_STD = "tag:yaml.org,2002:"
+# Tags a definition may carry, explicitly or by YAML's implicit resolution.
+_ALLOWED_TAGS = {
+    _STD + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
+@dataclass(frozen=True)
+class Scalar:
+    text: str  # the scalar's value as written (quotes removed, escapes applied)
+    tag: str  # YAML's resolved tag: tells a plain ``0`` (int) from a quoted ``"0"`` (str)
+    style: str | None  # None: plain; "'", '"', "|", ">"
+    location: Location
+    end_line: int  # 1-based line of the scalar's end, to tell multi-line scalars apart
+
+    @property
+    def kind(self) -> str:
+        """``str``, ``int``, ``float``, ``bool``, ``null`` or ``timestamp``."""
+        return self.tag.removeprefix(_STD)
+
+    @property
+    def is_null(self) -> bool:
+        return self.kind == "null"
+
+
+@dataclass(frozen=True)
+class Sequence:
+    items: tuple[Node, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Mapping:
+    items: tuple[tuple[Scalar, Node], ...]
+    location: Location
+    flow: bool = False  # written as {...}
+    _index: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for key, value in self.items:
+            self._index.setdefault(key.text, value)
+
+    def get(self, key: str) -> Node | None:
+        return self._index.get(key)
+
+    def key_node(self, key: str) -> Scalar | None:
+        for k, _ in self.items:
+            if k.text == key:
+                return k
+        return None
+
+    def __iter__(self) -> Iterator[tuple[Scalar, Node]]:
+        return iter(self.items)
+
+
+Node = Scalar | Sequence | Mapping
+
+
+def describe(node: Node) -> str:
+    """What a node is, for messages: 'a mapping', 'a list', 'a number'..."""
+    if isinstance(node, Mapping):
+        return "a mapping"
+    if isinstance(node, Sequence):
+        return "a list"
+    return {
+        "int": "a number",
+        "float": "a number",
+        "bool": "a boolean",
+        "null": "null",
+    }.get(node.kind, f"'{node.text}'")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases: they hide where a value came from and can blow up."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (*name) are not supported in definitions; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def _loc(path: str, mark: yaml.Mark) -> Location:
+    return Location(path, mark.line + 1, mark.column + 1)
+
+
+def _implicit_null(node: yaml.Node) -> bool:
+    """A key written without ':' in a flow mapping: ``{a, b: c}`` gives ``a`` this value."""
+    return isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None \
+        and node.start_mark.index == node.end_mark.index
+
+
+def _unbalanced(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.style is None \
+        and node.value.count("(") > node.value.count(")")
+
+
+def _rejoin_flow(node: yaml.Node, text: str) -> None:
+    """Undo YAML's split of ``{type: decimal(18,2)}`` at the comma inside parentheses.
+
+    In a flow collection a plain scalar ends at ','. ``decimal(18,2)`` and
+    ``max(a, b)`` would otherwise become a value ``decimal(18`` plus a stray key ``2)``.
+    We join them back from the source text while the parentheses are unbalanced.
+    """
+    if isinstance(node, yaml.MappingNode) and node.flow_style:
+        pairs = list(node.value)
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in pairs:
+            if merged and _unbalanced(merged[-1][1]) and _implicit_null(value) \
+                    and isinstance(key, yaml.ScalarNode) and key.style is None:
+                prev_key, prev = merged[-1]
+                joined = yaml.ScalarNode(prev.tag, text[prev.start_mark.index:
+                                                        key.end_mark.index],
+                                         prev.start_mark, key.end_mark, style=None)
+                merged[-1] = (prev_key, joined)
+                continue
+            merged.append((key, value))
+        node.value = merged
+    elif isinstance(node, yaml.SequenceNode) and node.flow_style:
+        items: list[yaml.Node] = []
+        for item in node.value:
+            if items and _unbalanced(items[-1]) and isinstance(item, yaml.ScalarNode) \
+                    and item.style is None:
+                prev = items[-1]
+                items[-1] = yaml.ScalarNode(prev.tag, text[prev.start_mark.index:
+                                                           item.end_mark.index],
+                                            prev.start_mark, item.end_mark, style=None)
+                continue
+            items.append(item)
+        node.value = items
+
+
+def load_yaml(text: str, path: str) -> tuple[Node | None, list[DefinitionError]]:
+    """Parse one file. Malformed YAML gives one error at the parser's mark."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _loc(path, mark) if mark else Location(path, 1, 1)
+        problem = exc.problem or exc.context or "malformed YAML"
+        if exc.context and exc.problem and "alias" not in exc.problem:
+            problem = f"{exc.context}, {exc.problem}"
+        return None, [DefinitionError(f"invalid YAML: {problem}", where)]
+    except yaml.YAMLError as exc:
+        return None, [DefinitionError(f"invalid YAML: {exc}", Location(path, 1, 1))]
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, [DefinitionError("the file is empty; expected an entity definition",
+                                      Location(path, 1, 1))]
+    errors: list[DefinitionError] = []
+    return _convert(root, path, text, errors), errors
+
+
+def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError]) -> Node:
+    location = _loc(path, node.start_mark)
+    _rejoin_flow(node, text)
+    if node.tag not in _ALLOWED_TAGS:
+        errors.append(
+            DefinitionError(f"the YAML tag '{node.tag}' is not allowed in definitions", location,
+                            "remove the tag")
+        )
+    if isinstance(node, yaml.MappingNode):
+        items: list[tuple[Scalar, Node]] = []
+        seen: dict[str, Location] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _STD + "merge":
+                errors.append(DefinitionError(
+                    "merge keys ('<<') are not supported in definitions; write the keys out",
+                    _loc(path, key_node.start_mark)))
+                continue
+            key = _convert(key_node, path, text, errors)
+            if not isinstance(key, Scalar):
+                errors.append(DefinitionError("a key must be a plain name, not "
+                                              + describe(key), key.location))
+                continue
+            if key.text in seen:
+                first = seen[key.text]
+                errors.append(DefinitionError(
+                    f"duplicate key '{key.text}' (first defined at line {first.line})",
+                    key.location))
+                continue
+            seen[key.text] = key.location
+            items.append((key, _convert(value_node, path, text, errors)))
+        return Mapping(tuple(items), location, bool(node.flow_style))
+    if isinstance(node, yaml.SequenceNode):
+        return Sequence(tuple(_convert(item, path, text, errors) for item in node.value), location)
+    assert isinstance(node, yaml.ScalarNode)
+    return Scalar(str(node.value), node.tag, node.style, location, node.end_mark.line + 1)
+
+
+def source_line(text: str, line: int) -> str:
+    """Line ``line`` (1-based) of ``text``, or '' past the end."""
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
