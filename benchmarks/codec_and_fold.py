@@ -112,7 +112,12 @@ def codec_rows(number: int, rounds: int) -> list[dict[str, object]]:
         ("encode", ours_encode, raw_encode, "fastavro.schemaless_writer on a dict"),
         ("encode", ours_encode, lambda: serializer(as_dict, context), "confluent AvroSerializer"),
         ("decode", ours_decode, raw_decode, "fastavro.schemaless_reader to a dict"),
-        ("decode", ours_decode, lambda: deserializer(framed, context), "confluent AvroDeserializer"),
+        (
+            "decode",
+            ours_decode,
+            lambda: deserializer(framed, context),
+            "confluent AvroDeserializer",
+        ),
     ]:
         ours_time, their_time = compare(ours, theirs, number, rounds)
         rows.append(
@@ -143,7 +148,9 @@ def account_events(count: int) -> list[account.AccountEvent]:
     return events
 
 
-def hand_written_replay(entity_id: str, events: list[account.AccountEvent]) -> account.AccountState:
+def hand_written_replay(
+    entity_id: str, events: list[account.AccountEvent]
+) -> account.AccountState:
     """What a developer would write by hand for the same rules, updating in place."""
     state = account.AccountState(account_id=entity_id)
     for event in events:

@@ -46,7 +46,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _config(root: Path, source: Path | None, data: dict[str, Any]) -> Config:
-    where = f"{source}: [tool.esgen]" if source and source.name == "pyproject.toml" else str(source)
+    where = (
+        f"{source}: [tool.esgen]" if source and source.name == "pyproject.toml" else str(source)
+    )
     for key, value in data.items():
         if key not in KNOWN_KEYS:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(KNOWN_KEYS)})")

@@ -10,7 +10,7 @@ later stages (``esgen check``) can point at the definition line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal, TypeAlias
 
 from esgen.errors import Location
 
@@ -76,9 +76,9 @@ class NullType:
     """Only used as the static type of the ``null`` literal in expressions."""
 
 
-TypeRef = Union[
-    Primitive, Logical, DecimalType, ArrayType, MapType, OptionalType, NamedRef, NullType
-]
+TypeRef: TypeAlias = (
+    Primitive | Logical | DecimalType | ArrayType | MapType | OptionalType | NamedRef | NullType
+)
 
 
 # ----------------------------------------------------------------------- defaults
@@ -156,7 +156,7 @@ class FixedDef:
         return f"{self.namespace}.{self.name}"
 
 
-NamedType = Union[RecordDef, EnumDef, FixedDef]
+NamedType: TypeAlias = RecordDef | EnumDef | FixedDef
 
 
 # -------------------------------------------------------------------- expressions
@@ -245,7 +245,7 @@ class Call:
     location: Location
 
 
-Expr = Union[Literal_, EnumSymbol, Ref, Unary, Binary, Compare, BoolOp, IfElse, Call]
+Expr: TypeAlias = Literal_ | EnumSymbol | Ref | Unary | Binary | Compare | BoolOp | IfElse | Call
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,16 @@ from esgen.cli.errors import Abort, reported_errors
 from esgen.config import load_config
 
 
-def _paths(definitions: Path | None, output: Path | None, package: str | None) -> tuple[Path, Path, str]:
+def _paths(
+    definitions: Path | None, output: Path | None, package: str | None
+) -> tuple[Path, Path, str]:
     config = load_config()
     out = output or config.output
-    return definitions or config.definitions, out, package or (config.package if output is None else out.name)
+    return (
+        definitions or config.definitions,
+        out,
+        package or (config.package if output is None else out.name),
+    )
 
 
 definitions_option = click.option(
@@ -44,7 +50,9 @@ def validate(definitions: Path | None) -> None:
 )
 @click.option("--package", help="Import name of the output folder (default: its folder name).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any output file is stale.")
-def generate(definitions: Path | None, output: Path | None, package: str | None, check: bool) -> None:
+def generate(
+    definitions: Path | None, output: Path | None, package: str | None, check: bool
+) -> None:
     """Write Avro schemas and Python modules from the definitions."""
     from esgen.codegen import render_project, stale_files, write_files
     from esgen.dsl import load_project

@@ -18,7 +18,6 @@ from esgen.model import (
     DecimalType,
     EnumDef,
     Field,
-    FixedDef,
     Logical,
     MapType,
     NamedRef,
@@ -88,7 +87,9 @@ class SchemaBuilder:
         if field.doc:
             result["doc"] = field.doc
         default_is_null = field.default is not None and field.default.value is None
-        result["type"] = self._type(field.type, defined, null_first=field.default is None or default_is_null)
+        result["type"] = self._type(
+            field.type, defined, null_first=field.default is None or default_is_null
+        )
         if field.default is not None:
             result["default"] = self.default(field.type, field.default.value)
         elif isinstance(field.type, OptionalType):
@@ -145,7 +146,11 @@ class SchemaBuilder:
             named = self._types[t.full_name]
             if isinstance(named, RecordDef):
                 assert isinstance(value, dict)
-                return {f.name: self.default(f.type, value[f.name]) for f in named.fields if f.name in value}
+                return {
+                    f.name: self.default(f.type, value[f.name])
+                    for f in named.fields
+                    if f.name in value
+                }
             return value  # enum symbol, or fixed as a string of code points
         if isinstance(t, NullType):
             return None

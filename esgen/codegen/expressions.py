@@ -99,10 +99,9 @@ class ExpressionRenderer:
         """``expr`` as a value of type ``target`` (the checker proved it assignable)."""
         if isinstance(target, OptionalType) and not isinstance(expr.type, NullType | OptionalType):
             target = target.inner
-        if isinstance(target, DecimalType) and not is_decimal(expr.type):
-            if is_int(expr.type):
-                self.types.modules.add("decimal")
-                return f"decimal.Decimal({self.render(expr)})"
+        if isinstance(target, DecimalType) and is_int(expr.type):
+            self.types.modules.add("decimal")
+            return f"decimal.Decimal({self.render(expr)})"
         if isinstance(target, DecimalType):
             scale = max_scale(expr)
             if scale is None or scale > target.scale:

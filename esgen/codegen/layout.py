@@ -71,7 +71,6 @@ def docstring(text: str | None, indent: int, fallback: str) -> list[str]:
     return ['"""' + lines[0], *lines[1:], '"""']
 
 
-
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -97,13 +96,16 @@ def wrap_statement(line: str, indent: int) -> list[str]:
     for keyword in ("if ", "elif ", "while "):
         if line.startswith(keyword) and line.endswith(":"):
             return [f"{keyword}(", INDENT + line[len(keyword) : -1], "):"]
-    opening = _matching_opener(line)
-    if opening is not None:
-        inner = line[opening + 1 : -1]
+    # Split inside a top-level bracket pair, trying the last pair first, as long as
+    # the lines around it fit (``(a + b).quantize(q)`` splits inside ``(a + b)``).
+    for opening, closing in reversed(_top_level_pairs(line)):
+        head, inner, tail = line[: opening + 1], line[opening + 1 : closing], line[closing:]
+        if opening == 0 or not (fits(head, indent) and fits(tail, indent)):
+            continue
         if fits(inner, indent + 1):
-            return [line[: opening + 1], INDENT + inner, line[-1]]
+            return [head, INDENT + inner, tail]
         items = _split_top_level(inner)
-        return [line[: opening + 1], *(f"{INDENT}{item}," for item in items), line[-1]]
+        return [head, *(f"{INDENT}{item}," for item in items), tail]
     for operator in (" = ", " += ", " -= "):
         target, found, value = line.partition(operator)
         if found and _depth_ok(target):
@@ -111,10 +113,9 @@ def wrap_statement(line: str, indent: int) -> list[str]:
     return [line]  # nothing sensible to split; a long name stays long
 
 
-def _matching_opener(line: str) -> int | None:
-    """Index of the bracket that the line's last character closes, if it is one."""
-    if not line or line[-1] not in ")]}":
-        return None
+def _top_level_pairs(line: str) -> list[tuple[int, int]]:
+    """``(open, close)`` indexes of the outermost bracket pairs, left to right."""
+    pairs: list[tuple[int, int]] = []
     stack: list[int] = []
     quote: str | None = None
     for index, char in enumerate(line):
@@ -127,9 +128,9 @@ def _matching_opener(line: str) -> int | None:
             stack.append(index)
         elif char in ")]}" and stack:
             start = stack.pop()
-            if index == len(line) - 1:
-                return start if start > 0 else None
-    return None
+            if not stack:
+                pairs.append((start, index))
+    return pairs
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -25,8 +25,8 @@ from esgen.codegen.layout import (
 from esgen.codegen.pytypes import PyTypes, py_str
 from esgen.model import (
     ArrayType,
-    EnumDef,
     Entity,
+    EnumDef,
     FixedDef,
     MapType,
     NamedRef,
@@ -46,7 +46,7 @@ def snake_case(name: str) -> str:
 class FieldView:
     name: str
     annotation: list[str]  # ``name: hint = default`` minus the name, as lines
-    doc: list[str]  # a comment above the field
+    doc: list[str]  # an attribute docstring below the field (editors show it)
 
 
 @dataclass
@@ -144,9 +144,7 @@ class ModuleBuilder:
     def build(self) -> ModuleView:
         entity = self.entity
         enums = [self._enum(t) for t in entity.types if isinstance(t, EnumDef)]
-        records = [
-            self._record(t, "record") for t in entity.types if isinstance(t, RecordDef)
-        ]
+        records = [self._record(t, "record") for t in entity.types if isinstance(t, RecordDef)]
         events = [self._record(e.record, "event") for e in entity.events]
         state = self._record(entity.state, "state")
         branches = []
@@ -267,8 +265,9 @@ class ModuleBuilder:
                 annotation = [f"{hint} = {source}"]
         elif isinstance(t, OptionalType):
             annotation = [f"{hint} = None"]
-        comment = [f"# {line}" for line in _wrap_comment(doc, 1)] if doc else []
-        return FieldView(name=name, annotation=annotation, doc=comment)
+        return FieldView(
+            name=name, annotation=annotation, doc=docstring(doc, 1, "") if doc else []
+        )
 
     def _event_union(self) -> list[str]:
         names = [e.name for e in self.entity.events] or ["Never"]
@@ -361,22 +360,28 @@ class ModuleBuilder:
         runtime = ["EntityDescriptor", "EventMeta", "InvariantViolation", "RecordType"]
         if self.folds.uses_hooks:
             runtime.append("resolve_function")
-        lines.extend(bracketed("from esgen.runtime import (", runtime, ")", 0)
-                     if not fits(f"from esgen.runtime import {', '.join(runtime)}", 0)
-                     else [f"from esgen.runtime import {', '.join(runtime)}"])
+        lines.extend(
+            bracketed("from esgen.runtime import (", runtime, ")", 0)
+            if not fits(f"from esgen.runtime import {', '.join(runtime)}", 0)
+            else [f"from esgen.runtime import {', '.join(runtime)}"]
+        )
         if self.imported:
             lines.append("")
             for module in sorted(self.imported):
                 names = sorted(self.imported[module])
                 one = f"from {module} import {', '.join(names)}"
-                lines.extend([one] if fits(one, 0) else bracketed(f"from {module} import (", names, ")", 0))
+                lines.extend(
+                    [one] if fits(one, 0) else bracketed(f"from {module} import (", names, ")", 0)
+                )
         return lines
 
     def _fingerprint(self, view: ModuleView) -> str:
         """Identifies the state schema and fold rules: a snapshot taken under another
         fingerprint is stale and the state is rebuilt from events instead."""
         digest = hashlib.sha256()
-        digest.update(json.dumps(self.schema_builder.named(self.entity.state), sort_keys=True).encode())
+        digest.update(
+            json.dumps(self.schema_builder.named(self.entity.state), sort_keys=True).encode()
+        )
         for branch in view.branches:
             digest.update("\n".join([branch.event, *branch.body]).encode())
         digest.update("\n".join(view.invariants).encode())
@@ -402,13 +407,6 @@ def _named_refs(t: TypeRef) -> set[str]:
     if isinstance(t, MapType):
         return _named_refs(t.values)
     return set()
-
-
-def _wrap_comment(text: str, indent: int) -> list[str]:
-    import textwrap
-
-    width = 88 - indent * len(INDENT) - 2
-    return textwrap.wrap(" ".join(text.split()), width=width)
 
 
 def _all_sort_key(name: str) -> tuple[int, str]:

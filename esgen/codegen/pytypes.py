@@ -168,7 +168,9 @@ class PyTypes:
                 return py_bytes(str(value).encode("latin-1"))
             assert isinstance(value, dict)
             args = ", ".join(
-                f"{f.name}={self.literal(f.type, value[f.name])}" for f in named.fields if f.name in value
+                f"{f.name}={self.literal(f.type, value[f.name])}"
+                for f in named.fields
+                if f.name in value
             )
             return f"{self.class_name(named.full_name)}({args})"
         raise TypeError(f"no Python literal for {t!r}")
@@ -192,7 +194,14 @@ class PyTypes:
         offset = moment.utcoffset()
         if offset:  # keep the instant, spell it in UTC
             moment = (moment - offset).replace(tzinfo=None)
-            utc = [moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second]
+            utc = [
+                moment.year,
+                moment.month,
+                moment.day,
+                moment.hour,
+                moment.minute,
+                moment.second,
+            ]
             args = ", ".join(str(p) for p in [*utc, moment.microsecond])
         return f"datetime.datetime({args}, tzinfo=datetime.UTC)"
 

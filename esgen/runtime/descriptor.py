@@ -15,6 +15,7 @@ from esgen.runtime.errors import EsgenError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.serde import AvroCodec, AvroSchema
 
+
 class AvroRecord(Protocol):
     """What every generated record, event and state class offers."""
 

@@ -30,7 +30,7 @@ class AvroCodec:
     keep one dict per schema id (the registry client does) pay for parsing once.
     """
 
-    __slots__ = ("schema", "_parsed", "_writers")
+    __slots__ = ("_parsed", "_writers", "schema")
 
     def __init__(self, schema: AvroSchema) -> None:
         self.schema = schema
