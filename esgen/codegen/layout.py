@@ -31,7 +31,10 @@ def bracketed(
     one_line = f"{opening}{', '.join(items)}{closing}{suffix}"
     if not items or fits(one_line, indent):
         return [one_line]
-    return [opening, *(f"{INDENT}{item}," for item in items), f"{closing}{suffix}"]
+    lines = [opening]
+    for item in items:
+        lines.extend(INDENT + part for part in wrap_expression(item + ",", indent + 1))
+    return [*lines, f"{closing}{suffix}"]
 
 
 def literal_lines(value: Any, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
@@ -88,29 +91,103 @@ def wrap_lines(lines: list[str], indent: int) -> list[str]:
 def wrap_statement(line: str, indent: int) -> list[str]:
     """One statement as lines that fit, split the way ruff format usually does.
 
-    A condition is parenthesized; a statement ending in a bracket is split inside its
-    last bracket pair; any other assignment gets its value parenthesized.
+    A statement ending in a bracket is split inside it; a condition without one is
+    parenthesized; any other assignment gets its value parenthesized.
     """
     if fits(line, indent):
         return [line]
     for keyword in ("if ", "elif ", "while "):
         if line.startswith(keyword) and line.endswith(":"):
-            return [f"{keyword}(", INDENT + line[len(keyword) : -1], "):"]
-    # Split inside a top-level bracket pair, trying the last pair first, as long as
-    # the lines around it fit (``(a + b).quantize(q)`` splits inside ``(a + b)``).
+            split = _split_brackets(line, indent, closing_only=True)
+            if split is not None:
+                return split
+            condition = line[len(keyword) : -1]
+            return [f"{keyword}(", *_indented(wrap_expression(condition, indent + 1)), "):"]
+    split = _split_brackets(line, indent, closing_only=False)
+    if split is not None:
+        return split
+    for operator in (" = ", " += ", " -= "):
+        target, found, value = line.partition(operator)
+        if found and _balanced(target):
+            value_lines = wrap_expression(value, indent + 1)
+            return [f"{target}{operator}(", *_indented(value_lines), ")"]
+    return [line]  # nothing sensible to split; a long name stays long
+
+
+def wrap_expression(text: str, indent: int) -> list[str]:
+    """An expression (maybe ``name=value,``) as lines that fit."""
+    if fits(text, indent):
+        return [text]
+    parts = _conditional_parts(text)
+    if parts is not None:
+        then, condition, otherwise = parts
+        return [
+            *wrap_expression(then, indent),
+            *wrap_expression(f"if {condition}", indent),
+            *wrap_expression(f"else {otherwise}", indent),
+        ]
+    split = _split_brackets(text, indent, closing_only=False)
+    return split if split is not None else [text]
+
+
+def _split_brackets(line: str, indent: int, closing_only: bool) -> list[str] | None:
+    """Split inside a top-level bracket pair whose surroundings fit, last pair first.
+
+    ``(a + b).quantize(q)`` splits inside ``(a + b)`` when ``.quantize(`` would not fit.
+    """
     for opening, closing in reversed(_top_level_pairs(line)):
         head, inner, tail = line[: opening + 1], line[opening + 1 : closing], line[closing:]
         if opening == 0 or not (fits(head, indent) and fits(tail, indent)):
             continue
+        if closing_only and tail.strip(")]}:,"):
+            continue
         if fits(inner, indent + 1):
             return [head, INDENT + inner, tail]
         items = _split_top_level(inner)
-        return [head, *(f"{INDENT}{item}," for item in items), tail]
-    for operator in (" = ", " += ", " -= "):
-        target, found, value = line.partition(operator)
-        if found and _depth_ok(target):
-            return [f"{target}{operator}(", INDENT + value, ")"]
-    return [line]  # nothing sensible to split; a long name stays long
+        if len(items) == 1 and not inner.rstrip().endswith(","):
+            return [head, *_indented(wrap_expression(items[0], indent + 1)), tail]
+        lines = [head]
+        for item in items:
+            lines.extend(_indented(wrap_expression(item + ",", indent + 1)))
+        return [*lines, tail]
+    return None
+
+
+def _conditional_parts(text: str) -> tuple[str, str, str] | None:
+    """``A if C else B`` at the top level (not a comprehension's ``if``), split."""
+    words = _top_level_words(text)
+    if " for " in words or words.count(" if ") != 1 or words.count(" else ") != 1:
+        return None
+    start_if = words.index(" if ")
+    start_else = words.index(" else ")
+    if start_else < start_if:
+        return None
+    return text[:start_if], text[start_if + 4 : start_else], text[start_else + 6 :]
+
+
+def _top_level_words(text: str) -> str:
+    """``text`` with everything inside brackets and strings blanked out."""
+    out = []
+    depth = 0
+    quote: str | None = None
+    for index, char in enumerate(text):
+        if quote:
+            if char == quote and text[index - 1] != "\\":
+                quote = None
+            out.append("_")
+            continue
+        if char in "\"'":
+            quote = char
+        elif char in _OPENERS:
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        out.append(char if depth == 0 and char not in _OPENERS else "_")
+    return "".join(out)
+
+
+def _indented(lines: list[str]) -> list[str]:
+    return [INDENT + line for line in lines]
 
 
 def _top_level_pairs(line: str) -> list[tuple[int, int]]:
@@ -159,5 +236,5 @@ def _split_top_level(text: str) -> list[str]:
     return items
 
 
-def _depth_ok(target: str) -> bool:
+def _balanced(target: str) -> bool:
     return all(target.count(o) == target.count(c) for o, c in _OPENERS.items())

@@ -21,6 +21,7 @@ from esgen.codegen.layout import (
     fits,
     literal_lines,
     wrap_lines,
+    wrap_statement,
 )
 from esgen.codegen.pytypes import PyTypes, py_str
 from esgen.model import (
@@ -249,22 +250,17 @@ class ModuleBuilder:
 
     def _field(self, name: str, t: TypeRef, default: Any, doc: str | None) -> FieldView:
         hint = self.types.hint(t)
-        annotation = [hint]
+        line = f"{name}: {hint}"
         if default is not None:
             source, factory = self.types.default(t, default.value)
             if factory:
-                annotation = bracketed(
-                    f"{hint} = dataclasses.field(",
-                    [f"default_factory={source}"],
-                    ")",
-                    1,
-                )
-                if len(annotation) > 1:  # ruff format puts a lone argument without a comma
-                    annotation[1] = annotation[1].rstrip(",")
+                line += f" = dataclasses.field(default_factory={source})"
             else:
-                annotation = [f"{hint} = {source}"]
+                line += f" = {source}"
         elif isinstance(t, OptionalType):
-            annotation = [f"{hint} = None"]
+            line += " = None"
+        annotation = wrap_statement(line, 1)
+        annotation[0] = annotation[0].removeprefix(f"{name}: ")
         return FieldView(
             name=name, annotation=annotation, doc=docstring(doc, 1, "") if doc else []
         )
@@ -297,7 +293,7 @@ class ModuleBuilder:
                 f"{INDENT}raise InvariantViolation({py_str(self.entity.name)}, "
                 f"{py_str(invariant.source)}, state)"
             )
-        return lines
+        return wrap_lines(lines, 1)
 
     def _schemas(self) -> list[str]:
         schemas: dict[str, Any] = {}
@@ -327,7 +323,14 @@ class ModuleBuilder:
             f"{one}compatibility={py_str(entity.compatibility or 'BACKWARD_TRANSITIVE')},",
             *record_type(state.name, state.full_name, 1, "state="),
         ]
-        if entity.events:
+        single = (
+            f"{one}events=({record_type(entity.events[0].name, entity.events[0].full_name, 0, '')[0]})"
+            if len(entity.events) == 1
+            else ""
+        )
+        if single and fits(single + ",", 0):
+            lines.append(single + ",")
+        elif entity.events:
             lines.append(f"{one}events=(")
             for e in entity.events:
                 lines.extend(record_type(e.name, e.full_name, 2, ""))
@@ -357,7 +360,9 @@ class ModuleBuilder:
             typing_names.append("Never")
         lines.append(f"from typing import {', '.join(sorted(typing_names))}")
         lines.append("")
-        runtime = ["EntityDescriptor", "EventMeta", "InvariantViolation", "RecordType"]
+        runtime = ["EntityDescriptor", "EventMeta", "RecordType"]
+        if self.entity.invariants:
+            runtime.insert(2, "InvariantViolation")
         if self.folds.uses_hooks:
             runtime.append("resolve_function")
         lines.extend(
@@ -368,11 +373,16 @@ class ModuleBuilder:
         if self.imported:
             lines.append("")
             for module in sorted(self.imported):
-                names = sorted(self.imported[module])
-                one = f"from {module} import {', '.join(names)}"
-                lines.extend(
-                    [one] if fits(one, 0) else bracketed(f"from {module} import (", names, ")", 0)
-                )
+                # isort style: plain names together, each ``as`` import on its own line
+                names = sorted(n for n in self.imported[module] if " as " not in n)
+                if names:
+                    lines.extend(
+                        bracketed(f"from {module} import ", names, "", 0)
+                        if fits(f"from {module} import {', '.join(names)}", 0)
+                        else bracketed(f"from {module} import (", names, ")", 0)
+                    )
+                for alias in sorted(n for n in self.imported[module] if " as " in n):
+                    lines.append(f"from {module} import {alias}")
         return lines
 
     def _fingerprint(self, view: ModuleView) -> str:
