@@ -184,7 +184,8 @@ class Builder:
             if state_name and defs.entity:
                 entity_node = defs.root.get("entity")
                 assert entity_node is not None
-                claim(f"{defs.namespace}.{state_name}", entity_node, "the state record")
+                claim(f"{defs.namespace}.{state_name}", entity_node,
+                      f"entity '{defs.entity}' (its state record)")
             events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
             for key, _ in events or ():
                 if rules.pascal_case(key.text):

@@ -245,7 +245,7 @@ def _logical(node: Scalar, name: str, t: model.TypeRef) -> str:
         if name.endswith("millis") and match[1] and len(match[1]) > 3:
             raise DefaultError(f"default '{text}' has more than millisecond precision for "
                                f"'{name}'", node.location, f"use '{name[:-6]}micros'")
-        if name.startswith("time"):
+        if name.startswith("time-"):
             time.fromisoformat(text)
         else:
             datetime.fromisoformat(text.replace("Z", "+00:00"))
