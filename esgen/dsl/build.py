@@ -184,7 +184,8 @@ class Builder:
             if state_name and defs.entity:
                 entity_node = defs.root.get("entity")
                 assert entity_node is not None
-                claim(f"{defs.namespace}.{state_name}", entity_node, "the state record")
+                claim(f"{defs.namespace}.{state_name}", entity_node,
+                      f"entity '{defs.entity}' (its state record)")
             events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
             for key, _ in events or ():
                 if rules.pascal_case(key.text):
@@ -377,9 +378,11 @@ class Builder:
         rep, root = self.rep, defs.root
         defs.types.sort(key=lambda t: [d.name for d in defs.declared].index(t.name))
         key = self._key(defs)
+        key_node = root.get("key")
+        key_text = key_node.text if isinstance(key_node, Scalar) else None  # even if wrong
         topic = self._topic(defs)
         compatibility = self._compatibility(root.get("compatibility"))
-        state = self._record(defs.state, defs, table, key) if defs.state else None
+        state = self._record(defs.state, defs, table, key_text) if defs.state else None
         scope_records = {full: Record(full, {f.name: f.type for f in raw.fields})
                          for d in self.defs for full, raw in d.raw_types.items()}
         invariants: list[model.Expression] = []

@@ -99,8 +99,8 @@ def validate(node: Node, t: model.TypeRef, table: TypeTable, depth: int = 0) -> 
 def _expected(node: Node, what: str, t: model.TypeRef, hint: str | None = None) -> DefaultError:
     got = "a mapping" if isinstance(node, Mapping) else "a list" if isinstance(
         node, Sequence) else f"'{node.text}'"
-    return DefaultError(f"default {got} is not valid for the type '{describe(t)}': "
-                        f"expected {what}", node.location, hint)
+    return DefaultError(f"expected {what} as the default for '{describe(t)}', got {got}",
+                        node.location, hint)
 
 
 def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, object]:
@@ -245,7 +245,7 @@ def _logical(node: Scalar, name: str, t: model.TypeRef) -> str:
         if name.endswith("millis") and match[1] and len(match[1]) > 3:
             raise DefaultError(f"default '{text}' has more than millisecond precision for "
                                f"'{name}'", node.location, f"use '{name[:-6]}micros'")
-        if name.startswith("time"):
+        if name.startswith("time-"):
             time.fromisoformat(text)
         else:
             datetime.fromisoformat(text.replace("Z", "+00:00"))

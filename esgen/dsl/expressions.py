@@ -125,26 +125,28 @@ def parse_expression(
     """
     source = scalar.text
     smap = SourceMap(scalar, file_text)
-    flat = source.replace("\n", " ")  # same length: offsets stay valid
-    lines = source.split("\n")
-
-    def locate(lineno: int, col_offset: int) -> Location:
-        line_text = lines[lineno - 1] if lineno - 1 < len(lines) else ""
-        column = len(line_text.encode()[:col_offset].decode(errors="ignore"))
-        return smap.location(lineno - 1, column)
+    # Newlines become spaces (same length) so the parser sees one line; ``lead`` is the
+    # indentation ast.parse refuses. Offsets into ``flat`` map back through ``source``.
+    flat = source.replace("\n", " ")
+    body = flat.lstrip()
+    lead = len(flat) - len(body)
 
     def flat_locate(offset: int) -> Location:
         before = source[:offset]
         line_index = before.count("\n")
         return smap.location(line_index, offset - (before.rfind("\n") + 1))
 
-    if not source.strip():
+    def locate(lineno: int, col_offset: int) -> Location:
+        # col_offset counts UTF-8 bytes; lineno is always 1 for the flattened text
+        chars = len(body.encode()[:col_offset].decode(errors="ignore"))
+        return flat_locate(lead + chars)
+
+    if not body.strip():
         return DefinitionError(f"{what}: empty expression", scalar.location)
     try:
-        tree = ast.parse(flat.strip() if scalar.style != "|" else flat, mode="eval")
+        tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
-        offset = max((exc.offset or 1) - 1, 0)
-        offset += len(flat) - len(flat.lstrip()) if scalar.style != "|" else 0
+        offset = lead + max((exc.offset or 1) - 1, 0)
         return DefinitionError(f"{what}: invalid expression '{source.strip()}': {exc.msg}",
                                flat_locate(min(offset, len(source))))
     checker = _Checker(scope, lambda n: _node_location(n, locate, scalar))
@@ -324,9 +326,13 @@ class _Checker:
         return model.Compare(first, tuple(ops), tuple(rest), tr.BOOLEAN, self.loc(node))
 
     def _Call(self, node: ast.Call, expected: model.TypeRef | None) -> model.Expr:
-        if not isinstance(node.func, ast.Name):
+        if isinstance(node.func, ast.Attribute):
             raise ExprError("method calls are not allowed; only the functions "
                             + ", ".join(FUNCTIONS), node)
+        if not isinstance(node.func, ast.Name):
+            self.check(node.func)  # reports lambdas and the like by name
+            raise ExprError("only the functions " + ", ".join(FUNCTIONS) + " can be called",
+                            node)
         name = node.func.id
         if name not in FUNCTIONS:
             raise ExprError(f"unknown function '{name}'", node.func,

@@ -63,6 +63,7 @@ class Reporter:
 
     def required(self, node: Mapping, key: str, what: str) -> Node | None:
         value = node.get(key)
-        if value is None:
+        others = [k.text for k, _ in node.items]
+        if value is None and not did_you_mean(key, others):  # else reported as a misspelling
             self.error(f"{what}: missing required key '{key}'", node)
         return value

@@ -162,7 +162,11 @@ def load_yaml(text: str, path: str) -> tuple[Node | None, list[DefinitionError]]
         problem = exc.problem or exc.context or "malformed YAML"
         if exc.context and exc.problem and "alias" not in exc.problem:
             problem = f"{exc.context}, {exc.problem}"
-        return None, [DefinitionError(f"invalid YAML: {problem}", where)]
+        hint = None
+        if mark and exc.context and "flow" in exc.context and "'?'" in problem:
+            # PyYAML ends a plain scalar at '?' inside {...} and [...]
+            hint = "inside {...} or [...] quote optional types: \"string?\""
+        return None, [DefinitionError(f"invalid YAML: {problem}", where, hint)]
     except yaml.YAMLError as exc:
         return None, [DefinitionError(f"invalid YAML: {exc}", Location(path, 1, 1))]
     finally:
@@ -182,6 +186,7 @@ def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError
             DefinitionError(f"the YAML tag '{node.tag}' is not allowed in definitions", location,
                             "remove the tag")
         )
+        node.tag = _STD + "str"  # reported once; read on as plain text to avoid follow-ups
     if isinstance(node, yaml.MappingNode):
         items: list[tuple[Scalar, Node]] = []
         seen: dict[str, Location] = {}
