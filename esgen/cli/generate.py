@@ -8,18 +8,31 @@ import click
 
 from esgen.cli.errors import Abort, reported_errors
 from esgen.config import load_config
+from esgen.errors import ConfigError
 
 
 def _paths(
     definitions: Path | None, output: Path | None, package: str | None
 ) -> tuple[Path, Path, str]:
-    config = load_config()
+    """Definitions folder, output folder and package: flags first, then configuration."""
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     out = output or config.output
     return (
-        definitions or config.definitions,
-        out,
+        _relative(definitions or config.definitions),
+        _relative(out),
         package or (config.package if output is None else out.name),
     )
+
+
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when inside it (shorter messages)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 definitions_option = click.option(

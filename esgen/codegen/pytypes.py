@@ -217,9 +217,19 @@ class PyTypes:
             return self.needs_conversion(t.values)
         return self.is_class(t)
 
+    def holds_records(self, t: TypeRef) -> bool:
+        """Whether values of ``t`` contain records (enums are StrEnums: no conversion)."""
+        if isinstance(t, OptionalType):
+            return self.holds_records(t.inner)
+        if isinstance(t, ArrayType):
+            return self.holds_records(t.items)
+        if isinstance(t, MapType):
+            return self.holds_records(t.values)
+        return self.is_record(t)
+
     def to_avro(self, t: TypeRef, expr: str, depth: int = 0) -> str:
         """Expression turning the Python value ``expr`` into fastavro's datum."""
-        if not self.needs_conversion(t):
+        if not self.holds_records(t):
             return expr
         var = f"v{depth}" if depth else "v"
         if isinstance(t, OptionalType):
@@ -229,8 +239,6 @@ class PyTypes:
         if isinstance(t, MapType):
             inner = self.to_avro(t.values, var, depth + 1)
             return f"{{k{depth}: {inner} for k{depth}, {var} in {expr}.items()}}"
-        if self.is_enum(t):
-            return expr  # enums are StrEnums: fastavro writes them as their symbol
         return f"{expr}.to_avro()"
 
     def from_avro(self, t: TypeRef, expr: str, depth: int = 0) -> str:

@@ -85,7 +85,7 @@ class RightState:
             "id": self.id,
             "own": None if self.own is None else self.own.to_avro(),
             "other": None if self.other is None else self.other.to_avro(),
-            "kinds": [v for v in self.kinds],
+            "kinds": self.kinds,
         }
 
     @classmethod
@@ -94,9 +94,7 @@ class RightState:
         return cls(
             id=data["id"],
             own=None if data["own"] is None else Tag.from_avro(data["own"]),
-            other=None
-            if data["other"] is None
-            else TestLeftTag.from_avro(data["other"]),
+            other=None if data["other"] is None else TestLeftTag.from_avro(data["other"]),
             kinds=[Kind(v) for v in data["kinds"]],
         )
 
@@ -127,9 +125,7 @@ def _apply(state: RightState, event: RightEvent, meta: EventMeta) -> RightState:
     return state
 
 
-def fold(
-    state: RightState, event: RightEvent, meta: EventMeta | None = None
-) -> RightState:
+def fold(state: RightState, event: RightEvent, meta: EventMeta | None = None) -> RightState:
     """A new state: ``state`` with ``event`` applied. Neither input is changed.
 
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and

@@ -1,0 +1,47 @@
+"""Generated code passes mypy --strict, ruff check and ruff format --check as it is."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CASE_NAMES, CASES, REPO
+
+# (folder that holds the package, package name)
+TARGETS = [(REPO, "generated")] + [
+    (CASES / case / "expected", f"gen_{case}") for case in CASE_NAMES
+]
+IDS = ["example"] + CASE_NAMES
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.parametrize(("folder", "package"), TARGETS, ids=IDS)
+def test_mypy_strict(folder: Path, package: str) -> None:
+    env = {**os.environ, "MYPYPATH": os.pathsep.join([str(folder), str(REPO)])}
+    _run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", package],
+        cwd=folder,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(("folder", "package"), TARGETS, ids=IDS)
+def test_ruff_check_and_format(folder: Path, package: str) -> None:
+    config = [
+        "--isolated",
+        "--config",
+        'lint.isort.known-third-party=["esgen"]',
+        "--config",
+        f'lint.isort.known-first-party=["{package}"]',
+    ]
+    rules = "E,F,W,I,UP,B,SIM,RUF,N,C4,PIE"
+    _run([sys.executable, "-m", "ruff", "check", *config, "--select", rules, package], folder)
+    _run([sys.executable, "-m", "ruff", "format", "--isolated", "--check", package], folder)
