@@ -323,11 +323,10 @@ class ModuleBuilder:
             f"{one}compatibility={py_str(entity.compatibility or 'BACKWARD_TRANSITIVE')},",
             *record_type(state.name, state.full_name, 1, "state="),
         ]
-        single = (
-            f"{one}events=({record_type(entity.events[0].name, entity.events[0].full_name, 0, '')[0]})"
-            if len(entity.events) == 1
-            else ""
-        )
+        single = ""
+        if len(entity.events) == 1:
+            only = record_type(entity.events[0].name, entity.events[0].full_name, 0, "")[0]
+            single = f"{one}events=({only})"
         if single and fits(single + ",", 0):
             lines.append(single + ",")
         elif entity.events:

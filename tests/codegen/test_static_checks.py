@@ -14,7 +14,7 @@ from conftest import CASE_NAMES, CASES, REPO
 TARGETS = [(REPO, "generated")] + [
     (CASES / case / "expected", f"gen_{case}") for case in CASE_NAMES
 ]
-IDS = ["example"] + CASE_NAMES
+IDS = ["example", *CASE_NAMES]
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:

@@ -79,7 +79,9 @@ def _apply(state: PingState, event: PingEvent, meta: EventMeta) -> PingState:
     return state
 
 
-def fold(state: PingState, event: PingEvent, meta: EventMeta | None = None) -> PingState:
+def fold(
+    state: PingState, event: PingEvent, meta: EventMeta | None = None
+) -> PingState:
     """A new state: ``state`` with ``event`` applied. Neither input is changed.
 
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and

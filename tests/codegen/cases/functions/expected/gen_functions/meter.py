@@ -226,7 +226,9 @@ def _apply(state: MeterState, event: MeterEvent, meta: EventMeta) -> MeterState:
         if not event.cents > 1000 and event.cents != 0:
             state.price += 1
     elif type(event) is UnitChanged:
-        if event.unit != state.unit and (event.unit == Unit.WATT or state.unit == Unit.JOULE):
+        if event.unit != state.unit and (
+            event.unit == Unit.WATT or state.unit == Unit.JOULE
+        ):
             state.unit = event.unit
     elif type(event) is Seen:
         state.seen += 1
@@ -240,7 +242,9 @@ def _apply(state: MeterState, event: MeterEvent, meta: EventMeta) -> MeterState:
     return state
 
 
-def fold(state: MeterState, event: MeterEvent, meta: EventMeta | None = None) -> MeterState:
+def fold(
+    state: MeterState, event: MeterEvent, meta: EventMeta | None = None
+) -> MeterState:
     """A new state: ``state`` with ``event`` applied. Neither input is changed.
 
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
@@ -282,14 +286,16 @@ def replay(entity_id: str, events: Iterable[MeterEvent]) -> MeterState:
             if not event.cents > 1000 and event.cents != 0:
                 state.price += 1
         elif type(event) is UnitChanged:
-            if event.unit != state.unit and (event.unit == Unit.WATT or state.unit == Unit.JOULE):
+            if event.unit != state.unit and (
+                event.unit == Unit.WATT or state.unit == Unit.JOULE
+            ):
                 state.unit = event.unit
         elif type(event) is Seen:
             meta = EventMeta(entity_id, version)
             state.seen += 1
-            state.last_version = (meta.version if meta.version is not None else 0) + min(
-                state.seen, 100
-            )
+            state.last_version = (
+                meta.version if meta.version is not None else 0
+            ) + min(state.seen, 100)
         elif type(event) is Noted:
             state.note = None if len(event.text) == 0 else event.text
         else:
@@ -300,7 +306,9 @@ def replay(entity_id: str, events: Iterable[MeterEvent]) -> MeterState:
 def check_invariants(state: MeterState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Meter."""
     if not (state.reading >= 0 or state.unit == Unit.JOULE):
-        raise InvariantViolation("Meter", "state.reading >= 0 or state.unit == JOULE", state)
+        raise InvariantViolation(
+            "Meter", "state.reading >= 0 or state.unit == JOULE", state
+        )
     if not (len(state.label) <= 20):
         raise InvariantViolation("Meter", "len(state.label) <= 20", state)
 

@@ -351,7 +351,9 @@ def _apply(state: ProfileState, event: ProfileEvent, meta: EventMeta) -> Profile
         )
     elif type(event) is HomeLabelled:
         if event.label not in state.home.labels:
-            state.home = dataclasses.replace(state.home, labels=[*state.home.labels, event.label])
+            state.home = dataclasses.replace(
+                state.home, labels=[*state.home.labels, event.label]
+            )
     elif type(event) is HomeUnlabelled:
         state.home = dataclasses.replace(
             state.home,
@@ -364,7 +366,9 @@ def _apply(state: ProfileState, event: ProfileEvent, meta: EventMeta) -> Profile
     elif type(event) is HomeCounterDropped:
         state.home = dataclasses.replace(
             state.home,
-            counters={k: v for k, v in state.home.counters.items() if k != event.counter},
+            counters={
+                k: v for k, v in state.home.counters.items() if k != event.counter
+            },
         )
     elif type(event) is HomeRated:
         state.home = dataclasses.replace(
@@ -393,7 +397,9 @@ def _apply(state: ProfileState, event: ProfileEvent, meta: EventMeta) -> Profile
     return state
 
 
-def fold(state: ProfileState, event: ProfileEvent, meta: EventMeta | None = None) -> ProfileState:
+def fold(
+    state: ProfileState, event: ProfileEvent, meta: EventMeta | None = None
+) -> ProfileState:
     """A new state: ``state`` with ``event`` applied. Neither input is changed.
 
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
@@ -440,7 +446,9 @@ def replay(entity_id: str, events: Iterable[ProfileEvent]) -> ProfileState:
         elif type(event) is HomeCounterDropped:
             state.home = dataclasses.replace(
                 state.home,
-                counters={k: v for k, v in state.home.counters.items() if k != event.counter},
+                counters={
+                    k: v for k, v in state.home.counters.items() if k != event.counter
+                },
             )
         elif type(event) is HomeRated:
             state.home = dataclasses.replace(

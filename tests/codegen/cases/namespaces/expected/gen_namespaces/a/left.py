@@ -112,7 +112,9 @@ def _apply(state: LeftState, event: LeftEvent, meta: EventMeta) -> LeftState:
     return state
 
 
-def fold(state: LeftState, event: LeftEvent, meta: EventMeta | None = None) -> LeftState:
+def fold(
+    state: LeftState, event: LeftEvent, meta: EventMeta | None = None
+) -> LeftState:
     """A new state: ``state`` with ``event`` applied. Neither input is changed.
 
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and

@@ -94,7 +94,9 @@ class RightState:
         return cls(
             id=data["id"],
             own=None if data["own"] is None else Tag.from_avro(data["own"]),
-            other=None if data["other"] is None else TestLeftTag.from_avro(data["other"]),
+            other=None
+            if data["other"] is None
+            else TestLeftTag.from_avro(data["other"]),
             kinds=[Kind(v) for v in data["kinds"]],
         )
 
@@ -125,7 +127,9 @@ def _apply(state: RightState, event: RightEvent, meta: EventMeta) -> RightState:
     return state
 
 
-def fold(state: RightState, event: RightEvent, meta: EventMeta | None = None) -> RightState:
+def fold(
+    state: RightState, event: RightEvent, meta: EventMeta | None = None
+) -> RightState:
     """A new state: ``state`` with ``event`` applied. Neither input is changed.
 
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
