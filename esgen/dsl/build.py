@@ -110,6 +110,7 @@ class Builder:
             for full, raw in defs.raw_types.items():
                 records[full] = self._record(raw, defs, table)
         entities = [e for defs in self.defs if (e := self._entity(defs, table, records))]
+        self._unique_topics(entities)
         all_types: dict[str, model.NamedType] = {}
         for defs in self.defs:
             for named in defs.types:
@@ -410,6 +411,16 @@ class Builder:
                             key, topic, compatibility, defs.file.rel, defs.file.module,
                             tuple(defs.types), state, tuple(events), tuple(invariants),
                             root.location)
+
+    def _unique_topics(self, entities: list[model.Entity]) -> None:
+        # One topic per entity type: a fold must never see another entity's events.
+        owners: dict[str, model.Entity] = {}
+        for entity in entities:
+            first = owners.setdefault(entity.topic, entity)
+            if first is not entity:
+                self.rep.at(f"entity '{entity.name}' uses the topic '{entity.topic}' of "
+                            f"'{first.name}' ({first.source}); each entity needs its own topic",
+                            entity.location)
 
     def _key(self, defs: FileDefs) -> str | None:
         node = defs.root.get("key")
