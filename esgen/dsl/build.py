@@ -417,7 +417,8 @@ class Builder:
         owners: dict[str, model.Entity] = {}
         for entity in entities:
             first = owners.setdefault(entity.topic, entity)
-            if first is not entity:
+            duplicate = (first.namespace, first.name) == (entity.namespace, entity.name)
+            if first is not entity and not duplicate:  # a duplicate entity is reported already
                 self.rep.at(f"entity '{entity.name}' uses the topic '{entity.topic}' of "
                             f"'{first.name}' ({first.source}); each entity needs its own topic",
                             entity.location)

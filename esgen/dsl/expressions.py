@@ -280,8 +280,8 @@ class _Checker:
         result = tr.promote(left.type, right.type)
         if result is None:
             raise ExprError(f"cannot mix {describe(left.type)} and {describe(right.type)} in "
-                            f"'{op}': decimals never mix with float or double", node,
-                            "make both decimal (e.g. use a decimal field or an integer)")
+                            f"'{op}'", node, "decimals never mix with float or double; use a "
+                            "decimal or an integer")
         if op == "/" and not isinstance(result, model.DecimalType):
             result = tr.DOUBLE
         elif op in ("//", "%") and tr.is_integer(result):
