@@ -333,8 +333,7 @@ class Builder:
                 else:
                     aliases.append(text)
         type_ref: model.TypeRef | None = None
-        if (isinstance(type_node, Scalar) and type_node.kind in ("str", "timestamp")) \
-                or (isinstance(type_node, Scalar) and type_node.kind in ("int", "float")):
+        if isinstance(type_node, Scalar) and type_node.kind != "null":
             try:
                 type_ref = parse_type(type_node.text, names)
             except TypeSyntaxError as exc:
@@ -369,15 +368,15 @@ class Builder:
         record = model.RecordDef(raw.name, defs.namespace or "", raw.doc, tuple(fields),
                                  raw.location)
         if raw.what.startswith("type "):
-            position = next((i for i, d in enumerate(defs.declared) if d.name == raw.name), 0)
-            defs.types.insert(min(position, len(defs.types)), record)
+            defs.types.append(record)  # put back in file order by _entity
         return record
 
     # ------------------------------------------------ stage 5: entity and folds
     def _entity(self, defs: FileDefs, table: TypeTable,
                 records: dict[str, model.RecordDef]) -> model.Entity | None:
         rep, root = self.rep, defs.root
-        defs.types.sort(key=lambda t: [d.name for d in defs.declared].index(t.name))
+        order = [d.name for d in defs.declared]
+        defs.types.sort(key=lambda t: order.index(t.name))
         key = self._key(defs)
         key_node = root.get("key")
         key_text = key_node.text if isinstance(key_node, Scalar) else None  # even if wrong
