@@ -157,7 +157,7 @@ def parse_expression(
     except ExprError as exc:
         location = _node_location(exc.node, locate, scalar) if exc.node else scalar.location
         return DefinitionError(f"{what}: {exc.message}", location, exc.hint)
-    return model.Expression(source.strip(), expr, scalar.location)
+    return model.Expression(source.strip(), expr, flat_locate(lead))
 
 
 def _node_location(node: ast.AST, locate: Callable[[int, int], Location],
