@@ -105,17 +105,12 @@ class Builder:
                                  if f.type is not None)
                      for defs in self.defs for full, raw in defs.raw_types.items()},
             enums=self.enums, fixed=self.fixed)
-        records: dict[str, model.RecordDef] = {}
         for defs in self.defs:
-            for full, raw in defs.raw_types.items():
-                records[full] = self._record(raw, defs, table)
-        entities = [e for defs in self.defs if (e := self._entity(defs, table, records))]
+            for raw in defs.raw_types.values():
+                self._record(raw, defs, table)
+        entities = [e for defs in self.defs if (e := self._entity(defs, table))]
         self._unique_topics(entities)
-        all_types: dict[str, model.NamedType] = {}
-        for defs in self.defs:
-            for named in defs.types:
-                resolved = records.get(named.full_name, named)
-                all_types[named.full_name] = resolved
+        all_types = {t.full_name: t for defs in self.defs for t in defs.types}
         return model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
 
     # ------------------------------------------------------------ stage 1: header
@@ -372,8 +367,7 @@ class Builder:
         return record
 
     # ------------------------------------------------ stage 5: entity and folds
-    def _entity(self, defs: FileDefs, table: TypeTable,
-                records: dict[str, model.RecordDef]) -> model.Entity | None:
+    def _entity(self, defs: FileDefs, table: TypeTable) -> model.Entity | None:
         rep, root = self.rep, defs.root
         order = [d.name for d in defs.declared]
         defs.types.sort(key=lambda t: order.index(t.name))
@@ -382,6 +376,7 @@ class Builder:
         key_text = key_node.text if isinstance(key_node, Scalar) else None  # even if wrong
         topic = self._topic(defs)
         compatibility = self._compatibility(root.get("compatibility"))
+        doc = self._doc(root.get("doc"), "'doc'")
         state = self._record(defs.state, defs, table, key_text) if defs.state else None
         scope_records = {full: Record(full, {f.name: f.type for f in raw.fields})
                          for d in self.defs for full, raw in d.raw_types.items()}
@@ -394,10 +389,10 @@ class Builder:
                          "invariants")
             invariants = self._invariants(defs, base)
             for raw, fold_node in defs.events:
-                if defs.entity and raw.name and key and any(f.name == key for f in raw.fields):
+                if key and any(f.name == key for f in raw.fields):
                     rep.at(f"{raw.what} repeats the key field '{key}'; the key travels as "
                            "the message key", _field_location(raw, key),
-                              "read it as meta.entity_id")
+                           "read it as meta.entity_id")
                 record = self._record(raw, defs, table)
                 scope = Scope(state_view, Record(raw.name, {f.name: f.type for f in raw.fields}),
                               True, scope_records, self.enums, defs.short, "fold steps")
@@ -406,7 +401,7 @@ class Builder:
                 events.append(model.EventDef(record, fold))
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
-        return model.Entity(defs.entity, defs.namespace, self._doc(root.get("doc"), "'doc'"),
+        return model.Entity(defs.entity, defs.namespace, doc,
                             key, topic, compatibility, defs.file.rel, defs.file.module,
                             tuple(defs.types), state, tuple(events), tuple(invariants),
                             root.location)
