@@ -59,6 +59,7 @@ class RawRecord:
     fields: list[RawField]
     location: Location
     what: str  # "type 'Money'", "state", "event 'OrderPlaced'" for messages
+    rejected: set[str] = field(default_factory=set)  # fields dropped for a bad name
 
 
 @dataclass
@@ -125,15 +126,13 @@ class Builder:
             assert entity_node is not None
             if reason := rules.pascal_case(entity):
                 rep.error(f"entity name '{entity}' {reason}", entity_node)
-            else:
-                defs.entity = entity
+            defs.entity = entity  # kept even when wrong, so the rest is still checked
         ns_node = root.get("namespace")
         if (namespace := rep.text(ns_node, "'namespace'")) is not None:
             assert ns_node is not None
             if reason := rules.namespace(namespace):
                 rep.error(f"namespace '{namespace}' {reason}", ns_node)
-            else:
-                defs.namespace = namespace
+            defs.namespace = namespace
         types = rep.mapping(root.get("types"), "'types'", allow_null=True)
         for key, value in types or ():
             what = f"type '{key.text}'"
@@ -224,10 +223,10 @@ class Builder:
                                                      size, declared.key.location))
             # records are appended in file order once their defaults are checked
         state = self.rep.mapping(defs.root.get("state"), "'state'")
-        if state is not None and defs.entity:
+        if state is not None:
             self.rep.keys(state, STATE_KEYS, "state")
             self.rep.required(state, "fields", "state")
-            defs.state = self._raw_record(f"{defs.entity}State", state.get("doc"),
+            defs.state = self._raw_record(f"{defs.entity or ''}State", state.get("doc"),
                                           state.get("fields"), state.location, "state", names)
         events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
         for key, value in events or ():
@@ -291,6 +290,7 @@ class Builder:
         for key, spec in fields or ():
             raw = self._raw_field(key, spec, what, names)
             if raw is None:
+                record.rejected.add(key.text)
                 continue
             for name_ in (raw.name, *raw.aliases):
                 if name_ in taken:
@@ -382,8 +382,8 @@ class Builder:
                          for d in self.defs for full, raw in d.raw_types.items()}
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
-        if defs.state is not None and defs.entity is not None:
-            state_view = Record(f"{defs.entity}State",
+        if defs.state is not None:
+            state_view = Record(defs.state.name,
                                 {f.name: f.type for f in defs.state.fields})
             base = Scope(state_view, None, False, scope_records, self.enums, defs.short,
                          "invariants")
@@ -423,6 +423,8 @@ class Builder:
         if key is None or node is None or defs.state is None:
             return None
         fields = {f.name: f for f in defs.state.fields}
+        if key in defs.state.rejected:
+            return None  # its name is reported already
         if key not in fields:
             self.rep.error(f"key '{key}' is not a state field", node,
                            did_you_mean(key, fields) or "add it to state.fields as a string")
