@@ -59,6 +59,7 @@ class RawRecord:
     fields: list[RawField]
     location: Location
     what: str  # "type 'Money'", "state", "event 'OrderPlaced'" for messages
+    rejected: set[str] = field(default_factory=set)  # fields dropped for a bad name
 
 
 @dataclass
@@ -105,16 +106,12 @@ class Builder:
                                  if f.type is not None)
                      for defs in self.defs for full, raw in defs.raw_types.items()},
             enums=self.enums, fixed=self.fixed)
-        records: dict[str, model.RecordDef] = {}
         for defs in self.defs:
-            for full, raw in defs.raw_types.items():
-                records[full] = self._record(raw, defs, table)
-        entities = [e for defs in self.defs if (e := self._entity(defs, table, records))]
-        all_types: dict[str, model.NamedType] = {}
-        for defs in self.defs:
-            for named in defs.types:
-                resolved = records.get(named.full_name, named)
-                all_types[named.full_name] = resolved
+            for raw in defs.raw_types.values():
+                self._record(raw, defs, table)
+        entities = [e for defs in self.defs if (e := self._entity(defs, table))]
+        self._unique_topics(entities)
+        all_types = {t.full_name: t for defs in self.defs for t in defs.types}
         return model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
 
     # ------------------------------------------------------------ stage 1: header
@@ -129,15 +126,13 @@ class Builder:
             assert entity_node is not None
             if reason := rules.pascal_case(entity):
                 rep.error(f"entity name '{entity}' {reason}", entity_node)
-            else:
-                defs.entity = entity
+            defs.entity = entity  # kept even when wrong, so the rest is still checked
         ns_node = root.get("namespace")
         if (namespace := rep.text(ns_node, "'namespace'")) is not None:
             assert ns_node is not None
             if reason := rules.namespace(namespace):
                 rep.error(f"namespace '{namespace}' {reason}", ns_node)
-            else:
-                defs.namespace = namespace
+            defs.namespace = namespace
         types = rep.mapping(root.get("types"), "'types'", allow_null=True)
         for key, value in types or ():
             what = f"type '{key.text}'"
@@ -228,10 +223,10 @@ class Builder:
                                                      size, declared.key.location))
             # records are appended in file order once their defaults are checked
         state = self.rep.mapping(defs.root.get("state"), "'state'")
-        if state is not None and defs.entity:
+        if state is not None:
             self.rep.keys(state, STATE_KEYS, "state")
             self.rep.required(state, "fields", "state")
-            defs.state = self._raw_record(f"{defs.entity}State", state.get("doc"),
+            defs.state = self._raw_record(f"{defs.entity or ''}State", state.get("doc"),
                                           state.get("fields"), state.location, "state", names)
         events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
         for key, value in events or ():
@@ -295,6 +290,7 @@ class Builder:
         for key, spec in fields or ():
             raw = self._raw_field(key, spec, what, names)
             if raw is None:
+                record.rejected.add(key.text)
                 continue
             for name_ in (raw.name, *raw.aliases):
                 if name_ in taken:
@@ -332,8 +328,7 @@ class Builder:
                 else:
                     aliases.append(text)
         type_ref: model.TypeRef | None = None
-        if (isinstance(type_node, Scalar) and type_node.kind in ("str", "timestamp")) \
-                or (isinstance(type_node, Scalar) and type_node.kind in ("int", "float")):
+        if isinstance(type_node, Scalar) and type_node.kind != "null":
             try:
                 type_ref = parse_type(type_node.text, names)
             except TypeSyntaxError as exc:
@@ -368,36 +363,36 @@ class Builder:
         record = model.RecordDef(raw.name, defs.namespace or "", raw.doc, tuple(fields),
                                  raw.location)
         if raw.what.startswith("type "):
-            position = next((i for i, d in enumerate(defs.declared) if d.name == raw.name), 0)
-            defs.types.insert(min(position, len(defs.types)), record)
+            defs.types.append(record)  # put back in file order by _entity
         return record
 
     # ------------------------------------------------ stage 5: entity and folds
-    def _entity(self, defs: FileDefs, table: TypeTable,
-                records: dict[str, model.RecordDef]) -> model.Entity | None:
+    def _entity(self, defs: FileDefs, table: TypeTable) -> model.Entity | None:
         rep, root = self.rep, defs.root
-        defs.types.sort(key=lambda t: [d.name for d in defs.declared].index(t.name))
+        order = [d.name for d in defs.declared]
+        defs.types.sort(key=lambda t: order.index(t.name))
         key = self._key(defs)
         key_node = root.get("key")
         key_text = key_node.text if isinstance(key_node, Scalar) else None  # even if wrong
         topic = self._topic(defs)
         compatibility = self._compatibility(root.get("compatibility"))
+        doc = self._doc(root.get("doc"), "'doc'")
         state = self._record(defs.state, defs, table, key_text) if defs.state else None
         scope_records = {full: Record(full, {f.name: f.type for f in raw.fields})
                          for d in self.defs for full, raw in d.raw_types.items()}
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
-        if defs.state is not None and defs.entity is not None:
-            state_view = Record(f"{defs.entity}State",
+        if defs.state is not None:
+            state_view = Record(defs.state.name,
                                 {f.name: f.type for f in defs.state.fields})
             base = Scope(state_view, None, False, scope_records, self.enums, defs.short,
                          "invariants")
             invariants = self._invariants(defs, base)
             for raw, fold_node in defs.events:
-                if defs.entity and raw.name and key and any(f.name == key for f in raw.fields):
+                if key and any(f.name == key for f in raw.fields):
                     rep.at(f"{raw.what} repeats the key field '{key}'; the key travels as "
                            "the message key", _field_location(raw, key),
-                              "read it as meta.entity_id")
+                           "read it as meta.entity_id")
                 record = self._record(raw, defs, table)
                 scope = Scope(state_view, Record(raw.name, {f.name: f.type for f in raw.fields}),
                               True, scope_records, self.enums, defs.short, "fold steps")
@@ -406,10 +401,21 @@ class Builder:
                 events.append(model.EventDef(record, fold))
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
-        return model.Entity(defs.entity, defs.namespace, self._doc(root.get("doc"), "'doc'"),
+        return model.Entity(defs.entity, defs.namespace, doc,
                             key, topic, compatibility, defs.file.rel, defs.file.module,
                             tuple(defs.types), state, tuple(events), tuple(invariants),
                             root.location)
+
+    def _unique_topics(self, entities: list[model.Entity]) -> None:
+        # One topic per entity type: a fold must never see another entity's events.
+        owners: dict[str, model.Entity] = {}
+        for entity in entities:
+            first = owners.setdefault(entity.topic, entity)
+            duplicate = (first.namespace, first.name) == (entity.namespace, entity.name)
+            if first is not entity and not duplicate:  # a duplicate entity is reported already
+                self.rep.at(f"entity '{entity.name}' uses the topic '{entity.topic}' of "
+                            f"'{first.name}' ({first.source}); each entity needs its own topic",
+                            entity.location)
 
     def _key(self, defs: FileDefs) -> str | None:
         node = defs.root.get("key")
@@ -417,6 +423,8 @@ class Builder:
         if key is None or node is None or defs.state is None:
             return None
         fields = {f.name: f for f in defs.state.fields}
+        if key in defs.state.rejected:
+            return None  # its name is reported already
         if key not in fields:
             self.rep.error(f"key '{key}' is not a state field", node,
                            did_you_mean(key, fields) or "add it to state.fields as a string")

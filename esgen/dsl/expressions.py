@@ -157,7 +157,7 @@ def parse_expression(
     except ExprError as exc:
         location = _node_location(exc.node, locate, scalar) if exc.node else scalar.location
         return DefinitionError(f"{what}: {exc.message}", location, exc.hint)
-    return model.Expression(source.strip(), expr, scalar.location)
+    return model.Expression(source.strip(), expr, flat_locate(lead))
 
 
 def _node_location(node: ast.AST, locate: Callable[[int, int], Location],
@@ -280,8 +280,8 @@ class _Checker:
         result = tr.promote(left.type, right.type)
         if result is None:
             raise ExprError(f"cannot mix {describe(left.type)} and {describe(right.type)} in "
-                            f"'{op}': decimals never mix with float or double", node,
-                            "make both decimal (e.g. use a decimal field or an integer)")
+                            f"'{op}'", node, "decimals never mix with float or double; use a "
+                            "decimal or an integer")
         if op == "/" and not isinstance(result, model.DecimalType):
             result = tr.DOUBLE
         elif op in ("//", "%") and tr.is_integer(result):

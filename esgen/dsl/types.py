@@ -18,7 +18,6 @@ PRIMITIVES: tuple[str, ...] = get_args(model.PrimitiveName)
 LOGICALS: tuple[str, ...] = get_args(model.LogicalName)
 # What did-you-mean offers besides named types: the spellings users type.
 BUILTIN_SPELLINGS = (*PRIMITIVES, *LOGICALS, "decimal(P,S)", "array<T>", "map<T>")
-MAX_DECIMAL_PRECISION = 38  # what Java's BigDecimal-backed registries and most stores accept
 
 _DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)\Z")
 
@@ -78,9 +77,8 @@ def _parse_plain(text: str, names: TypeNames) -> model.TypeRef:
             raise TypeSyntaxError(f"'{text}' is not a decimal type", "write 'decimal(P,S)', "
                                   "e.g. 'decimal(18,2)'")
         precision, scale = int(match[1]), int(match[2])
-        if not 1 <= precision <= MAX_DECIMAL_PRECISION:
-            raise TypeSyntaxError(
-                f"'{text}': precision must be between 1 and {MAX_DECIMAL_PRECISION}")
+        if precision < 1:
+            raise TypeSyntaxError(f"'{text}': precision must be at least 1")
         if scale > precision:
             raise TypeSyntaxError(f"'{text}': scale must not exceed precision")
         return model.DecimalType(precision, scale)

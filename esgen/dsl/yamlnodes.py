@@ -59,12 +59,6 @@ class Mapping:
     def get(self, key: str) -> Node | None:
         return self._index.get(key)
 
-    def key_node(self, key: str) -> Scalar | None:
-        for k, _ in self.items:
-            if k.text == key:
-                return k
-        return None
-
     def __iter__(self) -> Iterator[tuple[Scalar, Node]]:
         return iter(self.items)
 
@@ -215,8 +209,3 @@ def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError
     assert isinstance(node, yaml.ScalarNode)
     return Scalar(str(node.value), node.tag, node.style, location, node.end_mark.line + 1)
 
-
-def source_line(text: str, line: int) -> str:
-    """Line ``line`` (1-based) of ``text``, or '' past the end."""
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -72,3 +72,16 @@ def test_folder_without_definitions(tmp_path: Path) -> None:
     (tmp_path / ".hidden" / "x.yaml").write_text("entity: X\n")
     with pytest.raises(DefinitionErrors, match="no definition files"):
         load_project(tmp_path)
+
+
+def test_an_internal_error_names_the_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(self: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr("esgen.dsl.build.Builder.build", boom)
+    monkeypatch.chdir(Path(__file__).parents[2])
+    result = CliRunner().invoke(main, ["validate", "--definitions", "schemas"])
+    assert result.exit_code == 1
+    assert "internal error while processing schemas" in result.output
+    assert "schemas/bank/account.yaml, schemas/shop/order.yaml" in result.output
+    assert "Traceback" not in result.output
