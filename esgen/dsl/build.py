@@ -21,16 +21,35 @@ from esgen.dsl.types import TypeNames, TypeSyntaxError, parse_type
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar
 from esgen.errors import DefinitionError, Location
 
-ENTITY_KEYS = ("entity", "namespace", "doc", "key", "topic", "compatibility", "types",
-               "state", "events")
-TYPE_KEYS = {"record": ("doc", "fields"), "enum": ("doc", "enum", "default"),
-             "fixed": ("doc", "fixed")}
+ENTITY_KEYS = (
+    "entity",
+    "namespace",
+    "doc",
+    "key",
+    "topic",
+    "compatibility",
+    "types",
+    "state",
+    "events",
+)
+TYPE_KEYS = {
+    "record": ("doc", "fields"),
+    "enum": ("doc", "enum", "default"),
+    "fixed": ("doc", "fixed"),
+}
 _KIND_OF_KEY = {"fields": "record", "enum": "enum", "fixed": "fixed"}
 FIELD_KEYS = ("type", "default", "doc", "aliases")
 STATE_KEYS = ("fields", "invariants", "doc")
 EVENT_KEYS = ("doc", "fields", "fold")
-COMPATIBILITY = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
-                 "FULL", "FULL_TRANSITIVE")
+COMPATIBILITY = (
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+)
 
 
 @dataclass
@@ -102,10 +121,18 @@ class Builder:
         for defs in self.defs:
             self._parse_types(defs)
         table = TypeTable(
-            records={full: tuple(PendingField(f.name, f.type, f.default) for f in raw.fields
-                                 if f.type is not None)
-                     for defs in self.defs for full, raw in defs.raw_types.items()},
-            enums=self.enums, fixed=self.fixed)
+            records={
+                full: tuple(
+                    PendingField(f.name, f.type, f.default)
+                    for f in raw.fields
+                    if f.type is not None
+                )
+                for defs in self.defs
+                for full, raw in defs.raw_types.items()
+            },
+            enums=self.enums,
+            fixed=self.fixed,
+        )
         for defs in self.defs:
             for raw in defs.raw_types.values():
                 self._record(raw, defs, table)
@@ -144,8 +171,11 @@ class Builder:
                 continue
             kinds = [k for k in _KIND_OF_KEY if body.get(k) is not None]
             if len(kinds) != 1:
-                rep.error(f"{what} needs exactly one of 'fields' (record), 'enum' or 'fixed'"
-                          + (f", found {' and '.join(kinds)}" if kinds else ""), body)
+                rep.error(
+                    f"{what} needs exactly one of 'fields' (record), 'enum' or 'fixed'"
+                    + (f", found {' and '.join(kinds)}" if kinds else ""),
+                    body,
+                )
                 continue
             kind = _KIND_OF_KEY[kinds[0]]
             rep.keys(body, TYPE_KEYS[kind], f"{what} ({kind})")
@@ -170,8 +200,11 @@ class Builder:
             for declared in defs.declared:
                 full = f"{defs.namespace}.{declared.name}"
                 if declared.name == state_name:
-                    self.rep.error(f"type name '{declared.name}' is taken by the state record "
-                                   f"of '{defs.entity}'", declared.key)
+                    self.rep.error(
+                        f"type name '{declared.name}' is taken by the state record "
+                        f"of '{defs.entity}'",
+                        declared.key,
+                    )
                     continue
                 if claim(full, declared.key, "type"):
                     defs.short[declared.name] = full
@@ -179,18 +212,24 @@ class Builder:
             if state_name and defs.entity:
                 entity_node = defs.root.get("entity")
                 assert entity_node is not None
-                claim(f"{defs.namespace}.{state_name}", entity_node,
-                      f"entity '{defs.entity}' (its state record)")
+                claim(
+                    f"{defs.namespace}.{state_name}",
+                    entity_node,
+                    f"entity '{defs.entity}' (its state record)",
+                )
             events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
             for key, _ in events or ():
                 if rules.pascal_case(key.text):
                     continue  # reported when the event is built
                 if key.text == state_name:
-                    self.rep.error(f"event name '{key.text}' is taken by the state record of "
-                                   f"'{defs.entity}'", key)
+                    self.rep.error(
+                        f"event name '{key.text}' is taken by the state record of '{defs.entity}'",
+                        key,
+                    )
                 elif key.text in defs.short:
-                    self.rep.error(f"event name '{key.text}' is already used by a type in this "
-                                   "file", key)
+                    self.rep.error(
+                        f"event name '{key.text}' is already used by a type in this file", key
+                    )
                 else:
                     claim(f"{defs.namespace}.{key.text}", key, "event")
 
@@ -202,8 +241,14 @@ class Builder:
             what = f"type '{declared.name}'"
             body = declared.node
             if declared.kind == "record":
-                raw = self._raw_record(declared.name, body.get("doc"), body.get("fields"),
-                                       declared.key.location, what, names)
+                raw = self._raw_record(
+                    declared.name,
+                    body.get("doc"),
+                    body.get("fields"),
+                    declared.key.location,
+                    what,
+                    names,
+                )
                 if full:
                     defs.raw_types[full] = raw
                 continue
@@ -213,21 +258,38 @@ class Builder:
                 default = self._enum_default(body.get("default"), symbols, what)
                 if full:
                     self.enums[full] = symbols
-                    defs.types.append(model.EnumDef(declared.name, defs.namespace or "", doc,
-                                                    symbols, default, declared.key.location))
+                    defs.types.append(
+                        model.EnumDef(
+                            declared.name,
+                            defs.namespace or "",
+                            doc,
+                            symbols,
+                            default,
+                            declared.key.location,
+                        )
+                    )
             else:
                 size = self._fixed_size(body.get("fixed"), what)
                 if full and size is not None:
                     self.fixed[full] = size
-                    defs.types.append(model.FixedDef(declared.name, defs.namespace or "", doc,
-                                                     size, declared.key.location))
+                    defs.types.append(
+                        model.FixedDef(
+                            declared.name, defs.namespace or "", doc, size, declared.key.location
+                        )
+                    )
             # records are appended in file order once their defaults are checked
         state = self.rep.mapping(defs.root.get("state"), "'state'")
         if state is not None:
             self.rep.keys(state, STATE_KEYS, "state")
             self.rep.required(state, "fields", "state")
-            defs.state = self._raw_record(f"{defs.entity or ''}State", state.get("doc"),
-                                          state.get("fields"), state.location, "state", names)
+            defs.state = self._raw_record(
+                f"{defs.entity or ''}State",
+                state.get("doc"),
+                state.get("fields"),
+                state.location,
+                "state",
+                names,
+            )
         events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
         for key, value in events or ():
             what = f"event '{key.text}'"
@@ -237,8 +299,7 @@ class Builder:
             event = self.rep.mapping(value, what, allow_null=True) or Mapping((), key.location)
             self.rep.keys(event, EVENT_KEYS, what)
             get = event.get
-            raw = self._raw_record(key.text, get("doc"), get("fields"), key.location, what,
-                                   names)
+            raw = self._raw_record(key.text, get("doc"), get("fields"), key.location, what, names)
             defs.events.append((raw, get("fold")))
 
     def _doc(self, node: Node | None, what: str) -> str | None:
@@ -262,28 +323,42 @@ class Builder:
             self.rep.error(f"{what}: an enum needs at least one symbol", node)
         return tuple(symbols)
 
-    def _enum_default(self, node: Node | None, symbols: tuple[str, ...],
-                      what: str) -> str | None:
+    def _enum_default(self, node: Node | None, symbols: tuple[str, ...], what: str) -> str | None:
         text = self.rep.text(node, f"{what}: 'default'")
         if text is None or node is None:
             return None
         if text not in symbols:
-            self.rep.error(f"{what}: default '{text}' is not one of its symbols", node,
-                           did_you_mean(text, symbols))
+            self.rep.error(
+                f"{what}: default '{text}' is not one of its symbols",
+                node,
+                did_you_mean(text, symbols),
+            )
             return None
         return text
 
     def _fixed_size(self, node: Node | None, what: str) -> int | None:
-        if isinstance(node, Scalar) and node.kind == "int" and node.text.isdigit() \
-                and int(node.text) > 0:
+        if (
+            isinstance(node, Scalar)
+            and node.kind == "int"
+            and node.text.isdigit()
+            and int(node.text) > 0
+        ):
             return int(node.text)
         if node is not None:
-            self.rep.error(f"{what}: 'fixed' must be a size in bytes (a positive whole number)",
-                           node)
+            self.rep.error(
+                f"{what}: 'fixed' must be a size in bytes (a positive whole number)", node
+            )
         return None
 
-    def _raw_record(self, name: str, doc: Node | None, fields_node: Node | None,
-                    location: Location, what: str, names: TypeNames) -> RawRecord:
+    def _raw_record(
+        self,
+        name: str,
+        doc: Node | None,
+        fields_node: Node | None,
+        location: Location,
+        what: str,
+        names: TypeNames,
+    ) -> RawRecord:
         record = RawRecord(name, self._doc(doc, what), [], location, what)
         fields = self.rep.mapping(fields_node, f"{what}: 'fields'", allow_null=True)
         taken: dict[str, str] = {}  # field names and aliases -> what took them
@@ -294,15 +369,21 @@ class Builder:
                 continue
             for name_ in (raw.name, *raw.aliases):
                 if name_ in taken:
-                    self.rep.error(f"{what}: field '{raw.name}': the name '{name_}' is already "
-                                   f"used by {taken[name_]}", key)
-                taken.setdefault(name_, f"the field '{raw.name}'" if name_ == raw.name
-                                 else f"an alias of '{raw.name}'")
+                    self.rep.error(
+                        f"{what}: field '{raw.name}': the name '{name_}' is already "
+                        f"used by {taken[name_]}",
+                        key,
+                    )
+                taken.setdefault(
+                    name_,
+                    f"the field '{raw.name}'"
+                    if name_ == raw.name
+                    else f"an alias of '{raw.name}'",
+                )
             record.fields.append(raw)
         return record
 
-    def _raw_field(self, key: Scalar, spec: Node, what: str,
-                   names: TypeNames) -> RawField | None:
+    def _raw_field(self, key: Scalar, spec: Node, what: str, names: TypeNames) -> RawField | None:
         rep = self.rep
         name = key.text
         if reason := rules.field_name(name):
@@ -334,13 +415,16 @@ class Builder:
             except TypeSyntaxError as exc:
                 rep.error(f"{where}: {exc.message}", type_node, exc.hint)
         elif type_node is not None:
-            rep.error(f"{where}: expected a type such as 'string' or "
-                      "{type: ..., default: ...}", type_node)
+            rep.error(
+                f"{where}: expected a type such as 'string' or {{type: ..., default: ...}}",
+                type_node,
+            )
         return RawField(name, type_ref, default, doc, tuple(aliases), key.location)
 
     # --------------------------------------------------------- stage 4: defaults
-    def _record(self, raw: RawRecord, defs: FileDefs, table: TypeTable,
-                key: str | None = None) -> model.RecordDef:
+    def _record(
+        self, raw: RawRecord, defs: FileDefs, table: TypeTable, key: str | None = None
+    ) -> model.RecordDef:
         fields: list[model.Field] = []
         for f in raw.fields:
             if f.type is None:
@@ -350,18 +434,26 @@ class Builder:
                 try:
                     default = model.Default(validate(f.default, f.type, table))
                 except DefaultError as exc:
-                    self.rep.add(DefinitionError(f"{raw.what}, field '{f.name}': {exc.message}",
-                                                 exc.location, exc.hint))
+                    self.rep.add(
+                        DefinitionError(
+                            f"{raw.what}, field '{f.name}': {exc.message}", exc.location, exc.hint
+                        )
+                    )
             elif isinstance(f.type, model.OptionalType):
                 default = model.Default(None)
             elif raw.what == "state" and f.name != key:
-                self.rep.add(DefinitionError(
-                    f"state field '{f.name}' needs a default or an optional type", f.location,
-                    f"write '{tr.describe(f.type)}?' or "
-                    f"'{{type: {tr.describe(f.type)}, default: ...}}'"))
+                self.rep.add(
+                    DefinitionError(
+                        f"state field '{f.name}' needs a default or an optional type",
+                        f.location,
+                        f"write '{tr.describe(f.type)}?' or "
+                        f"'{{type: {tr.describe(f.type)}, default: ...}}'",
+                    )
+                )
             fields.append(model.Field(f.name, f.type, default, f.doc, f.aliases, f.location))
-        record = model.RecordDef(raw.name, defs.namespace or "", raw.doc, tuple(fields),
-                                 raw.location)
+        record = model.RecordDef(
+            raw.name, defs.namespace or "", raw.doc, tuple(fields), raw.location
+        )
         if raw.what.startswith("type "):
             defs.types.append(record)  # put back in file order by _entity
         return record
@@ -378,33 +470,58 @@ class Builder:
         compatibility = self._compatibility(root.get("compatibility"))
         doc = self._doc(root.get("doc"), "'doc'")
         state = self._record(defs.state, defs, table, key_text) if defs.state else None
-        scope_records = {full: Record(full, {f.name: f.type for f in raw.fields})
-                         for d in self.defs for full, raw in d.raw_types.items()}
+        scope_records = {
+            full: Record(full, {f.name: f.type for f in raw.fields})
+            for d in self.defs
+            for full, raw in d.raw_types.items()
+        }
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
         if defs.state is not None:
-            state_view = Record(defs.state.name,
-                                {f.name: f.type for f in defs.state.fields})
-            base = Scope(state_view, None, False, scope_records, self.enums, defs.short,
-                         "invariants")
+            state_view = Record(defs.state.name, {f.name: f.type for f in defs.state.fields})
+            base = Scope(
+                state_view, None, False, scope_records, self.enums, defs.short, "invariants"
+            )
             invariants = self._invariants(defs, base)
             for raw, fold_node in defs.events:
                 if key and any(f.name == key for f in raw.fields):
-                    rep.at(f"{raw.what} repeats the key field '{key}'; the key travels as "
-                           "the message key", _field_location(raw, key),
-                           "read it as meta.entity_id")
+                    rep.at(
+                        f"{raw.what} repeats the key field '{key}'; the key travels as "
+                        "the message key",
+                        _field_location(raw, key),
+                        "read it as meta.entity_id",
+                    )
                 record = self._record(raw, defs, table)
-                scope = Scope(state_view, Record(raw.name, {f.name: f.type for f in raw.fields}),
-                              True, scope_records, self.enums, defs.short, "fold steps")
-                fold = build_fold(fold_node, FoldContext(rep, scope, defs.file.text, key,
-                                                         raw.what))
+                scope = Scope(
+                    state_view,
+                    Record(raw.name, {f.name: f.type for f in raw.fields}),
+                    True,
+                    scope_records,
+                    self.enums,
+                    defs.short,
+                    "fold steps",
+                )
+                fold = build_fold(
+                    fold_node, FoldContext(rep, scope, defs.file.text, key, raw.what)
+                )
                 events.append(model.EventDef(record, fold))
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
-        return model.Entity(defs.entity, defs.namespace, doc,
-                            key, topic, compatibility, defs.file.rel, defs.file.module,
-                            tuple(defs.types), state, tuple(events), tuple(invariants),
-                            root.location)
+        return model.Entity(
+            defs.entity,
+            defs.namespace,
+            doc,
+            key,
+            topic,
+            compatibility,
+            defs.file.rel,
+            defs.file.module,
+            tuple(defs.types),
+            state,
+            tuple(events),
+            tuple(invariants),
+            root.location,
+        )
 
     def _unique_topics(self, entities: list[model.Entity]) -> None:
         # One topic per entity type: a fold must never see another entity's events.
@@ -413,9 +530,11 @@ class Builder:
             first = owners.setdefault(entity.topic, entity)
             duplicate = (first.namespace, first.name) == (entity.namespace, entity.name)
             if first is not entity and not duplicate:  # a duplicate entity is reported already
-                self.rep.at(f"entity '{entity.name}' uses the topic '{entity.topic}' of "
-                            f"'{first.name}' ({first.source}); each entity needs its own topic",
-                            entity.location)
+                self.rep.at(
+                    f"entity '{entity.name}' uses the topic '{entity.topic}' of "
+                    f"'{first.name}' ({first.source}); each entity needs its own topic",
+                    entity.location,
+                )
 
     def _key(self, defs: FileDefs) -> str | None:
         node = defs.root.get("key")
@@ -426,13 +545,19 @@ class Builder:
         if key in defs.state.rejected:
             return None  # its name is reported already
         if key not in fields:
-            self.rep.error(f"key '{key}' is not a state field", node,
-                           did_you_mean(key, fields) or "add it to state.fields as a string")
+            self.rep.error(
+                f"key '{key}' is not a state field",
+                node,
+                did_you_mean(key, fields) or "add it to state.fields as a string",
+            )
             return None
         t = fields[key].type
         if t is not None and t != tr.STRING:
-            self.rep.at(f"the key field '{key}' is {tr.describe(t)}; it must be string "
-                        "(it holds the entity id)", _field_location(defs.state, key))
+            self.rep.at(
+                f"the key field '{key}' is {tr.describe(t)}; it must be string "
+                "(it holds the entity id)",
+                _field_location(defs.state, key),
+            )
             return None
         return key
 
@@ -453,9 +578,12 @@ class Builder:
         if level is None or node is None:
             return None
         if level not in COMPATIBILITY:
-            self.rep.error(f"compatibility '{level}' is not a registry level", node,
-                           did_you_mean(level.upper(), COMPATIBILITY)
-                           or "expected one of " + ", ".join(COMPATIBILITY))
+            self.rep.error(
+                f"compatibility '{level}' is not a registry level",
+                node,
+                did_you_mean(level.upper(), COMPATIBILITY)
+                or "expected one of " + ", ".join(COMPATIBILITY),
+            )
             return None
         return level
 
@@ -473,8 +601,11 @@ class Builder:
                 self.rep.add(expr)
             elif expr is not None:
                 if expr.tree.type != tr.BOOLEAN:
-                    self.rep.error(f"invariant: '{expr.source}' must be a boolean, not "
-                                   f"{tr.describe(expr.tree.type)}", item)
+                    self.rep.error(
+                        f"invariant: '{expr.source}' must be a boolean, not "
+                        f"{tr.describe(expr.tree.type)}",
+                        item,
+                    )
                 else:
                     result.append(expr)
         return result

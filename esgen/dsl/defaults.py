@@ -71,15 +71,19 @@ def field_default(field: PendingField, table: TypeTable, depth: int = 0) -> obje
 def validate(node: Node, t: model.TypeRef, table: TypeTable, depth: int = 0) -> object:
     """Check ``node`` against ``t``; return the normalized value or raise DefaultError."""
     if depth > _MAX_DEPTH:
-        raise DefaultError("the default nests too deep (is a record default recursive?)",
-                           node.location)
+        raise DefaultError(
+            "the default nests too deep (is a record default recursive?)", node.location
+        )
     if isinstance(t, model.OptionalType):
         if isinstance(node, Scalar) and node.is_null:
             return None
         return validate(node, t.inner, table, depth)
     if isinstance(node, Scalar) and node.is_null:
-        raise DefaultError(f"null is not a value of the type '{describe(t)}'", node.location,
-                           f"make the type optional: '{describe(t)}?'")
+        raise DefaultError(
+            f"null is not a value of the type '{describe(t)}'",
+            node.location,
+            f"make the type optional: '{describe(t)}?'",
+        )
     match t:
         case model.ArrayType(items):
             if not isinstance(node, Sequence):
@@ -97,10 +101,16 @@ def validate(node: Node, t: model.TypeRef, table: TypeTable, depth: int = 0) -> 
 
 
 def _expected(node: Node, what: str, t: model.TypeRef, hint: str | None = None) -> DefaultError:
-    got = "a mapping" if isinstance(node, Mapping) else "a list" if isinstance(
-        node, Sequence) else f"'{node.text}'"
-    return DefaultError(f"expected {what} as the default for '{describe(t)}', got {got}",
-                        node.location, hint)
+    got = (
+        "a mapping"
+        if isinstance(node, Mapping)
+        else "a list"
+        if isinstance(node, Sequence)
+        else f"'{node.text}'"
+    )
+    return DefaultError(
+        f"expected {what} as the default for '{describe(t)}', got {got}", node.location, hint
+    )
 
 
 def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, object]:
@@ -111,8 +121,11 @@ def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, ob
     names = [f.name for f in fields]
     for key, _ in node.items:
         if key.text not in names:
-            raise DefaultError(f"default of '{full}': unknown field '{key.text}'", key.location,
-                               did_you_mean(key.text, names))
+            raise DefaultError(
+                f"default of '{full}': unknown field '{key.text}'",
+                key.location,
+                did_you_mean(key.text, names),
+            )
     result: dict[str, object] = {}
     for f in fields:
         given = node.get(f.name)
@@ -124,7 +137,8 @@ def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, ob
         except LookupError:
             raise DefaultError(
                 f"default of '{full}' lacks the field '{f.name}', which has no default",
-                node.location) from None
+                node.location,
+            ) from None
     return result
 
 
@@ -141,9 +155,11 @@ def _scalar(node: Scalar, t: model.TypeRef, table: TypeTable) -> object:
             value = _construct_int(node)
             low, high = INT32 if name == "int" else INT64
             if not low <= value <= high:
-                raise DefaultError(f"default {text} is out of range for '{name}' "
-                                   f"({low} to {high})", node.location,
-                                   "use 'long'" if name == "int" else None)
+                raise DefaultError(
+                    f"default {text} is out of range for '{name}' ({low} to {high})",
+                    node.location,
+                    "use 'long'" if name == "int" else None,
+                )
             return value
         case model.Primitive("float" | "double"):
             if kind == "int":
@@ -152,8 +168,11 @@ def _scalar(node: Scalar, t: model.TypeRef, table: TypeTable) -> object:
                 raise _expected(node, "a number", t)
             number = float(yaml.constructor.SafeConstructor().construct_yaml_float(_raw(node)))
             if not math.isfinite(number):
-                raise DefaultError(f"default {text} is not a finite number; Avro defaults are "
-                                   "JSON, which has no NaN or infinity", node.location)
+                raise DefaultError(
+                    f"default {text} is not a finite number; Avro defaults are "
+                    "JSON, which has no NaN or infinity",
+                    node.location,
+                )
             return number
         case model.Primitive("string"):
             _need_string(node, t)
@@ -168,16 +187,21 @@ def _scalar(node: Scalar, t: model.TypeRef, table: TypeTable) -> object:
         case model.NamedRef(full) if full in table.enums:
             symbols = table.enums[full]
             if kind not in _STRINGLIKE or text not in symbols:
-                raise DefaultError(f"default '{text}' is not a symbol of the enum '{full}'",
-                                   node.location, did_you_mean(text, symbols))
+                raise DefaultError(
+                    f"default '{text}' is not a symbol of the enum '{full}'",
+                    node.location,
+                    did_you_mean(text, symbols),
+                )
             return text
         case model.NamedRef(full) if full in table.fixed:
             _need_string(node, t)
             chars = _latin1(node, t)
             if len(chars) != table.fixed[full]:
-                raise DefaultError(f"default of the fixed type '{full}' has {len(chars)} "
-                                   f"characters; expected exactly {table.fixed[full]}",
-                                   node.location)
+                raise DefaultError(
+                    f"default of the fixed type '{full}' has {len(chars)} "
+                    f"characters; expected exactly {table.fixed[full]}",
+                    node.location,
+                )
             return chars
     raise _expected(node, "a value of that type", t)
 
@@ -204,10 +228,14 @@ def _latin1(node: Scalar, t: model.TypeRef) -> str:
 
 def _decimal(node: Scalar, precision: int, scale: int, t: model.TypeRef) -> str:
     if node.kind in ("int", "float"):
-        raise _expected(node, "a quoted decimal string", t,
-                        f"quote it: '\"{node.text}\"', so no digit is lost to a float")
+        raise _expected(
+            node,
+            "a quoted decimal string",
+            t,
+            f"quote it: '\"{node.text}\"', so no digit is lost to a float",
+        )
     if node.kind != "str" or not _DECIMAL.match(node.text.strip()):
-        raise _expected(node, "a decimal number written as a string, e.g. \"0.00\"", t)
+        raise _expected(node, 'a decimal number written as a string, e.g. "0.00"', t)
     try:
         value = Decimal(node.text.strip())
     except InvalidOperation:  # pragma: no cover - the regex already rules this out
@@ -215,12 +243,18 @@ def _decimal(node: Scalar, precision: int, scale: int, t: model.TypeRef) -> str:
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > scale:
-        raise DefaultError(f"default \"{node.text}\" has more than {scale} digits after the "
-                           f"point for '{describe(t)}'", node.location)
+        raise DefaultError(
+            f'default "{node.text}" has more than {scale} digits after the '
+            f"point for '{describe(t)}'",
+            node.location,
+        )
     quantized = value.quantize(Decimal(1).scaleb(-scale))
     if len(quantized.as_tuple().digits) > precision and quantized != 0:
-        raise DefaultError(f"default \"{node.text}\" does not fit '{describe(t)}' (at most "
-                           f"{precision - scale} digits before the point)", node.location)
+        raise DefaultError(
+            f"default \"{node.text}\" does not fit '{describe(t)}' (at most "
+            f"{precision - scale} digits before the point)",
+            node.location,
+        )
     return str(quantized)
 
 
@@ -238,13 +272,17 @@ def _logical(node: Scalar, name: str, t: model.TypeRef) -> str:
             date.fromisoformat(text)
             return text
         pattern = {"time": _TIME_RE, "timestamp": _TS, "local-timestamp": _LOCAL_TS}[
-            name.rsplit("-", 1)[0]]
+            name.rsplit("-", 1)[0]
+        ]
         match = pattern.match(text)
         if not match:
             raise ValueError
         if name.endswith("millis") and match[1] and len(match[1]) > 3:
-            raise DefaultError(f"default '{text}' has more than millisecond precision for "
-                               f"'{name}'", node.location, f"use '{name[:-6]}micros'")
+            raise DefaultError(
+                f"default '{text}' has more than millisecond precision for '{name}'",
+                node.location,
+                f"use '{name[:-6]}micros'",
+            )
         if name.startswith("time-"):
             time.fromisoformat(text)
         else:

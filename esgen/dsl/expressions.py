@@ -30,26 +30,58 @@ META: dict[str, model.TypeRef] = {
 _LITERALS = {"true": True, "false": False, "null": None}
 _PY_LITERALS = {True: "true", False: "false", None: "null"}
 _BINARY: dict[type[ast.operator], model.BinaryOp] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
 }
 _COMPARE: dict[type[ast.cmpop], model.CompareOp] = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.In: "in", ast.NotIn: "not in",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
 }
 # What the user wrote, for constructs outside the allow-list.
 _FORBIDDEN: dict[type[ast.AST], str] = {
-    ast.Subscript: "indexing ('x[...]')", ast.Lambda: "lambda", ast.ListComp: "comprehensions",
-    ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
-    ast.GeneratorExp: "generator expressions", ast.JoinedStr: "f-strings",
-    ast.NamedExpr: "':=' (assignment expressions)", ast.Starred: "'*' unpacking",
-    ast.List: "list literals", ast.Tuple: "tuples", ast.Dict: "dict literals",
-    ast.Set: "set literals", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
-    ast.Slice: "slices", ast.Pow: "'**'", ast.MatMult: "'@'", ast.BitAnd: "'&'",
-    ast.BitOr: "'|'", ast.BitXor: "'^'", ast.LShift: "'<<'", ast.RShift: "'>>'",
-    ast.Invert: "'~'", ast.Is: "'is'", ast.IsNot: "'is not'",
+    ast.Subscript: "indexing ('x[...]')",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "':=' (assignment expressions)",
+    ast.Starred: "'*' unpacking",
+    ast.List: "list literals",
+    ast.Tuple: "tuples",
+    ast.Dict: "dict literals",
+    ast.Set: "set literals",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slices",
+    ast.Pow: "'**'",
+    ast.MatMult: "'@'",
+    ast.BitAnd: "'&'",
+    ast.BitOr: "'|'",
+    ast.BitXor: "'^'",
+    ast.LShift: "'<<'",
+    ast.RShift: "'>>'",
+    ast.Invert: "'~'",
+    ast.Is: "'is'",
+    ast.IsNot: "'is not'",
 }
 _FORBIDDEN_HINTS: dict[type[ast.AST], str] = {
-    ast.Is: "use '=='", ast.IsNot: "use '!='", ast.BitAnd: "use 'and'", ast.BitOr: "use 'or'",
+    ast.Is: "use '=='",
+    ast.IsNot: "use '!='",
+    ast.BitAnd: "use 'and'",
+    ast.BitOr: "use 'or'",
     ast.Invert: "use 'not'",
 }
 
@@ -147,8 +179,10 @@ def parse_expression(
         tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
         offset = lead + max((exc.offset or 1) - 1, 0)
-        return DefinitionError(f"{what}: invalid expression '{source.strip()}': {exc.msg}",
-                               flat_locate(min(offset, len(source))))
+        return DefinitionError(
+            f"{what}: invalid expression '{source.strip()}': {exc.msg}",
+            flat_locate(min(offset, len(source))),
+        )
     checker = _Checker(scope, lambda n: _node_location(n, locate, scalar))
     try:
         expr = checker.check(tree.body, expected)
@@ -160,8 +194,9 @@ def parse_expression(
     return model.Expression(source.strip(), expr, flat_locate(lead))
 
 
-def _node_location(node: ast.AST, locate: Callable[[int, int], Location],
-                   scalar: Scalar) -> Location:
+def _node_location(
+    node: ast.AST, locate: Callable[[int, int], Location], scalar: Scalar
+) -> Location:
     lineno = getattr(node, "lineno", None)
     col = getattr(node, "col_offset", None)
     if lineno is None or col is None:
@@ -178,10 +213,13 @@ class _Checker:
     def check(self, node: ast.expr, expected: model.TypeRef | None = None) -> model.Expr:
         for kind, name in _FORBIDDEN.items():
             if isinstance(node, kind):
-                raise ExprError(f"{name} are not allowed in expressions"
-                                if name.endswith("s") and not name.startswith("'")
-                                else f"{name} is not allowed in expressions", node,
-                                _FORBIDDEN_HINTS.get(kind))
+                raise ExprError(
+                    f"{name} are not allowed in expressions"
+                    if name.endswith("s") and not name.startswith("'")
+                    else f"{name} is not allowed in expressions",
+                    node,
+                    _FORBIDDEN_HINTS.get(kind),
+                )
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise ExprError(f"'{ast.unparse(node)}' is not allowed in expressions", node)
@@ -212,8 +250,7 @@ class _Checker:
             return model.Literal_(value, tr.NULL if value is None else tr.BOOLEAN, loc)
         if name in ("event", "state", "meta"):
             self._root_allowed(name, node)
-            raise ExprError(f"'{name}' alone is not a value; name a field, e.g. '{name}.x'",
-                            node)
+            raise ExprError(f"'{name}' alone is not a value; name a field, e.g. '{name}.x'", node)
         enum = self._enum_of(expected)
         if enum is not None:
             return self._symbol(enum, name, node)
@@ -224,10 +261,17 @@ class _Checker:
         owners = [full for full, symbols in self.scope.enums.items() if name in symbols]
         if owners:
             short = self._short_name(owners[0])
-            raise ExprError(f"unknown name '{name}': a bare enum symbol is only understood "
-                            "where an enum is expected", node, f"write '{short}.{name}'")
-        raise ExprError(f"unknown name '{name}'", node,
-                        did_you_mean(name, ["event", "state", "meta", *_LITERALS]))
+            raise ExprError(
+                f"unknown name '{name}': a bare enum symbol is only understood "
+                "where an enum is expected",
+                node,
+                f"write '{short}.{name}'",
+            )
+        raise ExprError(
+            f"unknown name '{name}'",
+            node,
+            did_you_mean(name, ["event", "state", "meta", *_LITERALS]),
+        )
 
     def _Attribute(self, node: ast.Attribute, expected: model.TypeRef | None) -> model.Expr:
         parts: list[str] = []
@@ -236,8 +280,9 @@ class _Checker:
             parts.append(current.attr)
             current = current.value
         if not isinstance(current, ast.Name):
-            raise ExprError("attributes are only allowed on 'event', 'state', 'meta' and "
-                            "enum names", node)
+            raise ExprError(
+                "attributes are only allowed on 'event', 'state', 'meta' and enum names", node
+            )
         parts.append(current.id)
         parts.reverse()
         for part in parts:
@@ -250,8 +295,11 @@ class _Checker:
         full = self.scope.short.get(enum_name, enum_name)
         if full in self.scope.enums:
             return self._symbol(full, parts[-1], node)
-        raise ExprError(f"unknown name '{enum_name}'", current,
-                        did_you_mean(root, ["event", "state", "meta", *self._enum_shorts()]))
+        raise ExprError(
+            f"unknown name '{enum_name}'",
+            current,
+            did_you_mean(root, ["event", "state", "meta", *self._enum_shorts()]),
+        )
 
     def _UnaryOp(self, node: ast.UnaryOp, expected: model.TypeRef | None) -> model.Expr:
         if isinstance(node.op, ast.Not):
@@ -260,17 +308,27 @@ class _Checker:
         if isinstance(node.op, ast.USub | ast.UAdd):
             operand = self.check(node.operand)
             self._number(operand, node.operand, "unary '-'")
-            op: model.Unary = model.Unary("-" if isinstance(node.op, ast.USub) else "+",
-                                          operand, operand.type, self.loc(node))
+            op: model.Unary = model.Unary(
+                "-" if isinstance(node.op, ast.USub) else "+",
+                operand,
+                operand.type,
+                self.loc(node),
+            )
             return op
-        raise ExprError(f"{_FORBIDDEN.get(type(node.op), 'this operator')} is not allowed in "
-                        "expressions", node, _FORBIDDEN_HINTS.get(type(node.op)))
+        raise ExprError(
+            f"{_FORBIDDEN.get(type(node.op), 'this operator')} is not allowed in expressions",
+            node,
+            _FORBIDDEN_HINTS.get(type(node.op)),
+        )
 
     def _BinOp(self, node: ast.BinOp, expected: model.TypeRef | None) -> model.Expr:
         op = _BINARY.get(type(node.op))
         if op is None:
-            raise ExprError(f"{_FORBIDDEN.get(type(node.op), 'this operator')} is not allowed "
-                            "in expressions", node, _FORBIDDEN_HINTS.get(type(node.op)))
+            raise ExprError(
+                f"{_FORBIDDEN.get(type(node.op), 'this operator')} is not allowed in expressions",
+                node,
+                _FORBIDDEN_HINTS.get(type(node.op)),
+            )
         left = self.check(node.left)
         right = self.check(node.right)
         if op == "+" and left.type == tr.STRING and right.type == tr.STRING:
@@ -279,9 +337,11 @@ class _Checker:
         self._number(right, node.right, f"'{op}'")
         result = tr.promote(left.type, right.type)
         if result is None:
-            raise ExprError(f"cannot mix {describe(left.type)} and {describe(right.type)} in "
-                            f"'{op}'", node, "decimals never mix with float or double; use a "
-                            "decimal or an integer")
+            raise ExprError(
+                f"cannot mix {describe(left.type)} and {describe(right.type)} in '{op}'",
+                node,
+                "decimals never mix with float or double; use a decimal or an integer",
+            )
         if op == "/" and not isinstance(result, model.DecimalType):
             result = tr.DOUBLE
         elif op in ("//", "%") and tr.is_integer(result):
@@ -298,8 +358,11 @@ class _Checker:
         then, otherwise = self._pair(node.body, node.orelse, expected)
         result = tr.unify(then.type, otherwise.type)
         if result is None:
-            raise ExprError(f"the branches of 'if' have different types: "
-                            f"{describe(then.type)} and {describe(otherwise.type)}", node)
+            raise ExprError(
+                f"the branches of 'if' have different types: "
+                f"{describe(then.type)} and {describe(otherwise.type)}",
+                node,
+            )
         return model.IfElse(condition, then, otherwise, result, self.loc(node))
 
     def _Compare(self, node: ast.Compare, expected: model.TypeRef | None) -> model.Expr:
@@ -308,8 +371,11 @@ class _Checker:
         for cmp in node.ops:
             op = _COMPARE.get(type(cmp))
             if op is None:
-                raise ExprError(f"{_FORBIDDEN.get(type(cmp), 'this operator')} is not allowed "
-                                "in expressions", node, _FORBIDDEN_HINTS.get(type(cmp)))
+                raise ExprError(
+                    f"{_FORBIDDEN.get(type(cmp), 'this operator')} is not allowed in expressions",
+                    node,
+                    _FORBIDDEN_HINTS.get(type(cmp)),
+                )
             ops.append(op)
         checked: list[model.Expr | None] = [None] * len(operands)
         for i, op in enumerate(ops):
@@ -327,16 +393,15 @@ class _Checker:
 
     def _Call(self, node: ast.Call, expected: model.TypeRef | None) -> model.Expr:
         if isinstance(node.func, ast.Attribute):
-            raise ExprError("method calls are not allowed; only the functions "
-                            + ", ".join(FUNCTIONS), node)
+            raise ExprError(
+                "method calls are not allowed; only the functions " + ", ".join(FUNCTIONS), node
+            )
         if not isinstance(node.func, ast.Name):
             self.check(node.func)  # reports lambdas and the like by name
-            raise ExprError("only the functions " + ", ".join(FUNCTIONS) + " can be called",
-                            node)
+            raise ExprError("only the functions " + ", ".join(FUNCTIONS) + " can be called", node)
         name = node.func.id
         if name not in FUNCTIONS:
-            raise ExprError(f"unknown function '{name}'", node.func,
-                            did_you_mean(name, FUNCTIONS))
+            raise ExprError(f"unknown function '{name}'", node.func, did_you_mean(name, FUNCTIONS))
         if node.keywords:
             raise ExprError(f"'{name}' takes no keyword arguments", node.keywords[0])
         for arg in node.args:
@@ -351,31 +416,44 @@ class _Checker:
         n = len(node.args)
         name = cast(ast.Name, node.func).id
         if n < low or (high is not None and n > high):
-            want = str(low) if low == high else f"at least {low}" if high is None else \
-                f"{low} to {high}"
-            raise ExprError(f"'{name}' takes {want} argument{'s' if want != '1' else ''}, "
-                            f"got {n}", node)
+            want = (
+                str(low)
+                if low == high
+                else f"at least {low}"
+                if high is None
+                else f"{low} to {high}"
+            )
+            raise ExprError(
+                f"'{name}' takes {want} argument{'s' if want != '1' else ''}, got {n}", node
+            )
 
-    def _fn_len(self, node: ast.Call, expected: model.TypeRef | None) -> tuple[
-            list[model.Expr], model.TypeRef]:
+    def _fn_len(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
         self._arity(node, 1, 1)
         arg = self.check(node.args[0])
         self._not_optional(arg, node.args[0], "'len'")
-        if not (isinstance(arg.type, model.ArrayType | model.MapType)
-                or arg.type in (tr.STRING, model.Primitive("bytes"))):
-            raise ExprError(f"'len' needs a string, bytes, array or map, not "
-                            f"{describe(arg.type)}", node.args[0])
+        if not (
+            isinstance(arg.type, model.ArrayType | model.MapType)
+            or arg.type in (tr.STRING, model.Primitive("bytes"))
+        ):
+            raise ExprError(
+                f"'len' needs a string, bytes, array or map, not {describe(arg.type)}",
+                node.args[0],
+            )
         return [arg], tr.LONG
 
-    def _fn_abs(self, node: ast.Call, expected: model.TypeRef | None) -> tuple[
-            list[model.Expr], model.TypeRef]:
+    def _fn_abs(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
         self._arity(node, 1, 1)
         arg = self.check(node.args[0])
         self._number(arg, node.args[0], "'abs'")
         return [arg], arg.type
 
-    def _fn_min(self, node: ast.Call, expected: model.TypeRef | None) -> tuple[
-            list[model.Expr], model.TypeRef]:
+    def _fn_min(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
         self._arity(node, 2, None)
         name = cast(ast.Name, node.func).id
         args = [self.check(a) for a in node.args]
@@ -390,8 +468,9 @@ class _Checker:
 
     _fn_max = _fn_min
 
-    def _fn_lower(self, node: ast.Call, expected: model.TypeRef | None) -> tuple[
-            list[model.Expr], model.TypeRef]:
+    def _fn_lower(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
         self._arity(node, 1, 1)
         arg = self.check(node.args[0])
         name = cast(ast.Name, node.func).id
@@ -402,28 +481,37 @@ class _Checker:
 
     _fn_upper = _fn_lower
 
-    def _fn_coalesce(self, node: ast.Call, expected: model.TypeRef | None) -> tuple[
-            list[model.Expr], model.TypeRef]:
+    def _fn_coalesce(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
         self._arity(node, 2, None)
         hint = self._enum_of(expected)
         pending = [a for a in node.args if not self._bare_name(a)]
         known = {id(a): self.check(a) for a in pending}
         if hint is None:
-            hint = next((self._enum_of(e.type) for e in known.values()
-                         if self._enum_of(e.type)), None)
+            hint = next(
+                (self._enum_of(e.type) for e in known.values() if self._enum_of(e.type)), None
+            )
         enum_type = model.NamedRef(hint) if hint else expected
         args = [known.get(id(a)) or self.check(a, enum_type) for a in node.args]
         for arg, raw in zip(args[:-1], node.args[:-1], strict=True):
             if not tr.is_optional(arg.type):
-                raise ExprError(f"'{ast.unparse(raw)}' is never null, so the arguments after "
-                                "it are never used", raw, "put it last")
+                raise ExprError(
+                    f"'{ast.unparse(raw)}' is never null, so the arguments after "
+                    "it are never used",
+                    raw,
+                    "put it last",
+                )
         result: model.TypeRef | None = args[0].type
         for arg, raw in zip(args[1:], node.args[1:], strict=True):
             assert result is not None
             result = tr.unify(tr.strip_optional(result), arg.type)
             if result is None:
-                raise ExprError(f"'coalesce' arguments have different types: "
-                                f"{describe(args[0].type)} and {describe(arg.type)}", raw)
+                raise ExprError(
+                    f"'coalesce' arguments have different types: "
+                    f"{describe(args[0].type)} and {describe(arg.type)}",
+                    raw,
+                )
         assert result is not None
         if isinstance(result, model.NullType):
             raise ExprError("'coalesce' of nulls only is always null", node)
@@ -432,20 +520,26 @@ class _Checker:
     # ------------------------------------------------------------------ helpers
     def _root_allowed(self, root: str, node: ast.AST) -> None:
         if root == "event" and self.scope.event is None:
-            raise ExprError(f"'event' cannot be used in {self.scope.where}", node,
-                            "invariants see only 'state'")
+            raise ExprError(
+                f"'event' cannot be used in {self.scope.where}",
+                node,
+                "invariants see only 'state'",
+            )
         if root == "meta" and not self.scope.meta:
-            raise ExprError(f"'meta' cannot be used in {self.scope.where}", node,
-                            "invariants see only 'state'")
+            raise ExprError(
+                f"'meta' cannot be used in {self.scope.where}", node, "invariants see only 'state'"
+            )
 
-    def _ref(self, root: str, path: tuple[str, ...], node: ast.AST,
-             root_node: ast.AST) -> model.Expr:
+    def _ref(
+        self, root: str, path: tuple[str, ...], node: ast.AST, root_node: ast.AST
+    ) -> model.Expr:
         self._root_allowed(root, root_node)
         loc = self.loc(node)
         if root == "meta":
             if len(path) != 1 or path[0] not in META:
-                raise ExprError(f"unknown metadata 'meta.{'.'.join(path)}'", node,
-                                did_you_mean(path[0], META))
+                raise ExprError(
+                    f"unknown metadata 'meta.{'.'.join(path)}'", node, did_you_mean(path[0], META)
+                )
             return model.Ref("meta", path, META[path[0]], loc)
         record = self.scope.event if root == "event" else self.scope.state
         assert record is not None
@@ -453,8 +547,11 @@ class _Checker:
         for depth, name in enumerate(path):
             if name not in record.fields:
                 where = ".".join((root, *path[:depth]))
-                raise ExprError(f"'{where}' ({record.name}) has no field '{name}'", node,
-                                did_you_mean(name, record.fields))
+                raise ExprError(
+                    f"'{where}' ({record.name}) has no field '{name}'",
+                    node,
+                    did_you_mean(name, record.fields),
+                )
             t = record.fields[name]
             if t is None:
                 raise _Broken
@@ -463,8 +560,11 @@ class _Checker:
                 inner = tr.strip_optional(t)
                 if isinstance(inner, model.NamedRef) and inner.full_name in self.scope.records:
                     if isinstance(t, model.OptionalType):
-                        raise ExprError(f"'{dotted}' may be null, so it has no fields to read",
-                                        node, f"test '{dotted} != null' in 'when' first")
+                        raise ExprError(
+                            f"'{dotted}' may be null, so it has no fields to read",
+                            node,
+                            f"test '{dotted} != null' in 'when' first",
+                        )
                     record = self.scope.records[inner.full_name]
                     continue
                 raise ExprError(f"'{dotted}' is {describe(t)} and has no fields", node)
@@ -484,8 +584,11 @@ class _Checker:
     def _symbol(self, enum: str, symbol: str, node: ast.AST) -> model.Expr:
         symbols = self.scope.enums[enum]
         if symbol not in symbols:
-            raise ExprError(f"'{symbol}' is not a symbol of the enum '{enum}'", node,
-                            did_you_mean(symbol, symbols))
+            raise ExprError(
+                f"'{symbol}' is not a symbol of the enum '{enum}'",
+                node,
+                did_you_mean(symbol, symbols),
+            )
         return model.EnumSymbol(enum, symbol, model.NamedRef(enum), self.loc(node))
 
     def _short_name(self, full: str) -> str:
@@ -496,12 +599,20 @@ class _Checker:
 
     @staticmethod
     def _bare_name(node: ast.expr) -> bool:
-        return isinstance(node, ast.Name) and node.id not in _LITERALS \
+        return (
+            isinstance(node, ast.Name)
+            and node.id not in _LITERALS
             and node.id not in ("event", "state", "meta")
+        )
 
-    def _pair(self, a: ast.expr, b: ast.expr, expected: model.TypeRef | None,
-              left: model.Expr | None = None,
-              right: model.Expr | None = None) -> tuple[model.Expr, model.Expr]:
+    def _pair(
+        self,
+        a: ast.expr,
+        b: ast.expr,
+        expected: model.TypeRef | None,
+        left: model.Expr | None = None,
+        right: model.Expr | None = None,
+    ) -> tuple[model.Expr, model.Expr]:
         """Check two operands; a bare enum symbol takes its enum from the other side."""
         if left is None and self._bare_name(a) and (right is not None or not self._bare_name(b)):
             right = right or self.check(b, expected)
@@ -510,8 +621,7 @@ class _Checker:
         right = right or self.check(b, self._enum_type(left.type, expected))
         return left, right
 
-    def _enum_type(self, t: model.TypeRef, fallback: model.TypeRef | None
-                   ) -> model.TypeRef | None:
+    def _enum_type(self, t: model.TypeRef, fallback: model.TypeRef | None) -> model.TypeRef | None:
         enum = self._enum_of(t)
         return model.NamedRef(enum) if enum else fallback
 
@@ -524,69 +634,102 @@ class _Checker:
         expr = self.check(node)
         if expr.type != tr.BOOLEAN:
             extra = " (it may be null)" if tr.strip_optional(expr.type) == tr.BOOLEAN else ""
-            raise ExprError(f"{what} needs a boolean, not {describe(expr.type)}{extra}", node,
-                            "wrap it in coalesce(..., false)" if extra else None)
+            raise ExprError(
+                f"{what} needs a boolean, not {describe(expr.type)}{extra}",
+                node,
+                "wrap it in coalesce(..., false)" if extra else None,
+            )
         return expr
 
     def _not_optional(self, expr: model.Expr, node: ast.expr, what: str) -> None:
         if tr.is_optional(expr.type):
-            raise ExprError(f"'{ast.unparse(node)}' may be null ({describe(expr.type)}); "
-                            f"wrap it in coalesce(..., default) before {what}", node)
+            raise ExprError(
+                f"'{ast.unparse(node)}' may be null ({describe(expr.type)}); "
+                f"wrap it in coalesce(..., default) before {what}",
+                node,
+            )
 
     def _number(self, expr: model.Expr, node: ast.expr, what: str) -> None:
         self._not_optional(expr, node, what)
         if not tr.is_number(expr.type):
-            raise ExprError(f"{what} needs numbers, but '{ast.unparse(node)}' is "
-                            f"{describe(expr.type)}", node)
+            raise ExprError(
+                f"{what} needs numbers, but '{ast.unparse(node)}' is {describe(expr.type)}", node
+            )
 
-    def _check_compare(self, left: model.Expr, right: model.Expr, op: str,
-                       node: ast.Compare) -> None:
+    def _check_compare(
+        self, left: model.Expr, right: model.Expr, op: str, node: ast.Compare
+    ) -> None:
         if op in ("==", "!="):
             if not tr.comparable(left.type, right.type):
-                if isinstance(right.type, model.NullType) or isinstance(left.type,
-                                                                        model.NullType):
-                    raise ExprError(f"'{op} null' is always "
-                                    f"{'false' if op == '==' else 'true'} here: the other side "
-                                    "is never null", node)
-                raise ExprError(f"cannot compare {describe(left.type)} with "
-                                f"{describe(right.type)}", node, self._mix_hint(left, right))
+                if isinstance(right.type, model.NullType) or isinstance(left.type, model.NullType):
+                    raise ExprError(
+                        f"'{op} null' is always "
+                        f"{'false' if op == '==' else 'true'} here: the other side "
+                        "is never null",
+                        node,
+                    )
+                raise ExprError(
+                    f"cannot compare {describe(left.type)} with {describe(right.type)}",
+                    node,
+                    self._mix_hint(left, right),
+                )
             return
         for side in (left, right):
             if tr.is_optional(side.type):
-                raise ExprError(f"a value that may be null ({describe(side.type)}) cannot be "
-                                f"ordered with '{op}'", node,
-                                "wrap it in coalesce(..., default)")
+                raise ExprError(
+                    f"a value that may be null ({describe(side.type)}) cannot be "
+                    f"ordered with '{op}'",
+                    node,
+                    "wrap it in coalesce(..., default)",
+                )
             if self._enum_of(side.type):
-                raise ExprError(f"enum values have no order; compare them with '==', '!=' or "
-                                f"'in', not '{op}'", node)
-        orderable = tr.is_number(left.type) or left.type == tr.STRING or (isinstance(
-            left.type, model.Logical) and left.type.name != "uuid")
+                raise ExprError(
+                    f"enum values have no order; compare them with '==', '!=' or 'in', not '{op}'",
+                    node,
+                )
+        orderable = (
+            tr.is_number(left.type)
+            or left.type == tr.STRING
+            or (isinstance(left.type, model.Logical) and left.type.name != "uuid")
+        )
         if not orderable or tr.unify(left.type, right.type) is None:
-            raise ExprError(f"cannot order {describe(left.type)} and {describe(right.type)} "
-                            f"with '{op}'", node, self._mix_hint(left, right))
+            raise ExprError(
+                f"cannot order {describe(left.type)} and {describe(right.type)} with '{op}'",
+                node,
+                self._mix_hint(left, right),
+            )
 
     @staticmethod
     def _mix_hint(left: model.Expr, right: model.Expr) -> str | None:
         types = (left.type, right.type)
         if any(isinstance(t, model.DecimalType) for t in types) and any(
-                tr.is_floating(t) for t in types):
+            tr.is_floating(t) for t in types
+        ):
             return "decimals never mix with float or double"
         return None
 
-    def _check_in(self, left: model.Expr, right: model.Expr, op: str, a: ast.expr,
-                  b: ast.expr) -> None:
+    def _check_in(
+        self, left: model.Expr, right: model.Expr, op: str, a: ast.expr, b: ast.expr
+    ) -> None:
         self._not_optional(right, b, f"'{op}'")
         container = right.type
         if isinstance(container, model.ArrayType):
             if not tr.comparable(left.type, container.items):
-                raise ExprError(f"'{op}' an {describe(container)} needs a "
-                                f"{describe(container.items)}, not {describe(left.type)}", a)
+                raise ExprError(
+                    f"'{op}' an {describe(container)} needs a "
+                    f"{describe(container.items)}, not {describe(left.type)}",
+                    a,
+                )
             return
         if isinstance(container, model.MapType) or container == tr.STRING:
             if left.type != tr.STRING:
                 what = "key" if isinstance(container, model.MapType) else "substring"
-                raise ExprError(f"'{op}' a {describe(container)} needs a string {what}, not "
-                                f"{describe(left.type)}", a)
+                raise ExprError(
+                    f"'{op}' a {describe(container)} needs a string {what}, not "
+                    f"{describe(left.type)}",
+                    a,
+                )
             return
-        raise ExprError(f"'{op}' needs an array, map or string on the right, not "
-                        f"{describe(container)}", b)
+        raise ExprError(
+            f"'{op}' needs an array, map or string on the right, not {describe(container)}", b
+        )

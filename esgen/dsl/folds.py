@@ -46,16 +46,25 @@ def _step(node: Node, ctx: FoldContext) -> model.FoldStep | None:
     ops = [k for k, _ in step.items if k.text in OPS]
     for key, _ in step.items:
         if key.text not in OPS and key.text != "when":
-            rep.error(f"{ctx.what}: unknown fold step '{key.text}'", key,
-                      did_you_mean(key.text, [*OPS, "when"]))
+            rep.error(
+                f"{ctx.what}: unknown fold step '{key.text}'",
+                key,
+                did_you_mean(key.text, [*OPS, "when"]),
+            )
     if len(ops) > 1:
-        rep.error(f"{ctx.what}: a fold step has one operation, found "
-                  + " and ".join(f"'{k.text}'" for k in ops), ops[1],
-                  "write each as its own '- ' item")
+        rep.error(
+            f"{ctx.what}: a fold step has one operation, found "
+            + " and ".join(f"'{k.text}'" for k in ops),
+            ops[1],
+            "write each as its own '- ' item",
+        )
     if not ops:
         if all(k.text in (*OPS, "when") for k, _ in step.items):
-            rep.error(f"{ctx.what}: fold step without an operation", step,
-                      "expected one of " + ", ".join(OPS))
+            rep.error(
+                f"{ctx.what}: fold step without an operation",
+                step,
+                "expected one of " + ", ".join(OPS),
+            )
         return None
     op = cast(model.FoldOp, ops[0].text)
     body = step.get(op)
@@ -70,8 +79,9 @@ def _step(node: Node, ctx: FoldContext) -> model.FoldStep | None:
     if not entries.items:
         rep.error(f"{ctx.what}: '{op}' names no field", entries, f"write '{op}: {{FIELD: EXPR}}'")
     assignments = [_assignment(op, path, value, ctx) for path, value in entries.items]
-    return model.FoldStep(op, tuple(a for a in assignments if a is not None), None, when,
-                          ops[0].location)
+    return model.FoldStep(
+        op, tuple(a for a in assignments if a is not None), None, when, ops[0].location
+    )
 
 
 def _when(node: Node | None, ctx: FoldContext) -> model.Expression | None:
@@ -79,10 +89,13 @@ def _when(node: Node | None, ctx: FoldContext) -> model.Expression | None:
         return None
     expr = _expression(node, ctx, None, "'when'")
     if expr is not None and expr.tree.type != tr.BOOLEAN:
-        ctx.reporter.error(f"{ctx.what}: 'when' must be a boolean, not "
-                           f"{describe(expr.tree.type)}", node,
-                           "wrap it in coalesce(..., false)"
-                           if tr.strip_optional(expr.tree.type) == tr.BOOLEAN else None)
+        ctx.reporter.error(
+            f"{ctx.what}: 'when' must be a boolean, not {describe(expr.tree.type)}",
+            node,
+            "wrap it in coalesce(..., false)"
+            if tr.strip_optional(expr.tree.type) == tr.BOOLEAN
+            else None,
+        )
         return None
     return expr
 
@@ -93,14 +106,16 @@ def _call(node: Node, ctx: FoldContext) -> str | None:
         return None
     parts = re.split(r"[.:]", text)
     if not _CALL.match(text) or any(keyword.iskeyword(p) for p in parts):
-        ctx.reporter.error(f"{ctx.what}: 'call' needs 'package.module:function', not '{text}'",
-                           node)
+        ctx.reporter.error(
+            f"{ctx.what}: 'call' needs 'package.module:function', not '{text}'", node
+        )
         return None
     return text
 
 
-def _expression(node: Node, ctx: FoldContext, expected: model.TypeRef | None,
-                what: str) -> model.Expression | None:
+def _expression(
+    node: Node, ctx: FoldContext, expected: model.TypeRef | None, what: str
+) -> model.Expression | None:
     if not isinstance(node, Scalar) or (node.is_null and node.text == ""):
         got = "nothing" if isinstance(node, Scalar) else describe_node(node)
         ctx.reporter.error(f"{ctx.what}, {what}: expected an expression, not {got}", node)
@@ -119,15 +134,21 @@ def _target(path_node: Scalar, ctx: FoldContext) -> model.TypeRef | None:
     record = scope.state
     fields: MappingABC[str, model.TypeRef | None] = record.fields
     if parts[0] == ctx.key:
-        ctx.reporter.error(f"{ctx.what}: the key field '{ctx.key}' is set from the entity id; "
-                           "fold steps may not change it", path_node)
+        ctx.reporter.error(
+            f"{ctx.what}: the key field '{ctx.key}' is set from the entity id; "
+            "fold steps may not change it",
+            path_node,
+        )
         return None
     t: model.TypeRef | None = None
     for depth, name in enumerate(parts):
         if name not in fields:
             where = ".".join(["state", *parts[:depth]])
-            ctx.reporter.error(f"{ctx.what}: '{where}' has no field '{name}'", path_node,
-                               did_you_mean(name, fields))
+            ctx.reporter.error(
+                f"{ctx.what}: '{where}' has no field '{name}'",
+                path_node,
+                did_you_mean(name, fields),
+            )
             return None
         t = fields[name]
         if t is None:
@@ -135,19 +156,24 @@ def _target(path_node: Scalar, ctx: FoldContext) -> model.TypeRef | None:
         if depth + 1 < len(parts):
             dotted = ".".join(parts[: depth + 1])
             if isinstance(t, model.OptionalType):
-                ctx.reporter.error(f"{ctx.what}: '{dotted}' may be null, so a step cannot set "
-                                   "a field inside it", path_node, f"set '{dotted}' as a whole")
+                ctx.reporter.error(
+                    f"{ctx.what}: '{dotted}' may be null, so a step cannot set a field inside it",
+                    path_node,
+                    f"set '{dotted}' as a whole",
+                )
                 return None
             if not isinstance(t, model.NamedRef) or t.full_name not in scope.records:
-                ctx.reporter.error(f"{ctx.what}: '{dotted}' is {describe(t)} and has no fields",
-                                   path_node)
+                ctx.reporter.error(
+                    f"{ctx.what}: '{dotted}' is {describe(t)} and has no fields", path_node
+                )
                 return None
             fields = scope.records[t.full_name].fields
     return t
 
 
-def _assignment(op: str, path_node: Scalar, value: Node,
-                ctx: FoldContext) -> model.Assignment | None:
+def _assignment(
+    op: str, path_node: Scalar, value: Node, ctx: FoldContext
+) -> model.Assignment | None:
     rep = ctx.reporter
     target = _target(path_node, ctx)
     path = tuple(path_node.text.split("."))
@@ -156,8 +182,11 @@ def _assignment(op: str, path_node: Scalar, value: Node,
         return None
     expected, problem = _expected_value(op, target)
     if problem:
-        rep.error(f"{ctx.what}: {problem} 'state.{path_node.text}' is {describe(target)}",
-                  path_node, "use 'set'" if op != "set" else None)
+        rep.error(
+            f"{ctx.what}: {problem} 'state.{path_node.text}' is {describe(target)}",
+            path_node,
+            "use 'set'" if op != "set" else None,
+        )
         return None
     assert expected is not None
     key: model.Expression | None = None
@@ -180,8 +209,9 @@ def _assignment(op: str, path_node: Scalar, value: Node,
     return model.Assignment(path, target, expr, key, path_node.location)
 
 
-def _typed(node: Node, expected: model.TypeRef, ctx: FoldContext,
-           where: str) -> model.Expression | None:
+def _typed(
+    node: Node, expected: model.TypeRef, ctx: FoldContext, where: str
+) -> model.Expression | None:
     expr = _expression(node, ctx, expected, where)
     if expr is None:
         return None
@@ -192,8 +222,12 @@ def _typed(node: Node, expected: model.TypeRef, ctx: FoldContext,
             hint = "it may be null; use coalesce(..., default)"
         elif isinstance(expected, model.DecimalType) and tr.is_floating(got):
             hint = "decimals never take float or double values"
-        ctx.reporter.error(f"{ctx.what}, {where}: expected {describe(expected)}, but "
-                           f"'{expr.source}' is {describe(got)}", node, hint)
+        ctx.reporter.error(
+            f"{ctx.what}, {where}: expected {describe(expected)}, but "
+            f"'{expr.source}' is {describe(got)}",
+            node,
+            hint,
+        )
         return None
     return expr
 

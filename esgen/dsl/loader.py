@@ -19,17 +19,30 @@ def load_project(folder: Path) -> model.Project:
     reporter = Reporter()
     start = Location(str(folder), 1, 1)
     if not folder.is_dir():
-        raise DefinitionErrors([DefinitionError(
-            "the definitions folder does not exist", start,
-            "pass --definitions or set [tool.esgen] definitions")])
+        raise DefinitionErrors(
+            [
+                DefinitionError(
+                    "the definitions folder does not exist",
+                    start,
+                    "pass --definitions or set [tool.esgen] definitions",
+                )
+            ]
+        )
     paths = sorted(
-        p for p in folder.rglob("*")
-        if p.suffix in SUFFIXES and p.is_file()
+        p
+        for p in folder.rglob("*")
+        if p.suffix in SUFFIXES
+        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     if not paths:
-        raise DefinitionErrors([DefinitionError(
-            "no definition files (*.yaml, *.yml) in the definitions folder", start)])
+        raise DefinitionErrors(
+            [
+                DefinitionError(
+                    "no definition files (*.yaml, *.yml) in the definitions folder", start
+                )
+            ]
+        )
     files: list[SourceFile] = []
     modules: dict[str, str] = {}
     for path in paths:
@@ -47,8 +60,9 @@ def load_project(folder: Path) -> model.Project:
     return project
 
 
-def _read(folder: Path, path: Path, reporter: Reporter,
-          modules: dict[str, str]) -> SourceFile | None:
+def _read(
+    folder: Path, path: Path, reporter: Reporter, modules: dict[str, str]
+) -> SourceFile | None:
     rel = PurePosixPath(path.relative_to(folder).as_posix())
     shown = (folder / path.relative_to(folder)).as_posix()
     start = Location(shown, 1, 1)
@@ -56,11 +70,13 @@ def _read(folder: Path, path: Path, reporter: Reporter,
     module = ".".join(parts)
     bad = [(p, reason) for p in parts if (reason := rules.module_part(p))]
     for part, reason in bad:
-        reporter.at(f"'{part}' in the file path {reason}; the path becomes the module "
-                    f"'{module}'", start, "rename the file or folder")
+        reporter.at(
+            f"'{part}' in the file path {reason}; the path becomes the module '{module}'",
+            start,
+            "rename the file or folder",
+        )
     if not bad and module in modules:
-        reporter.at(f"'{rel}' and '{modules[module]}' both become the module '{module}'",
-                    start)
+        reporter.at(f"'{rel}' and '{modules[module]}' both become the module '{module}'", start)
     modules.setdefault(module, str(rel))
     try:
         text = path.read_text(encoding="utf-8")

@@ -58,8 +58,11 @@ class Reporter:
             if node.flow and isinstance(value, Scalar) and value.is_null and not value.text:
                 # {doc: one, two} splits at the comma: 'two' becomes a key without value
                 hint = "in {...} a comma ends a value; quote text that contains ', '"
-            self.error(f"{what}: unknown key '{key.text}'", key,
-                       hint or "expected one of " + ", ".join(f"'{a}'" for a in allowed))
+            self.error(
+                f"{what}: unknown key '{key.text}'",
+                key,
+                hint or "expected one of " + ", ".join(f"'{a}'" for a in allowed),
+            )
 
     def required(self, node: Mapping, key: str, what: str) -> Node | None:
         value = node.get(key)

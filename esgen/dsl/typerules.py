@@ -84,8 +84,7 @@ def assignable(value: model.TypeRef, target: model.TypeRef) -> bool:
     if value == target:
         return True
     if isinstance(target, model.OptionalType):
-        return isinstance(value, model.NullType) or assignable(strip_optional(value),
-                                                               target.inner)
+        return isinstance(value, model.NullType) or assignable(strip_optional(value), target.inner)
     if isinstance(value, model.OptionalType | model.NullType):
         return False
     if isinstance(target, model.DecimalType):

@@ -50,8 +50,9 @@ def parse_type(text: str, names: TypeNames) -> model.TypeRef:
     if text.endswith("?"):
         inner = text[:-1].rstrip()
         if inner.endswith("?"):
-            raise TypeSyntaxError(f"'{text}': '?' may appear only once",
-                                  f"write '{inner.rstrip('?')}?'")
+            raise TypeSyntaxError(
+                f"'{text}': '?' may appear only once", f"write '{inner.rstrip('?')}?'"
+            )
         return model.OptionalType(_parse_plain(inner, names))
     return _parse_plain(text, names)
 
@@ -63,8 +64,10 @@ def _parse_plain(text: str, names: TypeNames) -> model.TypeRef:
                 raise TypeSyntaxError(f"'{text}': missing '>'", f"write '{wrapper}<T>'")
             inner = text[len(wrapper) + 1 : -1].strip()
             if wrapper == "map" and _top_level_comma(inner):
-                raise TypeSyntaxError(f"'{text}': map keys are always strings",
-                                      f"write 'map<{inner.split(',', 1)[1].strip()}>'")
+                raise TypeSyntaxError(
+                    f"'{text}': map keys are always strings",
+                    f"write 'map<{inner.split(',', 1)[1].strip()}>'",
+                )
             item = parse_type(inner, names)
             return model.ArrayType(item) if wrapper == "array" else model.MapType(item)
     if text in PRIMITIVES:
@@ -74,8 +77,9 @@ def _parse_plain(text: str, names: TypeNames) -> model.TypeRef:
     if text.startswith("decimal"):
         match = _DECIMAL.match(text)
         if not match:
-            raise TypeSyntaxError(f"'{text}' is not a decimal type", "write 'decimal(P,S)', "
-                                  "e.g. 'decimal(18,2)'")
+            raise TypeSyntaxError(
+                f"'{text}' is not a decimal type", "write 'decimal(P,S)', e.g. 'decimal(18,2)'"
+            )
         precision, scale = int(match[1]), int(match[2])
         if precision < 1:
             raise TypeSyntaxError(f"'{text}': precision must be at least 1")

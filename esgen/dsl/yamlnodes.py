@@ -101,13 +101,20 @@ def _loc(path: str, mark: yaml.Mark) -> Location:
 
 def _implicit_null(node: yaml.Node) -> bool:
     """A key written without ':' in a flow mapping: ``{a, b: c}`` gives ``a`` this value."""
-    return isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None \
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.value == ""
+        and node.style is None
         and node.start_mark.index == node.end_mark.index
+    )
 
 
 def _unbalanced(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.style is None \
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.style is None
         and node.value.count("(") > node.value.count(")")
+    )
 
 
 def _rejoin_flow(node: yaml.Node, text: str) -> None:
@@ -121,12 +128,21 @@ def _rejoin_flow(node: yaml.Node, text: str) -> None:
         pairs = list(node.value)
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         for key, value in pairs:
-            if merged and _unbalanced(merged[-1][1]) and _implicit_null(value) \
-                    and isinstance(key, yaml.ScalarNode) and key.style is None:
+            if (
+                merged
+                and _unbalanced(merged[-1][1])
+                and _implicit_null(value)
+                and isinstance(key, yaml.ScalarNode)
+                and key.style is None
+            ):
                 prev_key, prev = merged[-1]
-                joined = yaml.ScalarNode(prev.tag, text[prev.start_mark.index:
-                                                        key.end_mark.index],
-                                         prev.start_mark, key.end_mark, style=None)
+                joined = yaml.ScalarNode(
+                    prev.tag,
+                    text[prev.start_mark.index : key.end_mark.index],
+                    prev.start_mark,
+                    key.end_mark,
+                    style=None,
+                )
                 merged[-1] = (prev_key, joined)
                 continue
             merged.append((key, value))
@@ -134,12 +150,20 @@ def _rejoin_flow(node: yaml.Node, text: str) -> None:
     elif isinstance(node, yaml.SequenceNode) and node.flow_style:
         items: list[yaml.Node] = []
         for item in node.value:
-            if items and _unbalanced(items[-1]) and isinstance(item, yaml.ScalarNode) \
-                    and item.style is None:
+            if (
+                items
+                and _unbalanced(items[-1])
+                and isinstance(item, yaml.ScalarNode)
+                and item.style is None
+            ):
                 prev = items[-1]
-                items[-1] = yaml.ScalarNode(prev.tag, text[prev.start_mark.index:
-                                                           item.end_mark.index],
-                                            prev.start_mark, item.end_mark, style=None)
+                items[-1] = yaml.ScalarNode(
+                    prev.tag,
+                    text[prev.start_mark.index : item.end_mark.index],
+                    prev.start_mark,
+                    item.end_mark,
+                    style=None,
+                )
                 continue
             items.append(item)
         node.value = items
@@ -159,15 +183,18 @@ def load_yaml(text: str, path: str) -> tuple[Node | None, list[DefinitionError]]
         hint = None
         if mark and exc.context and "flow" in exc.context and "'?'" in problem:
             # PyYAML ends a plain scalar at '?' inside {...} and [...]
-            hint = "inside {...} or [...] quote optional types: \"string?\""
+            hint = 'inside {...} or [...] quote optional types: "string?"'
         return None, [DefinitionError(f"invalid YAML: {problem}", where, hint)]
     except yaml.YAMLError as exc:
         return None, [DefinitionError(f"invalid YAML: {exc}", Location(path, 1, 1))]
     finally:
         loader.dispose()
     if root is None:
-        return None, [DefinitionError("the file is empty; expected an entity definition",
-                                      Location(path, 1, 1))]
+        return None, [
+            DefinitionError(
+                "the file is empty; expected an entity definition", Location(path, 1, 1)
+            )
+        ]
     errors: list[DefinitionError] = []
     return _convert(root, path, text, errors), errors
 
@@ -177,8 +204,11 @@ def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError
     _rejoin_flow(node, text)
     if node.tag not in _ALLOWED_TAGS:
         errors.append(
-            DefinitionError(f"the YAML tag '{node.tag}' is not allowed in definitions", location,
-                            "remove the tag")
+            DefinitionError(
+                f"the YAML tag '{node.tag}' is not allowed in definitions",
+                location,
+                "remove the tag",
+            )
         )
         node.tag = _STD + "str"  # reported once; read on as plain text to avoid follow-ups
     if isinstance(node, yaml.MappingNode):
@@ -186,20 +216,29 @@ def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError
         seen: dict[str, Location] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _STD + "merge":
-                errors.append(DefinitionError(
-                    "merge keys ('<<') are not supported in definitions; write the keys out",
-                    _loc(path, key_node.start_mark)))
+                errors.append(
+                    DefinitionError(
+                        "merge keys ('<<') are not supported in definitions; write the keys out",
+                        _loc(path, key_node.start_mark),
+                    )
+                )
                 continue
             key = _convert(key_node, path, text, errors)
             if not isinstance(key, Scalar):
-                errors.append(DefinitionError("a key must be a plain name, not "
-                                              + describe(key), key.location))
+                errors.append(
+                    DefinitionError(
+                        "a key must be a plain name, not " + describe(key), key.location
+                    )
+                )
                 continue
             if key.text in seen:
                 first = seen[key.text]
-                errors.append(DefinitionError(
-                    f"duplicate key '{key.text}' (first defined at line {first.line})",
-                    key.location))
+                errors.append(
+                    DefinitionError(
+                        f"duplicate key '{key.text}' (first defined at line {first.line})",
+                        key.location,
+                    )
+                )
                 continue
             seen[key.text] = key.location
             items.append((key, _convert(value_node, path, text, errors)))
@@ -208,4 +247,3 @@ def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError
         return Sequence(tuple(_convert(item, path, text, errors) for item in node.value), location)
     assert isinstance(node, yaml.ScalarNode)
     return Scalar(str(node.value), node.tag, node.style, location, node.end_mark.line + 1)
-

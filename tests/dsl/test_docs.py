@@ -10,8 +10,11 @@ import pytest
 from esgen.dsl import load_project
 
 DOC = Path(__file__).parents[2] / "docs" / "definitions.md"
-BLOCKS = [b for b in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
-          if re.search(r"^entity:", b, re.M)]
+BLOCKS = [
+    b
+    for b in re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
+    if re.search(r"^entity:", b, re.M)
+]
 
 
 def test_the_docs_have_complete_examples() -> None:

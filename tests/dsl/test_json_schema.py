@@ -26,7 +26,8 @@ def test_schema_is_valid_draft_07() -> None:
 def test_examples_validate(name: str) -> None:
     path = ROOT / "schemas" / name
     assert path.read_text().startswith(
-        "# yaml-language-server: $schema=../../esgen/definition.schema.json\n")
+        "# yaml-language-server: $schema=../../esgen/definition.schema.json\n"
+    )
     jsonschema.validate(_load(path), SCHEMA)
 
 

@@ -11,14 +11,31 @@ from esgen.dsl import names
 from esgen.dsl.typerules import assignable, describe, unify
 from esgen.dsl.types import LOGICALS, PRIMITIVES, TypeNames, TypeSyntaxError, parse_type
 
-NAMES = TypeNames({"Money": "com.example.bank.Money"}, {"com.example.bank.Money": "record",
-                                                        "com.example.shop.Status": "enum"})
+NAMES = TypeNames(
+    {"Money": "com.example.bank.Money"},
+    {"com.example.bank.Money": "record", "com.example.shop.Status": "enum"},
+)
 
-_leaf = st.sampled_from([*PRIMITIVES, *LOGICALS, "decimal(18,2)", "decimal(1,0)",
-                         "com.example.bank.Money", "com.example.shop.Status"])
-_plain = st.recursive(_leaf, lambda inner: st.one_of(
-    inner.map(lambda t: f"array<{t}>"), inner.map(lambda t: f"map<{t}>"),
-    inner.map(lambda t: f"array<{t}?>"), inner.map(lambda t: f"map<{t}?>")), max_leaves=4)
+_leaf = st.sampled_from(
+    [
+        *PRIMITIVES,
+        *LOGICALS,
+        "decimal(18,2)",
+        "decimal(1,0)",
+        "com.example.bank.Money",
+        "com.example.shop.Status",
+    ]
+)
+_plain = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        inner.map(lambda t: f"array<{t}>"),
+        inner.map(lambda t: f"map<{t}>"),
+        inner.map(lambda t: f"array<{t}?>"),
+        inner.map(lambda t: f"map<{t}?>"),
+    ),
+    max_leaves=4,
+)
 TYPE_STRINGS = st.one_of(_plain, _plain.map(lambda t: t + "?"))
 
 
@@ -29,16 +46,22 @@ def test_type_strings_round_trip(text: str) -> None:
 
 def test_short_names_resolve_to_full_names() -> None:
     assert parse_type("Money?", NAMES) == model.OptionalType(
-        model.NamedRef("com.example.bank.Money"))
+        model.NamedRef("com.example.bank.Money")
+    )
 
 
-@pytest.mark.parametrize(("text", "hint"), [
-    ("decmal(18,2)", "did you mean 'decimal(P,S)'?"),
-    ("Status", "types of other files need their full name: "
-               "did you mean 'com.example.shop.Status'?"),
-    ("string??", "write 'string?'"),
-    ("map<string,int>", "write 'map<int>'"),
-])
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("decmal(18,2)", "did you mean 'decimal(P,S)'?"),
+        (
+            "Status",
+            "types of other files need their full name: did you mean 'com.example.shop.Status'?",
+        ),
+        ("string??", "write 'string?'"),
+        ("map<string,int>", "write 'map<int>'"),
+    ],
+)
 def test_type_errors_carry_hints(text: str, hint: str) -> None:
     with pytest.raises(TypeSyntaxError) as caught:
         parse_type(text, NAMES)
@@ -49,13 +72,22 @@ def _t(text: str) -> model.TypeRef:
     return parse_type(text, NAMES)
 
 
-@pytest.mark.parametrize(("value", "target", "ok"), [
-    ("int", "double", True), ("long", "int", False), ("int", "decimal(5,2)", True),
-    ("decimal(38,9)", "decimal(5,2)", True), ("double", "decimal(5,2)", False),
-    ("timestamp-millis", "timestamp-micros?", True), ("time-micros", "time-millis", True),
-    ("timestamp-millis", "local-timestamp-millis", False), ("long?", "long", False),
-    ("string", "string?", True), ("array<int>", "array<long>", False),
-])
+@pytest.mark.parametrize(
+    ("value", "target", "ok"),
+    [
+        ("int", "double", True),
+        ("long", "int", False),
+        ("int", "decimal(5,2)", True),
+        ("decimal(38,9)", "decimal(5,2)", True),
+        ("double", "decimal(5,2)", False),
+        ("timestamp-millis", "timestamp-micros?", True),
+        ("time-micros", "time-millis", True),
+        ("timestamp-millis", "local-timestamp-millis", False),
+        ("long?", "long", False),
+        ("string", "string?", True),
+        ("array<int>", "array<long>", False),
+    ],
+)
 def test_assignability(value: str, target: str, ok: bool) -> None:
     assert assignable(_t(value), _t(target)) is ok
 
@@ -66,9 +98,14 @@ def test_unify() -> None:
     assert unify(_t("decimal(5,2)"), _t("float")) is None
 
 
-@pytest.mark.parametrize(("name", "snake"), [
-    ("Order", "order"), ("OrderLine", "order_line"), ("HTTPRequest", "http_request"),
-])
+@pytest.mark.parametrize(
+    ("name", "snake"),
+    [
+        ("Order", "order"),
+        ("OrderLine", "order_line"),
+        ("HTTPRequest", "http_request"),
+    ],
+)
 def test_snake_case(name: str, snake: str) -> None:
     assert names.snake_case(name) == snake
 

@@ -31,8 +31,12 @@ def test_examples_load_in_source_order(project: model.Project) -> None:
         ("shop/order.yaml", "shop.order"),
     ]
     assert sorted(project.types) == [
-        "com.example.bank.Checksum", "com.example.bank.Money", "com.example.bank.Status",
-        "com.example.shop.Address", "com.example.shop.LineItem", "com.example.shop.OrderStatus",
+        "com.example.bank.Checksum",
+        "com.example.bank.Money",
+        "com.example.bank.Status",
+        "com.example.shop.Address",
+        "com.example.shop.LineItem",
+        "com.example.shop.OrderStatus",
     ]
 
 
@@ -54,8 +58,11 @@ def test_item_added_total_is_decimal(project: model.Project) -> None:
     assert total.value.tree.type == model.DecimalType(18, 2)
     assert isinstance(total.value.tree, model.Binary)
     assert total.value.tree.left == model.Ref(
-        "event", ("item", "unit_price", "amount"), model.DecimalType(18, 2),
-        total.value.tree.left.location)
+        "event",
+        ("item", "unit_price", "amount"),
+        model.DecimalType(18, 2),
+        total.value.tree.left.location,
+    )
 
 
 def test_defaults_are_normalized(project: model.Project) -> None:
@@ -64,7 +71,8 @@ def test_defaults_are_normalized(project: model.Project) -> None:
     address = order.state.field("shipping_address")
     assert status is not None and status.default == model.Default("DRAFT")
     assert address is not None and address.default == model.Default(
-        {"street": "", "city": "", "postcode": "", "country": "DE"})
+        {"street": "", "city": "", "postcode": "", "country": "DE"}
+    )
     customer = order.state.field("customer_id")
     assert customer is not None and customer.default == model.Default(None)
     key = order.state.field("order_id")
@@ -78,8 +86,11 @@ def test_enum_symbols_and_meta(project: model.Project) -> None:
     closed = _event(account, "AccountClosed").fold[0]
     status, closed_at = closed.assignments
     assert status.value.tree == model.EnumSymbol(
-        "com.example.bank.Status", "CLOSED", model.NamedRef("com.example.bank.Status"),
-        status.value.tree.location)
+        "com.example.bank.Status",
+        "CLOSED",
+        model.NamedRef("com.example.bank.Status"),
+        status.value.tree.location,
+    )
     assert closed_at.value.tree.type == model.OptionalType(model.Logical("timestamp-millis"))
     put = _event(account, "LimitSet").fold[0].assignments[0]
     assert put.key is not None and put.key.source == "event.name"
