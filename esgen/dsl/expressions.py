@@ -7,6 +7,7 @@ walker does not know is an error, so nothing outside the allow-list can slip thr
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -117,6 +118,12 @@ class _Broken(Exception):
     """The expression reads a field whose type was already reported as wrong."""
 
 
+@functools.lru_cache(maxsize=4)
+def _lines(file_text: str) -> list[str]:
+    """The file's lines, split once per file (str caches its hash, so lookups are cheap)."""
+    return file_text.splitlines()
+
+
 class SourceMap:
     """AST positions -> file positions.
 
@@ -128,7 +135,7 @@ class SourceMap:
 
     def __init__(self, scalar: Scalar, file_text: str) -> None:
         self.scalar = scalar
-        self.lines = file_text.splitlines()
+        self.lines = _lines(file_text)
 
     def location(self, line_index: int, column: int) -> Location:
         start = self.scalar.location

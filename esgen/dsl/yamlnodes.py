@@ -169,8 +169,60 @@ def _rejoin_flow(node: yaml.Node, text: str) -> None:
         node.value = items
 
 
+def _compose_fast(text: str) -> yaml.Node | bool | None:
+    """Compose with libyaml when PyYAML has it (about 10x faster than pure Python).
+
+    Returns False when the pure-Python loader must run instead: the text is malformed
+    or uses aliases, and only that loader reports those with the exact position.
+    """
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        return False
+    loader = loader_class(text)
+    try:
+        root: yaml.Node | None = loader.get_single_node()
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
+    return False if root is not None and _shared_or_unify(root) else root
+
+
+def _shared_or_unify(root: yaml.Node) -> bool:
+    """Make libyaml's nodes look like PyYAML's; True if a node appears twice.
+
+    An alias (``*name``) makes libyaml return one node object in two places. libyaml
+    also spells a plain scalar's style ``''`` where PyYAML says ``None``.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) and node.style == "":
+            node.style = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return False
+
+
 def load_yaml(text: str, path: str) -> tuple[Node | None, list[DefinitionError]]:
     """Parse one file. Malformed YAML gives one error at the parser's mark."""
+    fast = _compose_fast(text)
+    if fast is None or isinstance(fast, yaml.Node):
+        if fast is None:
+            return None, [
+                DefinitionError(
+                    "the file is empty; expected an entity definition", Location(path, 1, 1)
+                )
+            ]
+        found: list[DefinitionError] = []
+        return _convert(fast, path, text, found), found
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
