@@ -50,6 +50,8 @@ _LOGICAL_HINTS = {
 
 def py_str(text: str) -> str:
     """A double-quoted Python string literal (the quote style ruff format keeps)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # the common case, without json's overhead
     return json.dumps(text, ensure_ascii=False)
 
 

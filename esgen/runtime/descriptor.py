@@ -118,7 +118,10 @@ class EntityDescriptor(Generic[S, E]):
 
     def decode(self, full_name: str, data: bytes, writer_schema: AvroSchema | None = None) -> E:
         """Decode an event body written with ``writer_schema`` (default: today's schema)."""
-        decoded: E = self.event_type(full_name).decode(data, writer_schema)
+        event_type = self._by_name.get(full_name)
+        if event_type is None:
+            raise EsgenError(f"{full_name!r} is not an event of entity {self.name}")
+        decoded: E = event_type.cls.from_avro(event_type.codec.decode(data, writer_schema))
         return decoded
 
     def fold(self, state: S, event: E, meta: EventMeta | None = None) -> S:
