@@ -1,3 +1,3 @@
-"""Shared test set-up: the real Kafka broker and schema registry fixtures (see esgen.dev.pytest_plugin)."""
+"""Shared test set-up: real Kafka and schema registry fixtures (esgen.dev.pytest_plugin)."""
 
 pytest_plugins = ["esgen.dev.pytest_plugin", "pytester"]

@@ -109,7 +109,9 @@ def status() -> None:
             click.echo(f"{LABEL[name]:16} not running")
             healthy = False
         elif not record.is_running():
-            click.echo(f"{LABEL[name]:16} stale (pid {record.pid} is gone; `esgen dev up` restarts it)")
+            click.echo(
+                f"{LABEL[name]:16} stale (pid {record.pid} is gone; `esgen dev up` restarts it)"
+            )
             healthy = False
         elif not services.responds(record):
             click.echo(f"{_describe(record)}  NOT RESPONDING")

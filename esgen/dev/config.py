@@ -148,7 +148,9 @@ def kafka_jvm_args(layout: KafkaLayout) -> list[str]:
     ]
 
 
-def kafka_format_command(java: Path, libs: Path, layout: KafkaLayout, cluster_id: str) -> list[str]:
+def kafka_format_command(
+    java: Path, libs: Path, layout: KafkaLayout, cluster_id: str
+) -> list[str]:
     return [
         str(java),
         "-Xmx256m",

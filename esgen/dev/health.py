@@ -7,11 +7,13 @@ has exited, and raises :class:`ServiceError` with the last lines of the log.
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from esgen.dev import process
 from esgen.dev.errors import ServiceError
@@ -20,7 +22,8 @@ from esgen.dev.errors import ServiceError
 def kafka_ready(bootstrap: str, timeout: float = 3.0) -> bool:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "logger": _quiet})
+    settings: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _QUIET}
+    admin = AdminClient(settings)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception:
@@ -28,15 +31,9 @@ def kafka_ready(bootstrap: str, timeout: float = 3.0) -> bool:
     return bool(metadata.brokers)
 
 
-class _Quiet:
-    def log(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
-
-
-_quiet = _Quiet()
+_QUIET = logging.getLogger("esgen.dev.health.librdkafka")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 def registry_ready(url: str, timeout: float = 3.0) -> bool:
@@ -62,7 +59,7 @@ def wait_until(
     timeout: float,
     port_open: Callable[[], bool] | None = None,
 ) -> float:
-    """Poll ``ready`` until true; the seconds it took. Raises when the pid dies or time runs out."""
+    """Poll ``ready`` until true; the seconds it took. Raises if the pid dies or time runs out."""
     started = time.monotonic()
     deadline = started + timeout
     while True:

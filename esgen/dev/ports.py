@@ -28,7 +28,7 @@ def free_port(host: str = HOST, avoid: set[int] | None = None) -> int:
 
 
 def pick(preferred: int | None, taken: set[int]) -> int:
-    """``preferred`` when given, free and not in ``taken``; else a free port. Adds it to ``taken``."""
+    """``preferred`` if given, free and not in ``taken``, else a free port; added to ``taken``."""
     if preferred is not None and preferred not in taken and is_free(preferred):
         port = preferred
     else:

@@ -37,13 +37,14 @@ session. ``--esgen-keep-services`` leaves services the session started running.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,17 +178,24 @@ def _require(name: str) -> str:
         raise failure from None
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if call.when == "setup" and call.excinfo is not None and getattr(call.excinfo.value, _ATTR, False):
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    excinfo = call.excinfo
+    if call.when == "setup" and excinfo is not None and getattr(excinfo.value, _ATTR, False):
         report.esgen_service_failure = True  # type: ignore[attr-defined]
+    return report
 
 
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
     """A test whose service could not start is FAILED (not an ERROR of the harness)."""
-    if report.when == "setup" and report.failed and getattr(report, "esgen_service_failure", False):
+    if (
+        report.when == "setup"
+        and report.failed
+        and getattr(report, "esgen_service_failure", False)
+    ):
         return "failed", "F", "FAILED"
     return None
 
@@ -227,13 +235,17 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 
 
 @pytest.fixture
-def new_topic(kafka_bootstrap: str, unique_name: Callable[[str], str]) -> Iterator[Callable[..., str]]:
-    from confluent_kafka.admin import AdminClient, NewTopic
+def new_topic(
+    kafka_bootstrap: str, unique_name: Callable[[str], str]
+) -> Iterator[Callable[..., str]]:
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     created: list[str] = []
 
-    def make(prefix: str = "topic", partitions: int = 1, config: dict[str, str] | None = None) -> str:
+    def make(
+        prefix: str = "topic", partitions: int = 1, config: dict[str, str] | None = None
+    ) -> str:
         name = unique_name(prefix)
         futures = admin.create_topics(
             [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
@@ -246,7 +258,5 @@ def new_topic(kafka_bootstrap: str, unique_name: Callable[[str], str]) -> Iterat
     yield make
     if created:
         for future in admin.delete_topics(created, operation_timeout=30).values():
-            try:
+            with contextlib.suppress(Exception):
                 future.result(timeout=30)
-            except Exception:
-                pass

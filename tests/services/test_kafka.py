@@ -12,16 +12,23 @@ from confluent_kafka import Consumer, KafkaError, Producer
 pytestmark = pytest.mark.kafka
 
 
-def _consume_all(bootstrap: str, topic: str, expected: int, isolation: str = "read_committed",
-                 timeout: float = 30.0) -> list[tuple[bytes | None, bytes | None]]:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"g-{uuid.uuid4().hex}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        "isolation.level": isolation,
-        "enable.partition.eof": True,
-    })
+def _consume_all(
+    bootstrap: str,
+    topic: str,
+    expected: int,
+    isolation: str = "read_committed",
+    timeout: float = 30.0,
+) -> list[tuple[bytes | None, bytes | None]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
+        }
+    )
     consumer.subscribe([topic])
     seen: list[tuple[bytes | None, bytes | None]] = []
     deadline = time.monotonic() + timeout
@@ -46,10 +53,13 @@ def _consume_all(bootstrap: str, topic: str, expected: int, isolation: str = "re
     return seen
 
 
-def test_idempotent_producer_round_trip(kafka_bootstrap: str, new_topic: Callable[..., str]) -> None:
+def test_idempotent_producer_round_trip(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
     topic = new_topic("idem")
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True,
-                         "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
+    )
     delivered: list[int] = []
 
     def on_delivery(err: KafkaError | None, message: object) -> None:
@@ -57,8 +67,9 @@ def test_idempotent_producer_round_trip(kafka_bootstrap: str, new_topic: Callabl
         delivered.append(message.offset())  # type: ignore[attr-defined]
 
     for i in range(20):
-        producer.produce(topic, key=f"k{i % 3}".encode(), value=f"v{i}".encode(),
-                         on_delivery=on_delivery)
+        producer.produce(
+            topic, key=f"k{i % 3}".encode(), value=f"v{i}".encode(), on_delivery=on_delivery
+        )
     assert producer.flush(30) == 0
     assert delivered == list(range(20))
     records = _consume_all(kafka_bootstrap, topic, 20)
@@ -69,8 +80,9 @@ def test_aborted_transaction_is_invisible_to_read_committed(
     kafka_bootstrap: str, new_topic: Callable[..., str], unique_name: Callable[[str], str]
 ) -> None:
     topic = new_topic("tx")
-    producer = Producer({"bootstrap.servers": kafka_bootstrap,
-                         "transactional.id": unique_name("txid")})
+    producer = Producer(
+        {"bootstrap.servers": kafka_bootstrap, "transactional.id": unique_name("txid")}
+    )
     producer.init_transactions(30)
 
     producer.begin_transaction()
@@ -92,13 +104,16 @@ def test_aborted_transaction_is_invisible_to_read_committed(
 def test_compacted_topic_keeps_latest_value_per_key(
     kafka_bootstrap: str, new_topic: Callable[..., str]
 ) -> None:
-    topic = new_topic("snap", config={
-        "cleanup.policy": "compact",
-        "segment.ms": "100",
-        "min.cleanable.dirty.ratio": "0.01",
-        "min.compaction.lag.ms": "0",
-        "delete.retention.ms": "100",
-    })
+    topic = new_topic(
+        "snap",
+        config={
+            "cleanup.policy": "compact",
+            "segment.ms": "100",
+            "min.cleanable.dirty.ratio": "0.01",
+            "min.compaction.lag.ms": "0",
+            "delete.retention.ms": "100",
+        },
+    )
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     for version in range(1, 6):
         for key in ("a", "b", "c"):

@@ -23,15 +23,20 @@ pytestmark = pytest.mark.registry
 
 
 def _record(name: str, *fields: dict[str, Any], namespace: str = "esgen.test") -> str:
-    return json.dumps({"type": "record", "name": name, "namespace": namespace,
-                       "fields": list(fields)})
+    return json.dumps(
+        {"type": "record", "name": name, "namespace": namespace, "fields": list(fields)}
+    )
 
 
 V1 = _record("Opened", {"name": "account", "type": "string"})
-V2_COMPATIBLE = _record("Opened", {"name": "account", "type": "string"},
-                        {"name": "owner", "type": "string", "default": ""})
-V2_BREAKING = _record("Opened", {"name": "account", "type": "string"},
-                      {"name": "owner", "type": "string"})
+V2_COMPATIBLE = _record(
+    "Opened",
+    {"name": "account", "type": "string"},
+    {"name": "owner", "type": "string", "default": ""},
+)
+V2_BREAKING = _record(
+    "Opened", {"name": "account", "type": "string"}, {"name": "owner", "type": "string"}
+)
 
 
 def test_register_get_by_id_and_latest(
@@ -103,8 +108,14 @@ def test_avro_round_trip_through_kafka(
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     producer.produce(topic, value=payload)
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": uuid.uuid4().hex,
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
     consumer.subscribe([topic])
     try:
         deadline = time.monotonic() + 30
@@ -122,6 +133,7 @@ def test_avro_round_trip_through_kafka(
 
 
 # Apicurio's known gaps (docs/services.md): these pin today's behaviour.
+
 
 def test_gap_subject_level_compatibility_reads_none_when_unset(
     schema_registry_client: SchemaRegistryClient, unique_name: Callable[[str], str]
@@ -148,12 +160,14 @@ def test_gap_compatibility_test_fails_for_schemas_with_references(
     client.register_schema(common, Schema(money, "AVRO"))
     refs = [SchemaReference("esgen.common.Money", common, 1)]
     subject = unique_name("order") + "-value"
-    client.register_schema(subject, Schema(_record("Order", {"name": "total",
-                                                             "type": "esgen.common.Money"}),
-                                           "AVRO", refs))
+    client.register_schema(
+        subject,
+        Schema(_record("Order", {"name": "total", "type": "esgen.common.Money"}), "AVRO", refs),
+    )
     client.set_compatibility(subject, "BACKWARD")
-    breaking = _record("Order", {"name": "total", "type": "esgen.common.Money"},
-                       {"name": "n", "type": "int"})
+    breaking = _record(
+        "Order", {"name": "total", "type": "esgen.common.Money"}, {"name": "n", "type": "int"}
+    )
     with pytest.raises(SchemaRegistryError) as test_refused:
         client.test_compatibility(subject, Schema(breaking, "AVRO", refs))
     assert test_refused.value.http_status_code == 422
