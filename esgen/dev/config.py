@@ -132,7 +132,12 @@ LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random Kafka cluster id (URL-safe base64 of 16 bytes), never starting with ``-``:
+    the storage tool would take such an id for an option (Kafka's own ids avoid it too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def kafka_jvm_args(layout: KafkaLayout) -> list[str]:
