@@ -14,6 +14,7 @@ health-checks and stops them. One concept per module:
 - ``process``   — spawning, identifying, stopping processes; log tails.
 - ``health``    — waiting until a service answers.
 - ``state``     — the state file of ``esgen dev up``.
+- ``watchdog``  — stopping a session's services if the session dies without cleanup.
 - ``services``  — starting and stopping the pair: what the CLI and the pytest plugin use.
 - ``pytest_plugin`` — session fixtures ``kafka_bootstrap`` and ``registry_url``.
 

@@ -25,8 +25,8 @@ Where the services come from (per service, first match wins)
 2. the services ``esgen dev up`` started (its state file), when they answer;
 3. otherwise the plugin starts the service once for the session, lazily — only when a
    collected test uses a fixture above or carries the ``kafka``/``registry`` marker —
-   on free ports in a temporary folder, and stops it at session end. Services found
-   through 1 or 2 are never stopped.
+   on free ports in a temporary folder, and stops it at session end (a watchdog stops it
+   if the session is killed first). Services found through 1 or 2 are never stopped.
 
 When both services are needed they start in parallel. When a service cannot start,
 every test that needs it FAILS (reported as failed, not skipped, not a bare error) with
@@ -113,7 +113,9 @@ class SessionServices:
             return
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="esgen-services-"))
-        for name, result in services.start(to_start, self.root, usual_ports=False).items():
+        for name, result in services.start(
+            to_start, self.root, usual_ports=False, owner_pid=os.getpid()
+        ).items():
             if isinstance(result, ServiceError):
                 self.errors[name] = str(result)
             else:

@@ -22,6 +22,7 @@ from pathlib import Path
 from esgen.dev import config, download, health, java, ports, process, versions
 from esgen.dev.errors import ServiceError
 from esgen.dev.state import ServiceRecord
+from esgen.dev.watchdog import spawn_watchdog
 
 NAMES = ("kafka", "registry")
 KAFKA_TIMEOUT = 90.0
@@ -33,7 +34,9 @@ def _fresh(workdir: Path) -> None:
     workdir.mkdir(parents=True)
 
 
-def start_kafka(workdir: Path, usual_ports: bool, taken: set[int] | None = None) -> ServiceRecord:
+def start_kafka(
+    workdir: Path, usual_ports: bool, taken: set[int] | None = None, owner_pid: int | None = None
+) -> ServiceRecord:
     taken = taken if taken is not None else set()
     libs = download.ensure_kafka()
     exe = java.find_java(versions.KAFKA_MIN_JAVA, f"Kafka {versions.KAFKA_VERSION}")
@@ -59,6 +62,9 @@ def start_kafka(workdir: Path, usual_ports: bool, taken: set[int] | None = None)
         raise health.failure("Kafka", "formatting the storage failed", layout.log)
     command = config.kafka_command(exe, libs, layout)
     pid = process.spawn(command, layout.log, workdir)
+    marker = f"{config.MARKER}kafka:{workdir}"
+    if owner_pid is not None:
+        spawn_watchdog(owner_pid, pid, marker)
     try:
         health.wait_until(
             "Kafka",
@@ -69,7 +75,7 @@ def start_kafka(workdir: Path, usual_ports: bool, taken: set[int] | None = None)
             port_open=lambda: ports.is_listening(layout.port),
         )
     except ServiceError:
-        process.stop(pid, config.MARKER, timeout=5)
+        process.stop(pid, marker, timeout=5)
         raise
     return ServiceRecord(
         name="kafka",
@@ -77,14 +83,14 @@ def start_kafka(workdir: Path, usual_ports: bool, taken: set[int] | None = None)
         address=layout.bootstrap,
         workdir=str(workdir),
         log=str(layout.log),
-        marker=f"{config.MARKER}kafka:{workdir}",
+        marker=marker,
         started_at=time.time(),
         startup_seconds=round(time.monotonic() - began, 2),
     )
 
 
 def start_registry(
-    workdir: Path, usual_ports: bool, taken: set[int] | None = None
+    workdir: Path, usual_ports: bool, taken: set[int] | None = None, owner_pid: int | None = None
 ) -> ServiceRecord:
     taken = taken if taken is not None else set()
     app = download.ensure_registry()
@@ -99,6 +105,9 @@ def start_registry(
     )
     _fresh(workdir)
     pid = process.spawn(config.registry_command(exe, app, layout), layout.log, workdir)
+    marker = f"{config.MARKER}registry:{workdir}"
+    if owner_pid is not None:
+        spawn_watchdog(owner_pid, pid, marker)
     url = layout.base_url + versions.CCOMPAT_PATH
     try:
         health.wait_until(
@@ -111,7 +120,7 @@ def start_registry(
         )
         _confluent_defaults(url)
     except ServiceError:
-        process.stop(pid, config.MARKER, timeout=5)
+        process.stop(pid, marker, timeout=5)
         raise
     return ServiceRecord(
         name="registry",
@@ -119,7 +128,7 @@ def start_registry(
         address=url,
         workdir=str(workdir),
         log=str(layout.log),
-        marker=f"{config.MARKER}registry:{workdir}",
+        marker=marker,
         started_at=time.time(),
         startup_seconds=round(time.monotonic() - began, 2),
     )
@@ -141,9 +150,11 @@ def _confluent_defaults(url: str) -> None:
 
 
 def start(
-    names: Iterable[str], root: Path, usual_ports: bool
+    names: Iterable[str], root: Path, usual_ports: bool, owner_pid: int | None = None
 ) -> dict[str, ServiceRecord | ServiceError]:
     """Start the named services in parallel, each in ``root/<name>``.
+
+    With ``owner_pid``, each service gets a watchdog that stops it when that process is gone.
 
     The result maps each name to its record, or to the error that stopped it: one
     service failing does not stop the other.
@@ -154,7 +165,8 @@ def start(
     results: dict[str, ServiceRecord | ServiceError] = {}
     with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:
         futures = {
-            name: pool.submit(starters[name], root / name, usual_ports, taken) for name in wanted
+            name: pool.submit(starters[name], root / name, usual_ports, taken, owner_pid)
+            for name in wanted
         }
         for name, future in futures.items():
             try:
