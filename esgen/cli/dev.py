@@ -47,6 +47,11 @@ def up(only: tuple[str, ...]) -> None:
     Uses ports 9092 (Kafka) and 8081 (registry) when free, otherwise free ones. Prints
     the addresses and an `export` line for ESGEN_BOOTSTRAP and ESGEN_REGISTRY_URL.
     """
+    with state.locked():
+        _up(only)
+
+
+def _up(only: tuple[str, ...]) -> None:
     records = state.load()
     missing: list[str] = []
     for name in _names(only):
@@ -86,6 +91,11 @@ def up(only: tuple[str, ...]) -> None:
 @only_argument
 def down(only: tuple[str, ...]) -> None:
     """Stop the services that `esgen dev up` started."""
+    with state.locked():
+        _down(only)
+
+
+def _down(only: tuple[str, ...]) -> None:
     records = state.load()
     for name in _names(only):
         record = records.pop(name, None)

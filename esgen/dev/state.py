@@ -7,8 +7,11 @@ whose pid is gone, or no longer carries esgen's marker, is stale: ``up`` replace
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +34,19 @@ class ServiceRecord:
 
     def is_running(self) -> bool:
         return process.is_ours(self.pid, self.marker)
+
+
+@contextmanager
+def locked() -> Iterator[None]:
+    """Serialise ``esgen dev`` commands: two ``up`` at once would start two of each."""
+    lock = paths.dev_dir() / ".lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def state_file() -> Path:
