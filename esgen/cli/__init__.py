@@ -17,3 +17,5 @@ from esgen.cli.generate import generate, validate  # noqa: E402
 
 main.add_command(validate)
 main.add_command(generate)
+from esgen.cli.dev import dev  # noqa: E402
+main.add_command(dev)

@@ -1,0 +1,133 @@
+"""Resolving the services from Maven Central through Maven, cached between runs.
+
+Kafka: ``mvn dependency:copy-dependencies`` on ``services/kafka/pom.xml`` copies
+``kafka_2.13`` and its runtime jars into ``<cache>/dist/kafka-<version>/libs``.
+Apicurio: the same goal on ``services/registry/pom.xml`` copies the ``tar.gz``, which is
+unpacked into ``<cache>/dist/apicurio-<version>/app`` (``quarkus-run.jar`` at its top).
+
+A finished download is marked by a ``.complete`` file; concurrent callers (two test
+sessions, ``esgen dev up`` beside pytest) serialise on a lock file, so a download
+happens once. Maven's own cache (``~/.m2``) makes a re-download after ``rm -rf`` of
+the esgen cache fast.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from esgen.dev import paths, versions
+from esgen.dev.errors import ServiceError
+
+COMPLETE = ".complete"
+
+
+@contextmanager
+def _locked(name: str) -> Iterator[None]:
+    root = paths.dist_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _mvn(pom: Path, args: list[str], what: str) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServiceError(f"downloading {what} needs Maven (`mvn`) on PATH")
+    if not pom.is_file():
+        raise ServiceError(f"downloading {what} needs {pom}, which is missing")
+    command = [mvn, "-B", "-q", "-f", str(pom), *args]
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
+        raise ServiceError(f"Maven failed to resolve {what} ({' '.join(command)}):\n{tail}")
+
+
+def kafka_home(version: str = versions.KAFKA_VERSION) -> Path:
+    return paths.dist_dir() / f"kafka-{version}"
+
+
+def registry_home(version: str = versions.APICURIO_VERSION) -> Path:
+    return paths.dist_dir() / f"apicurio-{version}"
+
+
+def is_cached(home: Path) -> bool:
+    return (home / COMPLETE).is_file()
+
+
+def ensure_kafka(version: str = versions.KAFKA_VERSION) -> Path:
+    """The folder of Kafka's jars (a classpath ``<folder>/*``), downloaded on first use."""
+    home = kafka_home(version)
+    if is_cached(home):
+        return home / "libs"
+    with _locked(home.name):
+        if is_cached(home):
+            return home / "libs"
+        shutil.rmtree(home, ignore_errors=True)
+        staging = home.with_name(home.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        started = time.monotonic()
+        _mvn(
+            versions.KAFKA_POM,
+            [
+                "dependency:copy-dependencies",
+                f"-Dkafka.version={version}",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={staging / 'libs'}",
+            ],
+            f"Kafka {version}",
+        )
+        if not any((staging / "libs").glob(f"kafka_2.13-{version}.jar")):
+            raise ServiceError(f"Maven finished but kafka_2.13-{version}.jar is not in {staging}")
+        (staging / COMPLETE).write_text(f"{time.monotonic() - started:.1f}s\n")
+        staging.rename(home)
+    return home / "libs"
+
+
+def ensure_registry(version: str = versions.APICURIO_VERSION) -> Path:
+    """The unpacked Apicurio app folder (holding ``quarkus-run.jar``), downloaded on first use."""
+    home = registry_home(version)
+    if is_cached(home):
+        return home / "app"
+    with _locked(home.name):
+        if is_cached(home):
+            return home / "app"
+        shutil.rmtree(home, ignore_errors=True)
+        staging = home.with_name(home.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        started = time.monotonic()
+        _mvn(
+            versions.REGISTRY_POM,
+            [
+                "dependency:copy-dependencies",
+                f"-Dapicurio.version={version}",
+                "-DincludeTypes=tar.gz",
+                f"-DoutputDirectory={staging / 'download'}",
+            ],
+            f"Apicurio Registry {version}",
+        )
+        archives = sorted((staging / "download").glob("*.tar.gz"))
+        if not archives:
+            raise ServiceError(f"Maven finished but no Apicurio tar.gz is in {staging}")
+        unpacked = staging / "unpacked"
+        with tarfile.open(archives[0]) as archive:
+            archive.extractall(unpacked, filter="data")
+        runners = sorted(unpacked.rglob("quarkus-run.jar"), key=lambda p: len(p.parts))
+        if not runners:
+            raise ServiceError(f"{archives[0].name} holds no quarkus-run.jar")
+        runners[0].parent.rename(staging / "app")
+        shutil.rmtree(unpacked, ignore_errors=True)
+        shutil.rmtree(staging / "download", ignore_errors=True)
+        (staging / COMPLETE).write_text(f"{time.monotonic() - started:.1f}s\n")
+        staging.rename(home)
+    return home / "app"

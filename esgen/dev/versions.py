@@ -1,0 +1,28 @@
+"""Pinned service versions, the usual ports, and the Maven poms that resolve the services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.1"
+"""Apache Kafka (``org.apache.kafka:kafka_2.13``); runs on Java 17+."""
+
+APICURIO_VERSION = "3.3.3"
+"""Apicurio Registry (``io.apicurio:apicurio-registry-app``, ``tar.gz``, ``all``); Java 21+."""
+
+KAFKA_MIN_JAVA = 17
+REGISTRY_MIN_JAVA = 21
+
+KAFKA_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093
+REGISTRY_PORT = 8081
+"""The Confluent Schema Registry's usual port, so ``docker-compose.yml`` and ``esgen dev up``
+give the same addresses."""
+
+CCOMPAT_PATH = "/apis/ccompat/v7"
+"""Where Apicurio serves the Confluent-compatible API; ``registry_url`` includes it."""
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES_DIR = REPO_ROOT / "services"
+KAFKA_POM = SERVICES_DIR / "kafka" / "pom.xml"
+REGISTRY_POM = SERVICES_DIR / "registry" / "pom.xml"
