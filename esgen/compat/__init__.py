@@ -1,0 +1,16 @@
+"""Offline Avro compatibility checking with Confluent Schema Registry's semantics.
+
+``check(new, previous, mode)`` parses plain Avro schema JSON (no generator, no runtime), checks
+that the new schema is valid on its own the way Java Avro does, then runs Avro schema
+resolution against the previous versions the mode selects, and returns a ``Report`` whose
+``problems`` explain each failure with a stable rule id (see ``esgen.compat.rules``).
+"""
+
+from __future__ import annotations
+
+from esgen.compat.check import check
+from esgen.compat.modes import Direction, Mode
+from esgen.compat.report import Problem, Report
+from esgen.compat.rules import ALL_RULES, RULES_BY_ID, Rule
+
+__all__ = ["ALL_RULES", "RULES_BY_ID", "Direction", "Mode", "Problem", "Report", "Rule", "check"]

@@ -1,0 +1,79 @@
+"""``check(new, previous, mode)``: the offline equivalent of the registry's compatibility test."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from esgen.compat.modes import Direction, Mode
+from esgen.compat.report import Problem, Report
+from esgen.compat.resolution import resolve
+from esgen.compat.schema import Issue, Parsed, parse_schema
+from esgen.compat.validity import UnionDefaults, default_issues
+
+
+def _path(root: str, steps: tuple[str, ...]) -> str:
+    return root + "".join(steps)
+
+
+def _problem(
+    schema: str, issue: Issue, direction: Direction, previous_index: int | None, root: str
+) -> Problem:
+    return Problem(
+        schema=schema,
+        path=_path(root, issue.steps),
+        rule=issue.rule.id,
+        direction=direction,
+        previous_index=previous_index,
+        message=issue.message,
+        fix=issue.rule.fix,
+    )
+
+
+def check(
+    new: Any,
+    previous: Sequence[Any] = (),
+    mode: Mode | str = Mode.BACKWARD,
+    *,
+    union_defaults: UnionDefaults = "first",
+) -> Report:
+    """Check the ``new`` schema against ``previous`` versions (oldest first) in ``mode``.
+
+    Schemas are parsed JSON (dict, list or str). The new schema must be valid on its own in
+    every mode, NONE included (defaults are validated as Java Avro does). Previous schemas are
+    taken as the registry stored them: only their structure is checked, not their defaults.
+    """
+    mode = Mode.parse(mode)
+    if isinstance(previous, dict | str):
+        raise TypeError("previous must be a sequence of schemas (oldest first)")
+    new_parsed = parse_schema(new)
+    schema = new_parsed.root_name
+    problems: list[Problem] = []
+    own = [*new_parsed.issues]
+    if not new_parsed.issues:
+        own.extend(default_issues(new_parsed.root, union_defaults))
+    problems.extend(_problem(schema, i, Direction.SCHEMA, None, schema) for i in own)
+
+    checked = mode.versions_to_check(len(previous))
+    if not new_parsed.issues and new_parsed.root is not None:
+        for index in checked:
+            old: Parsed = parse_schema(previous[index])
+            if old.issues or old.root is None:
+                problems.extend(
+                    _problem(schema, i, Direction.SCHEMA, index, old.root_name) for i in old.issues
+                )
+                continue
+            for direction in mode.directions:
+                new_is_reader = direction is Direction.BACKWARD
+                reader, writer = (
+                    (new_parsed.root, old.root) if new_is_reader else (old.root, new_parsed.root)
+                )
+                for issue in resolve(reader, writer, new_is_reader):
+                    problems.append(_problem(schema, issue, direction, index, schema))
+    return Report(
+        schema=schema,
+        mode=mode,
+        previous_count=len(previous),
+        checked=tuple(checked),
+        problems=tuple(problems),
+    )
