@@ -17,3 +17,6 @@ from esgen.cli.generate import generate, validate  # noqa: E402
 
 main.add_command(validate)
 main.add_command(generate)
+from esgen.cli.compat import compat  # noqa: E402
+
+main.add_command(compat)

@@ -124,7 +124,12 @@ class ResolutionChecker:
             ):
                 # The whole branch is unreadable: say so in union terms.
                 found = [self._branch_dropped(reader, branch), *found[1:]]
-            issues.extend(_prefix(_branch_step(branch), found))
+            step = _branch_step(branch)
+            for issue in found:
+                if isinstance(reader, Union) and issue.steps[:1] and issue.steps[0][0] == "<":
+                    issues.append(issue)  # the reader union already named the branch
+                else:
+                    issues.append(Issue(issue.rule, (step, *issue.steps), issue.message))
         return issues
 
     def _reader_union(self, reader: Union, writer: Node) -> list[Issue]:
@@ -133,7 +138,9 @@ class ResolutionChecker:
                 return []
         closest = self._closest_branch(reader, writer)
         if closest is not None:
-            return _prefix(_branch_step(closest), self.check(closest, writer))
+            # Show the branch by its name in the new schema.
+            step = _branch_step(closest if self.new_is_reader else writer)
+            return _prefix(step, self.check(closest, writer))
         return [self._union_lacks(reader, writer)]
 
     @staticmethod
