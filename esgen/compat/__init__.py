@@ -9,8 +9,23 @@ resolution against the previous versions the mode selects, and returns a ``Repor
 from __future__ import annotations
 
 from esgen.compat.check import check
+from esgen.compat.dialect import AVRO_1_11, AVRO_1_12, DIALECTS, STRICT, Dialect
 from esgen.compat.modes import Direction, Mode
 from esgen.compat.report import Problem, Report
 from esgen.compat.rules import ALL_RULES, RULES_BY_ID, Rule
 
-__all__ = ["ALL_RULES", "RULES_BY_ID", "Direction", "Mode", "Problem", "Report", "Rule", "check"]
+__all__ = [
+    "ALL_RULES",
+    "AVRO_1_11",
+    "AVRO_1_12",
+    "DIALECTS",
+    "RULES_BY_ID",
+    "STRICT",
+    "Dialect",
+    "Direction",
+    "Mode",
+    "Problem",
+    "Report",
+    "Rule",
+    "check",
+]

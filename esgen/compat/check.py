@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from esgen.compat.dialect import STRICT, Dialect, get_dialect
 from esgen.compat.modes import Direction, Mode
 from esgen.compat.report import Problem, Report
 from esgen.compat.resolution import resolve
 from esgen.compat.schema import Issue, Parsed, parse_schema
-from esgen.compat.validity import UnionDefaults, default_issues
+from esgen.compat.validity import default_issues
 
 
 def _path(root: str, steps: tuple[str, ...]) -> str:
@@ -35,29 +36,32 @@ def check(
     previous: Sequence[Any] = (),
     mode: Mode | str = Mode.BACKWARD,
     *,
-    union_defaults: UnionDefaults = "first",
+    dialect: Dialect | str = STRICT,
 ) -> Report:
     """Check the ``new`` schema against ``previous`` versions (oldest first) in ``mode``.
 
     Schemas are parsed JSON (dict, list or str). The new schema must be valid on its own in
     every mode, NONE included (defaults are validated as Java Avro does). Previous schemas are
     taken as the registry stored them: only their structure is checked, not their defaults.
+    ``dialect`` picks whose validity rules apply (``esgen.compat.dialect``): ``strict`` (the
+    Avro specification, the default), ``avro-1.11`` or ``avro-1.12`` (Java Avro's parsers).
     """
     mode = Mode.parse(mode)
+    dialect = get_dialect(dialect)
     if isinstance(previous, dict | str):
         raise TypeError("previous must be a sequence of schemas (oldest first)")
-    new_parsed = parse_schema(new)
+    new_parsed = parse_schema(new, dialect)
     schema = new_parsed.root_name
     problems: list[Problem] = []
     own = [*new_parsed.issues]
     if not new_parsed.issues:
-        own.extend(default_issues(new_parsed.root, union_defaults))
+        own.extend(default_issues(new_parsed.root, dialect))
     problems.extend(_problem(schema, i, Direction.SCHEMA, None, schema) for i in own)
 
     checked = mode.versions_to_check(len(previous))
     if not new_parsed.issues and new_parsed.root is not None:
         for index in checked:
-            old: Parsed = parse_schema(previous[index])
+            old: Parsed = parse_schema(previous[index], dialect)
             if old.issues or old.root is None:
                 problems.extend(
                     _problem(schema, i, Direction.SCHEMA, index, old.root_name) for i in old.issues

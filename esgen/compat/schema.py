@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from esgen.compat import rules
+from esgen.compat.dialect import STRICT, Dialect
 from esgen.compat.rules import Rule
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -113,7 +114,9 @@ class Union(Node):
 
 def branch_key(node: Node) -> str:
     """What makes union branches distinct: the full name of named types, else the kind."""
-    return node.fullname if isinstance(node, Named) else node.kind
+    if isinstance(node, Named | _Pending):
+        return node.fullname
+    return node.kind
 
 
 @dataclass(frozen=True)
@@ -169,10 +172,20 @@ def qualify(name: str, namespace: str | None) -> str:
     return f"{space}.{short}" if space else short
 
 
+@dataclass(eq=False)
+class _Pending(Node):
+    """A reference to a named type not defined yet (allowed by the avro-1.12 dialect)."""
+
+    fullname: str = ""
+    steps: tuple[str, ...] = ()
+
+
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self.named: dict[str, Named] = {}
         self.issues: list[Issue] = []
+        self.pending: list[_Pending] = []
 
     def issue(self, rule: Rule, steps: list[str], message: str) -> None:
         self.issues.append(Issue(rule, tuple(steps), message))
@@ -225,6 +238,10 @@ class _Parser:
         if name in PRIMITIVES:
             return Node(name)
         found = self.named.get(qualify(name, namespace)) or self.named.get(qualify(name, None))
+        if found is None and self.dialect.forward_references:
+            pending = _Pending("pending", None, qualify(name, namespace), tuple(steps))
+            self.pending.append(pending)
+            return pending
         if found is None:
             hint = ""
             if name in NAMED_KINDS or name in ("array", "map"):
@@ -270,7 +287,7 @@ class _Parser:
             space = namespace
         short, resolved = split_fullname(name, space)
         ok = valid_identifier(short)
-        if resolved:
+        if resolved and self.dialect.validate_namespaces:
             ok = ok and all(valid_identifier(part) for part in resolved.split("."))
         if not ok:
             self.issue(
@@ -442,9 +459,51 @@ def _json(value: Any) -> str:
         return repr(value)
 
 
-def parse_schema(js: Any) -> Parsed:
+def _resolve_pending(parser: _Parser, root: Node) -> Node:
+    """Replace forward references by the types they name, once everything is defined."""
+    targets: dict[int, Node] = {}
+    for pending in parser.pending:
+        found: Node | None = parser.named.get(pending.fullname)
+        if found is None:
+            parser.issue(
+                rules.UNKNOWN_TYPE,
+                list(pending.steps),
+                f"undefined type `{pending.fullname}`",
+            )
+            found = Node("null")
+        targets[id(pending)] = found
+
+    def swap(node: Node) -> Node:
+        return targets.get(id(node), node)
+
+    seen: set[int] = set()
+    stack = [swap(root), *parser.named.values()]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Record):
+            for f in node.fields:
+                f.type = swap(f.type)
+                stack.append(f.type)
+        elif isinstance(node, Array):
+            node.items = swap(node.items)
+            stack.append(node.items)
+        elif isinstance(node, Map):
+            node.values = swap(node.values)
+            stack.append(node.values)
+        elif isinstance(node, Union):
+            node.branches = [swap(b) for b in node.branches]
+            stack.extend(node.branches)
+    return swap(root)
+
+
+def parse_schema(js: Any, dialect: Dialect = STRICT) -> Parsed:
     """Parse schema JSON (dict, list or str) into nodes, collecting structural issues."""
-    parser = _Parser()
+    parser = _Parser(dialect)
     root_steps: list[str] = []
     root = parser.parse(js, None, root_steps)
+    if parser.pending:
+        root = _resolve_pending(parser, root)
     return Parsed(root, parser.issues, parser.named)

@@ -12,17 +12,20 @@ schemas, so esgen checks defaults itself:
   exactly ``size`` code points; ``enum``: one of the symbols;
 - ``array``/``map``: a JSON array/object whose items/values fit;
 - ``record``: an object where every field has a fitting value, or is absent and has a default;
-- union: the first branch (the Avro specification; Avro Java 1.9-1.11). Avro Java 1.12 accepts
-  a value of any branch: pass ``union_defaults="any"`` to get that behaviour.
+- union: the first branch (the Avro specification; Avro Java 1.9-1.11).
+
+Java Avro is more lenient than the list above in places, by version: see
+``esgen.compat.dialect`` (``avro-1.11``, ``avro-1.12``) to imitate it exactly.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Any
 
 from esgen.compat import rules
+from esgen.compat.dialect import STRICT, Dialect
 from esgen.compat.schema import (
     Array,
     Enum,
@@ -35,8 +38,6 @@ from esgen.compat.schema import (
     Union,
     _json,
 )
-
-UnionDefaults = Literal["first", "any"]
 
 _INT_RANGE = (-(2**31), 2**31 - 1)
 _LONG_RANGE = (-(2**63), 2**63 - 1)
@@ -57,15 +58,15 @@ def _latin1(value: Any) -> bool:
     return isinstance(value, str) and all(ord(c) <= 255 for c in value)
 
 
-def fits(node: Node, value: Any, union_defaults: UnionDefaults = "first") -> bool:
+def fits(node: Node, value: Any, dialect: Dialect = STRICT) -> bool:
     """Does the JSON ``value`` fit the schema ``node`` as a default?"""
     kind = node.kind
     if isinstance(node, Union):
         if not node.branches:
             return False
-        if union_defaults == "any":
-            return any(fits(b, value, union_defaults) for b in node.branches)
-        return fits(node.branches[0], value, union_defaults)
+        if dialect.union_default_any_branch:
+            return any(fits(b, value, dialect) for b in node.branches)
+        return fits(node.branches[0], value, dialect)
     if kind == "null":
         return value is None
     if kind == "boolean":
@@ -78,6 +79,8 @@ def fits(node: Node, value: Any, union_defaults: UnionDefaults = "first") -> boo
         return _is_number(value)
     if kind == "string":
         return isinstance(value, str)
+    if not dialect.strict_string_defaults and kind in ("bytes", "fixed", "enum"):
+        return isinstance(value, str)  # Java only asks for a JSON string
     if kind == "bytes":
         return _latin1(value)
     if isinstance(node, Fixed):
@@ -85,19 +88,19 @@ def fits(node: Node, value: Any, union_defaults: UnionDefaults = "first") -> boo
     if isinstance(node, Enum):
         return isinstance(value, str) and value in node.symbols
     if isinstance(node, Array):
-        return isinstance(value, list) and all(fits(node.items, v, union_defaults) for v in value)
+        return isinstance(value, list) and all(fits(node.items, v, dialect) for v in value)
     if isinstance(node, Map):
         return isinstance(value, dict) and all(
-            fits(node.values, v, union_defaults) for v in value.values()
+            fits(node.values, v, dialect) for v in value.values()
         )
     if isinstance(node, Record):
         if not isinstance(value, dict):
             return False
         for f in node.fields:
             if f.name in value:
-                if not fits(f.type, value[f.name], union_defaults):
+                if not fits(f.type, value[f.name], dialect):
                     return False
-            elif not f.has_default or not fits(f.type, f.default, union_defaults):
+            elif not f.has_default or not fits(f.type, f.default, dialect):
                 return False
         return True
     return False
@@ -114,10 +117,10 @@ def _java_double_string(value: Any) -> bool:
     return not math.isnan(float(text.rstrip("fFdD")))
 
 
-def _why(node: Node, value: Any, union_defaults: UnionDefaults) -> str:
-    if isinstance(node, Union) and union_defaults == "first" and node.branches:
+def _why(node: Node, value: Any, dialect: Dialect) -> str:
+    if isinstance(node, Union) and not dialect.union_default_any_branch and node.branches:
         first = node.branches[0].display()
-        others = [b for b in node.branches[1:] if fits(b, value, union_defaults)]
+        others = [b for b in node.branches[1:] if fits(b, value, dialect)]
         hint = ""
         if others:
             hint = (
@@ -143,7 +146,7 @@ def _why(node: Node, value: Any, union_defaults: UnionDefaults) -> str:
     return f"default {_json(value)} does not fit type `{node.display()}`"
 
 
-def default_issues(root: Node | None, union_defaults: UnionDefaults = "first") -> list[Issue]:
+def default_issues(root: Node | None, dialect: Dialect = STRICT) -> list[Issue]:
     """Every field default in the schema graph that does not fit its field's type."""
     issues: list[Issue] = []
     seen: set[int] = set()
@@ -156,7 +159,7 @@ def default_issues(root: Node | None, union_defaults: UnionDefaults = "first") -
             for f in node.fields:
                 fsteps = (*steps, "." + f.name)
                 if f.has_default:
-                    ok = fits(f.type, f.default, union_defaults)
+                    ok = fits(f.type, f.default, dialect)
                     if not ok and f.type.kind in ("float", "double"):
                         ok = _java_double_string(f.default)
                     if not ok:
@@ -164,7 +167,7 @@ def default_issues(root: Node | None, union_defaults: UnionDefaults = "first") -
                             Issue(
                                 rules.INVALID_DEFAULT,
                                 fsteps,
-                                _why(f.type, f.default, union_defaults),
+                                _why(f.type, f.default, dialect),
                             )
                         )
                 walk(f.type, fsteps)
@@ -181,4 +184,4 @@ def default_issues(root: Node | None, union_defaults: UnionDefaults = "first") -
     return issues
 
 
-__all__ = ["Named", "UnionDefaults", "default_issues", "fits"]
+__all__ = ["Named", "default_issues", "fits"]

@@ -32,6 +32,7 @@ MODES = (
     "FULL_TRANSITIVE",
 )
 
+DIALECT_NAMES = ("strict", "avro-1.11", "avro-1.12")
 NS = "com.example.corpus"
 _NO = object()
 
@@ -88,16 +89,17 @@ class Case:
     modes: dict[str, bool] | None = None  # explicit verdicts, for histories of 2+ versions
     rules: frozenset[str] = frozenset()
     source: str = "esgen"
-    union_defaults: str = "first"
+    valid_in: frozenset[str] = frozenset()  # Java dialects that accept this invalid schema
 
     @property
     def invalid(self) -> bool:
         return bool(self.rules & VALIDITY_RULES)
 
-    def expected(self) -> dict[str, bool]:
+    def expected(self, dialect: str = "strict") -> dict[str, bool]:
+        """Verdict per mode; ``dialect`` as in ``esgen.compat.dialect``."""
         if self.modes is not None:
             return dict(self.modes)
-        if self.invalid:
+        if self.invalid and dialect not in self.valid_in:
             return dict.fromkeys(MODES, False)
         if not self.previous:
             return dict.fromkeys(MODES, True)
@@ -121,6 +123,7 @@ class Case:
             "previous": list(self.previous),
             "new": self.new,
             "expected": self.expected(),
+            "expected_by_dialect": {d: self.expected(d) for d in DIALECT_NAMES},
             "rules": sorted(self.rules),
         }
 
@@ -138,6 +141,7 @@ def case(
     modes: dict[str, bool] | None = None,
     source: str = "esgen",
     history: bool = False,
+    valid_in: frozenset[str] = frozenset(),
 ) -> None:
     """Add a case; ``previous`` is one schema, or a list when ``history`` is true."""
     if previous is None:
@@ -147,7 +151,9 @@ def case(
     else:
         prev = (previous,)
     assert all(c.name != name for c in CASES), f"duplicate case name {name}"
-    CASES.append(Case(name, new, prev, backward, forward, modes, frozenset(rules), source))
+    CASES.append(
+        Case(name, new, prev, backward, forward, modes, frozenset(rules), source, valid_in)
+    )
 
 
 JAVA = "avro-java SchemaCompatibility"
@@ -620,7 +626,9 @@ case(
 )  # fmt: skip
 
 # -- invalid defaults (the new schema is invalid in every mode, NONE included) -----------------
-_bad_defaults: list[tuple[str, Any, Any]] = [
+_JAVA = frozenset({"avro-1.11", "avro-1.12"})  # Java only asks for a JSON string
+_J12 = frozenset({"avro-1.12"})  # Avro Java 1.12 accepts a default of any union branch
+_bad_defaults: list[tuple[str, Any, Any] | tuple[str, Any, Any, frozenset[str]]] = [
     ("int-string", "int", "1"),
     ("int-fraction", "int", 1.5),
     ("int-float-literal", "int", 1.0),
@@ -635,15 +643,15 @@ _bad_defaults: list[tuple[str, Any, Any]] = [
     ("null-string", "null", "null"),
     ("string-null", "string", None),
     ("string-number", "string", 1),
-    ("bytes-wide-char", "bytes", "\u0100"),
+    ("bytes-wide-char", "bytes", "\u0100", _JAVA),
     ("bytes-number", "bytes", 0),
-    ("fixed-wrong-length", fixed("F2", 2), "abc"),
-    ("fixed-wide-char", fixed("F2", 2), "a\u0101"),
-    ("enum-not-a-symbol", enum("Suit", ["A", "B"]), "Z"),
-    ("union-second-branch", ["null", "string"], "x"),
-    ("union-null-not-first", ["string", "null"], None),
-    ("union-string-null-literal", ["null", "string"], "null"),
-    ("union-int-branch-second", ["string", "int"], 1),
+    ("fixed-wrong-length", fixed("F2", 2), "abc", _JAVA),
+    ("fixed-wide-char", fixed("F2", 2), "a\u0101", _JAVA),
+    ("enum-not-a-symbol", enum("Suit", ["A", "B"]), "Z", _JAVA),
+    ("union-second-branch", ["null", "string"], "x", _J12),
+    ("union-null-not-first", ["string", "null"], None, _J12),
+    ("union-string-null-literal", ["null", "string"], "null", _J12),
+    ("union-int-branch-second", ["string", "int"], 1, _J12),
     ("array-wrong-item", arr("int"), [1, "a"]),
     ("array-not-list", arr("int"), 1),
     ("map-not-object", mp("int"), []),
@@ -651,11 +659,12 @@ _bad_defaults: list[tuple[str, Any, Any]] = [
     ("record-missing-field", rec("P", fld("x", "int")), {}),
     ("record-wrong-field", rec("P", fld("x", "int")), {"x": "1"}),
     ("record-not-object", rec("P", fld("x", "int")), 1),
-    ("record-nested-union", rec("P", fld("x", ["null", "int"])), {"x": 1}),
+    ("record-nested-union", rec("P", fld("x", ["null", "int"])), {"x": 1}, _J12),
 ]
-for _name, _type, _default in _bad_defaults:
-    case(f"invalid-default-{_name}", one(_type, _default), one(_type), None, None, ID,
-         source="avro-java Schema.Parser")  # fmt: skip
+for _name, _type, _default, *_lenient in _bad_defaults:
+    case(f"invalid-default-{_name}", one(_type, _default), one(_type), True, True, ID,
+         source="avro-java Schema.Parser",
+         valid_in=_lenient[0] if _lenient else frozenset())  # fmt: skip
 _good_defaults: list[tuple[str, Any, Any]] = [
     ("int", "int", -(2**31)),
     ("long", "long", 2**63 - 1),
@@ -705,7 +714,7 @@ case("unknown-type", one("strng"), None, None, None, "UNKNOWN_TYPE")
 case(
     "forward-reference",
     rec("R", fld("a", "Later"), fld("b", rec("Later", fld("x", "int")))), None, None, None,
-    "UNKNOWN_TYPE",
+    "UNKNOWN_TYPE", valid_in=_J12,
 )  # fmt: skip
 case(
     "reference-by-short-name-in-namespace",
@@ -726,7 +735,8 @@ case(
 )  # fmt: skip
 case("bad-record-name", rec("1Bad", fld("a", "int")), None, None, None, "INVALID_NAME")
 case("bad-field-name", rec("R", fld("a-b", "int")), None, None, None, "INVALID_NAME")
-case("bad-namespace", rec("R", fld("a", "int"), ns="com.1x"), None, None, None, "INVALID_NAME")
+case("bad-namespace", rec("R", fld("a", "int"), ns="com.1x"), None, None, None, "INVALID_NAME",
+     valid_in=frozenset({"avro-1.11"}))  # fmt: skip
 case("bad-enum-symbol", one(enum("Suit", ["A B"])), None, None, None, "INVALID_NAME")
 case("named-after-primitive", rec("int", ns=None), None, None, None, "INVALID_NAME")
 case("duplicate-enum-symbol", one(enum("Suit", ["A", "A"])), None, None, None, "DUPLICATE_SYMBOL")

@@ -1,4 +1,4 @@
-"""Replays the corpus: every case, every mode, plus the rule ids reported."""
+"""Replays the corpus: every case, every mode, every dialect, plus the rule ids reported."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import pytest
 
 from esgen.compat import Mode, check
 from esgen.compat.rules import ALL_RULES, RULES_BY_ID
-from tests.compat.corpus import CASES, MODES, Case, as_json
+from tests.compat.corpus import CASES, DIALECT_NAMES, MODES, Case, as_json
 
 CORPUS_JSON = Path(__file__).with_name("corpus.json")
 
 
+@pytest.mark.parametrize("dialect", DIALECT_NAMES)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_case_verdict_in_every_mode(case: Case) -> None:
-    expected = case.expected()
+def test_case_verdict_in_every_mode(case: Case, dialect: str) -> None:
+    expected = case.expected(dialect)
     assert set(expected) == set(MODES)
     got = {
-        mode: check(case.new, list(case.previous), mode).compatible for mode in MODES
+        mode: check(case.new, list(case.previous), mode, dialect=dialect).compatible
+        for mode in MODES
     }
     assert got == expected
 
