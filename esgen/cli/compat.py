@@ -68,17 +68,30 @@ def _load(path: Path, param: str) -> Any:
     show_default=True,
     help="Report format.",
 )
+@click.option(
+    "--dialect",
+    type=click.Choice(["strict", "avro-1.11", "avro-1.12"]),
+    default="strict",
+    show_default=True,
+    help="Whose rules decide if a schema is valid on its own: the Avro specification "
+    "(strict), or Avro Java 1.11 (Confluent 7) / 1.12 (Confluent 8, Apicurio 3).",
+)
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
-def compat(mode: str, previous: tuple[Path, ...], output_format: str, new: Path) -> None:
+def compat(
+    mode: str, previous: tuple[Path, ...], output_format: str, dialect: str, new: Path
+) -> None:
     """Check the NEW schema (.avsc) against previous versions.
 
+    Modes have Confluent Schema Registry's meaning: BACKWARD (the new schema reads events
+    written with the latest previous one), FORWARD (the latest previous schema reads new
+    events), FULL (both), their _TRANSITIVE forms (against every previous version), NONE.
     Exit 0 when compatible, 1 when not (each problem explained), 2 on usage errors.
     """
     from esgen.compat import check
 
     new_schema = _load(new, "NEW")
     previous_schemas = [_load(p, "--previous") for p in previous]
-    report = check(new_schema, previous_schemas, mode.upper())
+    report = check(new_schema, previous_schemas, mode.upper(), dialect=dialect)
     if output_format == "json":
         data = report.to_dict()
         data["new"] = str(new)

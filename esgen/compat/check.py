@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from esgen.compat import rules
 from esgen.compat.dialect import STRICT, Dialect, get_dialect
 from esgen.compat.modes import Direction, Mode
 from esgen.compat.report import Problem, Report
@@ -50,6 +51,23 @@ def check(
     dialect = get_dialect(dialect)
     if isinstance(previous, dict | str):
         raise TypeError("previous must be a sequence of schemas (oldest first)")
+    try:
+        return _check(new, previous, mode, dialect)
+    except RecursionError:
+        problem = Problem(
+            schema="<schema>",
+            path="<schema>",
+            rule=rules.MALFORMED_SCHEMA.id,
+            direction=Direction.SCHEMA,
+            previous_index=None,
+            message="the schema is nested too deeply for esgen to check (hundreds of levels)",
+            fix="Flatten the schema.",
+        )
+        checked = tuple(mode.versions_to_check(len(previous)))
+        return Report("<schema>", mode, len(previous), checked, (problem,))
+
+
+def _check(new: Any, previous: Sequence[Any], mode: Mode, dialect: Dialect) -> Report:
     new_parsed = parse_schema(new, dialect)
     schema = new_parsed.root_name
     problems: list[Problem] = []
