@@ -139,7 +139,11 @@ def test_format_text_lists_every_problem() -> None:
     text = check(new, [old], "FULL").format_text()
     assert text.splitlines()[0].endswith("INCOMPATIBLE")
     assert text.splitlines()[-1] == f"{len(check(new, [old], 'FULL').problems)} problems"
-    for rule_id in ("TYPE_CHANGED", "FIELD_ADDED_WITHOUT_DEFAULT", "FIELD_REMOVED_WITHOUT_DEFAULT"):
+    for rule_id in (
+        "TYPE_CHANGED",
+        "FIELD_ADDED_WITHOUT_DEFAULT",
+        "FIELD_REMOVED_WITHOUT_DEFAULT",
+    ):
         assert rule_id in text
 
 
@@ -201,7 +205,11 @@ def test_aliases_are_resolved_against_the_namespace() -> None:
 
 def test_parse_collects_several_problems() -> None:
     parsed = parse_schema(rec("R", fld("a", "nope"), fld("a", "int"), fld("b-c", "int")))
-    assert {i.rule.id for i in parsed.issues} == {"UNKNOWN_TYPE", "DUPLICATE_FIELD", "INVALID_NAME"}
+    assert {i.rule.id for i in parsed.issues} == {
+        "UNKNOWN_TYPE",
+        "DUPLICATE_FIELD",
+        "INVALID_NAME",
+    }
 
 
 def test_rule_table_documents_every_rule() -> None:
