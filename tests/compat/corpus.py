@@ -388,6 +388,16 @@ case(
     one(enum("Suit", ["A", "D"])), one(enum("Suit", ["A", "B"])),
     False, False, "ENUM_SYMBOL_REMOVED", "ENUM_SYMBOL_ADDED",
 )  # fmt: skip
+case(
+    "enum-field-added-enum-default-only",
+    rec("R", fld("a", "int"), fld("e", enum("Suit", ["A", "B"], default="A"))),
+    rec("R", fld("a", "int")), False, True, FA, source=JAVA,
+)  # fmt: skip
+case(
+    "enum-field-added-with-field-default",
+    rec("R", fld("a", "int"), fld("e", enum("Suit", ["A", "B"], default="A"), "B")),
+    rec("R", fld("a", "int")), True, True,
+)  # fmt: skip
 case("enum-to-string", one("string"), one(_ab), False, False, TC)
 case("string-to-enum", one(_ab), one("string"), False, False, TC)
 case(
@@ -447,6 +457,17 @@ case(
 case(
     "union-branch-removed",
     one(["null", "string"]), one(["null", "string", "int"]), False, True, UB, source=CONFLUENT,
+)  # fmt: skip
+case(
+    "map-of-union-branch-promoted",
+    one(mp(["null", "double"])), one(mp(["null", "float"])), True, False, UB,
+)  # fmt: skip
+case(
+    "union-gains-wider-numeric-branch",
+    one(["null", "int", "long"]), one(["null", "int"]), True, False, UB,
+)  # fmt: skip
+case(
+    "union-to-wider-plain-type", one("double"), one(["int", "long", "float"]), True, False, UB,
 )  # fmt: skip
 case("union-reordered", one(["string", "int"]), one(["int", "string"]), True, True, source=JAVA)
 case("union-branch-promoted", one(["null", "long"]), one(["null", "int"]), True, False, UB,
