@@ -47,6 +47,7 @@ PROMOTIONS: dict[str, frozenset[str]] = {
 }
 
 _OLD = "events written before it cannot be read"
+_OLD_CHANGE = "events written before the change cannot be read"
 _NEW = "consumers still on the previous schema cannot read new events"
 
 
@@ -188,13 +189,14 @@ class ResolutionChecker:
         if not missing or reader.default is not None:
             return []
         listed = ", ".join(missing)
+        symbols = "that symbol" if len(missing) == 1 else "those symbols"
         if self.new_is_reader:
             return [
                 Issue(
                     rules.ENUM_SYMBOL_REMOVED,
                     (),
                     f"enum `{reader.fullname}` no longer has {listed} and has no default; "
-                    f"{_OLD} when they carry {'it' if len(missing) == 1 else 'them'}",
+                    f"events written before with {symbols} cannot be read",
                 )
             ]
         return [
@@ -216,7 +218,7 @@ class ResolutionChecker:
                 rules.FIXED_SIZE_CHANGED,
                 (),
                 f"fixed `{new.fullname}` changed size from {old.size} to {new.size}; "
-                f"{_OLD if self.new_is_reader else _NEW}",
+                f"{_OLD_CHANGE if self.new_is_reader else _NEW}",
             )
         ]
 
@@ -243,7 +245,9 @@ class ResolutionChecker:
     def _type_changed(self, reader: Node, writer: Node) -> Issue:
         r, w = reader.display(), writer.display()
         if self.new_is_reader:
-            message = f"type changed from `{w}` to `{r}`; {_OLD} (`{w}` cannot be read as `{r}`)"
+            message = (
+                f"type changed from `{w}` to `{r}`; {_OLD_CHANGE} (`{w}` cannot be read as `{r}`)"
+            )
         else:
             message = f"type changed from `{r}` to `{w}`; {_NEW} (`{w}` cannot be read as `{r}`)"
             if reader.kind in PROMOTIONS.get(writer.kind, frozenset()):
@@ -254,7 +258,7 @@ class ResolutionChecker:
         if self.new_is_reader:
             message = (
                 f"`{writer.fullname}` renamed to `{reader.fullname}` without an alias for the "
-                f"old name; {_OLD}"
+                f"old name; events written before the rename cannot be read"
             )
         else:
             message = (
@@ -267,8 +271,8 @@ class ResolutionChecker:
         w = writer.display()
         if self.new_is_reader:
             message = (
-                f"the type {reader.display()} has no branch for `{w}`; {_OLD} when they "
-                f"carry a `{w}` value"
+                f"the type {reader.display()} has no branch for `{w}`; events written before "
+                f"with `{w}` values cannot be read"
             )
         else:
             message = (
@@ -281,8 +285,8 @@ class ResolutionChecker:
         b, r = branch.display(), reader.display()
         if self.new_is_reader:
             message = (
-                f"the union branch `{b}` is gone (the type is now `{r}`); {_OLD} when they "
-                f"carry a `{b}` value"
+                f"the union branch `{b}` is gone (the type is now `{r}`); events written before "
+                f"with `{b}` values cannot be read"
             )
         else:
             message = (
