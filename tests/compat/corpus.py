@@ -527,6 +527,54 @@ case(
     one(["null", _abc]), one(["null", _ab]), True, False, "ENUM_SYMBOL_ADDED",
 )  # fmt: skip
 
+_many_new = rec(
+    "Base",
+    fld("suit", enum("SuitA", ["A", "C"])),
+    fld("kind", enum("Kind", ["A", "B"])),
+    fld("text", "string"),
+    fld(
+        "sub",
+        rec(
+            "Sub",
+            fld("same", "long", 42),
+            fld("extra", "long"),
+            fld("hash", fixed("Hash", 4)),
+            fld("flag", ["boolean"]),
+            fld("flag2", ["boolean"]),
+            fld(
+                "inner",
+                rec("Inner", fld("on", "boolean", True), fld("xs", arr("string"))),
+                ns="not.ns",
+            ),
+        ),
+    ),
+)
+_many_old = rec(
+    "Base",
+    fld("suit", enum("SuitA", ["A", "B", "C", "D"])),
+    fld("kind", enum("KindOld", ["A", "B"])),
+    fld("text", "long"),
+    fld(
+        "sub",
+        rec(
+            "Sub",
+            fld("same", "long", 42),
+            fld("hash", fixed("Hash", 8)),
+            fld("flag", ["boolean", "double", "string"]),
+            fld("flag2", "long"),
+            fld(
+                "inner",
+                rec("Inner", fld("on", "boolean", True), fld("xs", arr("boolean"))),
+                ns="ns",
+            ),
+        ),
+    ),
+)
+case(
+    "many-problems-at-once", _many_new, _many_old, False, False,
+    "ENUM_SYMBOL_REMOVED", NC, TC, FA, "FIXED_SIZE_CHANGED", UB, source=JAVA,
+)  # fmt: skip
+
 # -- recursive schemas -------------------------------------------------------------------------
 
 
