@@ -12,6 +12,7 @@ type that declares them. Problems are collected rather than raised, so a user se
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,7 +207,7 @@ class _Parser:
                 self.issue(
                     rules.MALFORMED_SCHEMA,
                     steps,
-                    f"`type` must be a type name, got {_json(kind)} (a nested type goes in a "
+                    f"`type` must be a type name, got {json_text(kind)} (a nested type goes in a "
                     "field's `type`, not in a schema object's)",
                 )
                 return Node("null")
@@ -231,7 +232,7 @@ class _Parser:
                     return Map("map", logical)
                 return Map("map", logical, self.parse(js["values"], namespace, [*steps, "{}"]))
             return self.reference(kind, namespace, steps)
-        self.issue(rules.MALFORMED_SCHEMA, steps, f"{_json(js)} is not a schema")
+        self.issue(rules.MALFORMED_SCHEMA, steps, f"{json_text(js)} is not a schema")
         return Node("null")
 
     def reference(self, name: str, namespace: str | None, steps: list[str]) -> Node:
@@ -371,7 +372,7 @@ class _Parser:
                 self.issue(
                     rules.MALFORMED_SCHEMA,
                     fsteps,
-                    f"`order` must be ascending, descending or ignore, got {_json(order)}",
+                    f"`order` must be ascending, descending or ignore, got {json_text(order)}",
                 )
             faliases = fjs.get("aliases")
             if faliases is None:
@@ -423,7 +424,7 @@ class _Parser:
                 self.issue(
                     rules.INVALID_DEFAULT,
                     steps,
-                    f"enum default {_json(default)} is not a symbol of `{node.fullname}`",
+                    f"enum default {json_text(default)} is not a symbol of `{node.fullname}`",
                 )
         self.register(node, steps)
         return node
@@ -450,9 +451,8 @@ class _Parser:
         return node
 
 
-def _json(value: Any) -> str:
-    import json
-
+def json_text(value: Any) -> str:
+    """A JSON value as it would appear in the schema, for messages."""
     try:
         return json.dumps(value)
     except (TypeError, ValueError):

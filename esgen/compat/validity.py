@@ -32,11 +32,10 @@ from esgen.compat.schema import (
     Fixed,
     Issue,
     Map,
-    Named,
     Node,
     Record,
     Union,
-    _json,
+    json_text,
 )
 
 _INT_RANGE = (-(2**31), 2**31 - 1)
@@ -129,21 +128,23 @@ def _why(node: Node, value: Any, dialect: Dialect) -> str:
                 else "; put `null` first in the union"
             )
         return (
-            f"default {_json(value)} does not fit `{first}`, the first branch of the union "
+            f"default {json_text(value)} does not fit `{first}`, the first branch of the union "
             f"{node.display()} (a union's default must match its first branch){hint}"
         )
     if isinstance(node, Enum):
-        return f"default {_json(value)} is not a symbol of `{node.fullname}` {list(node.symbols)}"
+        return (
+            f"default {json_text(value)} is not a symbol of `{node.fullname}` {list(node.symbols)}"
+        )
     if isinstance(node, Fixed):
         return (
-            f"default {_json(value)} is not a string of exactly {node.size} code points "
+            f"default {json_text(value)} is not a string of exactly {node.size} code points "
             f"<= 255, as `{node.fullname}` (fixed, size {node.size}) needs"
         )
     if node.kind == "bytes":
-        return f"default {_json(value)} is not a string of code points <= 255, as bytes needs"
+        return f"default {json_text(value)} is not a string of code points <= 255, as bytes needs"
     if node.kind in ("int", "long") and isinstance(value, int) and not isinstance(value, bool):
         return f"default {value} is out of range for {node.kind}"
-    return f"default {_json(value)} does not fit type `{node.display()}`"
+    return f"default {json_text(value)} does not fit type `{node.display()}`"
 
 
 def default_issues(root: Node | None, dialect: Dialect = STRICT) -> list[Issue]:
@@ -184,4 +185,4 @@ def default_issues(root: Node | None, dialect: Dialect = STRICT) -> list[Issue]:
     return issues
 
 
-__all__ = ["Named", "default_issues", "fits"]
+__all__ = ["default_issues", "fits"]
