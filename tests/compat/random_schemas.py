@@ -70,7 +70,7 @@ class _Generator:
             return {"type": "fixed", "name": name, "size": rng.choice([2, 4])}
         if r < 0.8 and self.defined:
             return rng.choice(self.defined)  # a reference, possibly recursive
-        return self.record(depth - 1)
+        return self.record(depth - 1, ns=rng.choice([None, None, "com.b", ""]))
 
     def record(self, depth: int, name: str | None = None, ns: str | None = None) -> dict[str, Any]:
         name = name or self.fresh("R")
@@ -174,6 +174,8 @@ class _Generator:
                 f["name"] = old + "r"
                 if rng.random() < 0.7:
                     f["aliases"] = [old]
+                if rng.random() < 0.1:  # an alias naming another field: ambiguous
+                    f["aliases"] = [*f.get("aliases", []), rng.choice(fields)["name"]]
             elif r < 0.82 and fields:
                 f = rng.choice(fields)
                 if "default" in f:
@@ -223,7 +225,16 @@ def random_cases(n: int, seed: int) -> list[dict[str, Any]]:
         base = gen.record(3, name="Top", ns=rng.choice(["com.a", None]))
         if rng.random() < 0.2:
             base["fields"].append({"name": "next", "type": ["null", "Top"], "default": None})
-        new = gen.change_record(base)
-        previous = [base] if rng.random() < 0.7 else [gen.change_record(base), base]
+        if rng.random() < 0.1:  # a top-level union, array or map around the record
+            wrapper = rng.choice(["union", "array", "map"])
+            base = (
+                ["null", base]
+                if wrapper == "union"
+                else {"type": wrapper, ("items" if wrapper == "array" else "values"): base}
+            )
+            new = gen.change_type(base)
+        else:
+            new = gen.change_record(base)
+        previous = [base] if rng.random() < 0.7 else [gen.change_type(base), base]
         cases.append({"name": f"random-{seed}-{i}", "previous": previous, "new": new})
     return cases

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +55,7 @@ public class Oracle {
         boolean ok = created != null;
         if (ok && !mode.equals("NONE") && !previous.isEmpty()) {
           List<Schema> versions = mode.endsWith("_TRANSITIVE")
-              ? previous : List.of(previous.get(previous.size() - 1));
+              ? previous : Collections.singletonList(previous.get(previous.size() - 1));
           for (Schema old : versions) {
             ok &= old != null;
             if (ok && !mode.startsWith("FORWARD")) ok &= canRead(created, old);
