@@ -222,19 +222,20 @@ def random_cases(n: int, seed: int) -> list[dict[str, Any]]:
     cases = []
     for i in range(n):
         gen = _Generator(rng)
-        base = gen.record(3, name="Top", ns=rng.choice(["com.a", None]))
+        top = gen.record(3, name="Top", ns=rng.choice(["com.a", None]))
         if rng.random() < 0.2:
-            base["fields"].append({"name": "next", "type": ["null", "Top"], "default": None})
+            top["fields"].append({"name": "next", "type": ["null", "Top"], "default": None})
+        base: Any = top
         if rng.random() < 0.1:  # a top-level union, array or map around the record
             wrapper = rng.choice(["union", "array", "map"])
             base = (
-                ["null", base]
+                ["null", top]
                 if wrapper == "union"
-                else {"type": wrapper, ("items" if wrapper == "array" else "values"): base}
+                else {"type": wrapper, ("items" if wrapper == "array" else "values"): top}
             )
             new = gen.change_type(base)
         else:
-            new = gen.change_record(base)
+            new = gen.change_record(top)
         previous = [base] if rng.random() < 0.7 else [gen.change_type(base), base]
         cases.append({"name": f"random-{seed}-{i}", "previous": previous, "new": new})
     return cases
