@@ -13,9 +13,11 @@ def main() -> None:
     """Event sourcing on Kafka from declarative definitions."""
 
 
+from esgen.cli.compat import compat  # noqa: E402
+from esgen.cli.dev import dev  # noqa: E402
 from esgen.cli.generate import generate, validate  # noqa: E402
 
 main.add_command(validate)
 main.add_command(generate)
-from esgen.cli.dev import dev  # noqa: E402
+main.add_command(compat)
 main.add_command(dev)
