@@ -121,7 +121,7 @@ class ModuleBuilder:
         used: set[str] = set()
         for record in self._records():
             for f in record.fields:
-                used.update(_named_refs(f.type))
+                used.update(named_refs(f.type))
         taken = set(self.types.names.values())
         for full_name in sorted(used - set(self.types.names)):
             named = self.all_types[full_name]
@@ -406,15 +406,15 @@ def all_named_types(project: Project) -> dict[str, NamedType]:
     return result
 
 
-def _named_refs(t: TypeRef) -> set[str]:
+def named_refs(t: TypeRef) -> set[str]:
     if isinstance(t, NamedRef):
         return {t.full_name}
     if isinstance(t, OptionalType):
-        return _named_refs(t.inner)
+        return named_refs(t.inner)
     if isinstance(t, ArrayType):
-        return _named_refs(t.items)
+        return named_refs(t.items)
     if isinstance(t, MapType):
-        return _named_refs(t.values)
+        return named_refs(t.values)
     return set()
 
 
