@@ -9,16 +9,9 @@ from typing import Any
 import click
 
 from esgen.cli.errors import Abort
+from esgen.compat.modes import Mode
 
-MODES = [
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-]
+MODES = [mode.value for mode in Mode]
 
 
 class _ModeChoice(click.Choice):  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 from esgen.codegen.pytypes import py_str
@@ -167,23 +168,37 @@ def _conditional_parts(text: str) -> tuple[str, str, str] | None:
 
 def _top_level_words(text: str) -> str:
     """``text`` with everything inside brackets and strings blanked out."""
-    out = []
+    return "".join(
+        char if depth == 0 and not quoted and char not in _OPENERS else "_"
+        for _, char, depth, quoted in _scan(text)
+    )
+
+
+def _scan(text: str) -> Iterator[tuple[int, str, int, bool]]:
+    """``(index, char, depth, quoted)`` for each character of a line of Python.
+
+    ``depth`` is the bracket depth outside the character (an opening bracket is at the
+    depth of its surroundings, so is its closing one); ``quoted`` is True inside string
+    literals, quotes included.
+    """
     depth = 0
     quote: str | None = None
     for index, char in enumerate(text):
         if quote:
             if char == quote and text[index - 1] != "\\":
                 quote = None
-            out.append("_")
-            continue
-        if char in "\"'":
+            yield index, char, depth, True
+        elif char in "\"'":
             quote = char
+            yield index, char, depth, True
         elif char in _OPENERS:
+            yield index, char, depth, False
             depth += 1
         elif char in ")]}":
             depth -= 1
-        out.append(char if depth == 0 and char not in _OPENERS else "_")
-    return "".join(out)
+            yield index, char, depth, False
+        else:
+            yield index, char, depth, False
 
 
 def _indented(lines: list[str]) -> list[str]:
@@ -193,47 +208,24 @@ def _indented(lines: list[str]) -> list[str]:
 def _top_level_pairs(line: str) -> list[tuple[int, int]]:
     """``(open, close)`` indexes of the outermost bracket pairs, left to right."""
     pairs: list[tuple[int, int]] = []
-    stack: list[int] = []
-    quote: str | None = None
-    for index, char in enumerate(line):
-        if quote:
-            if char == quote and line[index - 1] != "\\":
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char in _OPENERS:
-            stack.append(index)
-        elif char in ")]}" and stack:
-            start = stack.pop()
-            if not stack:
-                pairs.append((start, index))
+    start = 0
+    for index, char, depth, quoted in _scan(line):
+        if quoted or depth:
+            continue
+        if char in _OPENERS:
+            start = index
+        elif char in ")]}":
+            pairs.append((start, index))
     return pairs
 
 
 def _split_top_level(text: str) -> list[str]:
     """Split ``a, f(b, c), d`` at its top-level commas."""
-    items: list[str] = []
-    depth = 0
-    quote: str | None = None
-    current = ""
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote and text[index - 1] != "\\":
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char in _OPENERS:
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append(current.strip())
-            current = ""
-            continue
-        current += char
-    if current.strip():
-        items.append(current.strip())
-    return items
+    cuts = [
+        i for i, char, depth, quoted in _scan(text) if char == "," and not depth and not quoted
+    ]
+    bounds = zip([-1, *cuts], [*cuts, len(text)], strict=True)
+    return [part for a, b in bounds if (part := text[a + 1 : b].strip())]
 
 
 def _balanced(target: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from esgen import model
+from esgen.compat.modes import Mode
 from esgen.dsl import names as rules
 from esgen.dsl import typerules as tr
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
@@ -41,15 +42,7 @@ _KIND_OF_KEY = {"fields": "record", "enum": "enum", "fixed": "fixed"}
 FIELD_KEYS = ("type", "default", "doc", "aliases")
 STATE_KEYS = ("fields", "invariants", "doc")
 EVENT_KEYS = ("doc", "fields", "fold")
-COMPATIBILITY = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
+COMPATIBILITY = tuple(mode.value for mode in Mode)
 
 
 @dataclass

@@ -358,6 +358,7 @@ def replay(entity_id: str, events: Iterable[AccountEvent]) -> AccountState:
     place, so replaying many events never copies the whole state per event.
     """
     state = initial_state(entity_id)
+    # The fold steps are those of _apply, inlined: replay pays no call per event.
     for version, event in enumerate(events, start=1):
         if type(event) is AccountOpened:
             state.owner = event.owner

@@ -575,6 +575,7 @@ def replay(entity_id: str, events: Iterable[OrderEvent]) -> OrderState:
     place, so replaying many events never copies the whole state per event.
     """
     state = initial_state(entity_id)
+    # The fold steps are those of _apply, inlined: replay pays no call per event.
     for version, event in enumerate(events, start=1):
         if type(event) is OrderCreated:
             state.customer_id = event.customer_id
