@@ -80,3 +80,26 @@ def test_flags_override_the_configuration(project: Path) -> None:
     assert result.exit_code == 0, result.output
     text = (project / "other/pkg/shop/order.py").read_text()
     assert "from my.pkg.bank.account import Money" in text
+
+
+def test_edit_regenerate_import_replay(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's promise: edit a definition, regenerate, import, replay."""
+    account = project / "schemas" / "bank" / "account.yaml"
+    account.write_text(
+        account.read_text()
+        + "  AccountRenamed:\n"
+        + "    doc: The owner's name changed.\n"
+        + "    fields: {owner: string}\n"
+        + "    fold:\n"
+        + "      - set: {owner: upper(event.owner)}\n"
+    )
+    assert CliRunner().invoke(main, ["generate"]).exit_code == 0
+    monkeypatch.syspath_prepend(str(project / "src"))
+    import importlib
+
+    module = importlib.import_module("events.bank.account")
+    state = module.replay(
+        "acc-9", [module.AccountOpened(owner="ada"), module.AccountRenamed(owner="grace")]
+    )
+    assert state.owner == "GRACE"
+    assert "The owner's name changed." in (module.AccountRenamed.__doc__ or "")
