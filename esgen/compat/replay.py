@@ -86,6 +86,10 @@ def entities(project: Project, package: str, root: Path) -> dict[str, EntityDesc
     """Today's generated descriptors by event full name, imported from ``package``."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    # The check is about today's files: forget a copy of the package imported earlier.
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
     out: dict[str, EntityDescriptor[Any, Any]] = {}
     for entity in project.entities:
         module: ModuleType = importlib.import_module(f"{package}.{entity.module}")
