@@ -285,9 +285,15 @@ def record(
     config = load_config()
     samples_file = samples or _relative(config.root / DEFAULT_SAMPLES)
     folder = fixtures or _relative(config.root / DEFAULT_FIXTURES)
+    from esgen.runtime import EsgenError
+
     with registry_errors(), reported_errors(str(samples_file)):
-        loaded = replay.load_samples(samples_file, out.resolve().parent)
-        done = replay.record(loaded, folder)
+        try:
+            loaded = replay.load_samples(samples_file, out.resolve().parent)
+            done = replay.record(loaded, folder)
+        except EsgenError as exc:  # a sample that does not fit its schema: the user's to fix
+            click.echo(f"{samples_file}: cannot record: {exc}", err=True)
+            raise Abort(1) from None
     click.echo(
         f"recorded into {folder}: {done.events_added} new event(s) in {done.files_written} "
         f"file(s), {done.streams_added} new stream(s)"
