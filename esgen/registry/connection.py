@@ -90,8 +90,26 @@ class Registry:
         except Exception as exc:  # transport errors: connection refused, DNS, TLS, timeout
             raise RegistryUnavailable(self.url, f"{type(exc).__name__}: {exc}") from None
 
-    def subjects(self) -> list[str]:
-        return self._call("list subjects", self.client.get_subjects)
+    def subjects(self, prefix: str = "") -> list[str]:
+        """Every subject (starting with ``prefix``), page by page.
+
+        Apicurio answers at most 1000 subjects per call and ignores ``subjectPrefix``, so
+        esgen pages with offset/limit and filters the prefix itself.
+        """
+        page = 1000
+        found: list[str] = []
+        offset = 0
+        while True:
+            batch: list[str] = self._call(
+                "list subjects",
+                lambda o=offset: self.client.get_subjects(  # type: ignore[misc]
+                    subject_prefix=prefix or None, offset=o, limit=page
+                ),
+            )
+            found.extend(s for s in batch if s.startswith(prefix))
+            if len(batch) < page:
+                return found
+            offset += page
 
     def versions(self, subject: str) -> list[tuple[int, dict[str, Any]]]:
         """Every version of ``subject`` (oldest first) as parsed JSON; none if it is unknown."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from esgen.compat.baseline import Baseline, EntityInfo, SubjectPlan, Version, entity_full_name
 from esgen.model import Project
 from esgen.registry.connection import Registry
-from esgen.runtime.subjects import SubjectStrategy, snapshot_topic, topic_subject
+from esgen.runtime.subjects import SubjectStrategy, topic_subject
 
 
 def read_registry(
@@ -17,18 +17,15 @@ def read_registry(
         for number, schema in registry.versions(plan.subject):
             baseline.add(plan.full_name, Version(f"{plan.subject} v{number}", schema))
     # Which event types the registry knows for each topic: a removed event type shows here.
-    all_subjects = registry.subjects() if strategy is SubjectStrategy.TOPIC_RECORD else []
     for entity in project.entities:
         events: list[str] = []
         if strategy is SubjectStrategy.TOPIC_RECORD:
             prefix = f"{entity.topic}-"
-            snapshots = f"{snapshot_topic(entity.topic)}-"
+            # Avro full names have no "-": that keeps topic "a-b"'s subjects out of "a"'s.
             events = sorted(
-                s.removeprefix(prefix)
-                for s in all_subjects
-                if s.startswith(prefix)
-                and not s.startswith(snapshots)
-                and s not in (topic_subject(entity.topic), f"{entity.topic}-key")
+                rest
+                for rest in (s.removeprefix(prefix) for s in registry.subjects(prefix))
+                if "-" not in rest and rest not in ("key", "value")
             )
         elif strategy is SubjectStrategy.TOPIC:
             union = registry.versions(topic_subject(entity.topic))
