@@ -73,10 +73,17 @@ def register_all(
 def _ensure_level(registry: Registry, item: Registration, dry_run: bool) -> bool:
     """Give the subject its own level; True when it had to change."""
     current = registry.subject_level(item.subject)
-    if current == item.level:
-        # Apicurio answers NONE for "no level of its own"; a real NONE needs no special case
-        # since we only compare with the level we want.
+    if current == item.level and item.level != "NONE":
         return False
+    if item.level == "NONE" and current == "NONE":
+        # Apicurio also answers NONE for "no level of its own" while enforcing the global
+        # level, so NONE is only trusted when the effective level says so too.
+        try:
+            if registry.effective_level(item.subject) == "NONE":
+                return False
+        except RegistryError as exc:
+            if exc.status != 404:
+                raise
     if dry_run:
         return True
     registry.set_level(item.subject, item.level)

@@ -51,6 +51,15 @@ def test_entity_level_is_applied(live: tuple[Project, str]) -> None:
     assert connect(url).effective_level(f"{p.topic}-test.chk.Painted") == "FULL"
 
 
+def test_level_none_is_set_explicitly(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write(level="NONE")
+    assert p.cli("register", "--registry", url).exit_code == 0
+    assert connect(url).effective_level(f"{p.topic}-test.chk.Painted") == "NONE"
+    again = p.cli("register", "--registry", url)
+    assert "nothing to register" in again.output
+
+
 def test_topic_strategy_registers_a_union_of_references(live: tuple[Project, str]) -> None:
     p, url = live
     namespace = f"test.u{uuid.uuid4().hex[:10]}"
