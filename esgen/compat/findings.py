@@ -1,0 +1,154 @@
+"""What ``esgen check`` reports: problems tied to a subject and a YAML line, in three formats.
+
+A ``Finding`` wraps either a schema problem from the offline checker (``esgen.compat.check``)
+or a semantic problem (``esgen.compat.semantic``) or a replay failure (``esgen.compat.replay``),
+with the definition line it comes from so editors and CI annotations point at YAML, not at
+generated files. Accepted findings stay in every report, marked with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from esgen.errors import Location
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason the change is unsafe for events already written.
+
+    ``schema``: full name of the record whose subject is affected; ``path``: dotted path like
+    the offline checker's; ``rule``: a stable rule id (``esgen.compat.rules`` or
+    ``esgen.compat.semantic``); ``versus``: which history entry it was compared with (e.g.
+    ``v2`` or ``main``), empty when not a comparison; ``accepted``: the reason given in the
+    accept file, when the break is acknowledged.
+    """
+
+    schema: str
+    path: str
+    rule: str
+    message: str
+    fix: str
+    location: Location | None
+    subject: str = ""
+    versus: str = ""
+    accepted: str | None = None
+
+    def accept(self, reason: str) -> Finding:
+        return replace(self, accepted=reason)
+
+    def sort_key(self) -> tuple[str, int, int, str, str, str]:
+        loc = self.location or Location("", 0, 0)
+        return (loc.path, loc.line, loc.column, self.schema, self.path, self.rule)
+
+    def format_text(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        level = f"accepted ({self.accepted})" if self.accepted is not None else "error"
+        against = f" (vs {self.versus})" if self.versus else ""
+        return (
+            f"{where}{level}: {self.schema}: `{self.path}`: {self.message}{against}. "
+            f"{self.fix} [{self.rule}]"
+        )
+
+    def format_github(self) -> str:
+        # Workflow commands: one annotation per finding; accepted ones are notices.
+        kind = "notice" if self.accepted is not None else "error"
+        props = []
+        if self.location is not None:
+            props = [
+                f"file={self.location.path}",
+                f"line={self.location.line}",
+                f"col={self.location.column}",
+            ]
+        props.append(f"title={_escape_property(f'esgen {self.rule}')}")
+        body = f"{self.schema}: `{self.path}`: {self.message}. {self.fix}"
+        if self.accepted is not None:
+            body = f"accepted ({self.accepted}): {body}"
+        return f"::{kind} {','.join(props)}::{_escape_data(body)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        loc = self.location
+        return {
+            "schema": self.schema,
+            "subject": self.subject,
+            "path": self.path,
+            "rule": self.rule,
+            "versus": self.versus,
+            "message": self.message,
+            "fix": self.fix,
+            "file": loc.path if loc else None,
+            "line": loc.line if loc else None,
+            "column": loc.column if loc else None,
+            "accepted": self.accepted is not None,
+            "reason": self.accepted,
+        }
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every finding of one ``esgen check`` run, plus what was compared."""
+
+    findings: tuple[Finding, ...]
+    source: str  # "lock schemas.lock", "git main", "registry http://..."
+    subjects_checked: int
+    notes: tuple[str, ...] = ()  # warnings that do not fail the check (e.g. unused accepts)
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.accepted is None)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def format(self, output_format: str) -> str:
+        if output_format == "json":
+            return json.dumps(self.to_dict(), indent=2)
+        findings = sorted(self.findings, key=Finding.sort_key)
+        if output_format == "github":
+            lines = [f.format_github() for f in findings]
+            lines.extend(f"::warning::{_escape_data(n)}" for n in self.notes)
+        else:
+            lines = [f.format_text() for f in findings]
+            lines.extend(f"warning: {n}" for n in self.notes)
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        failed = len(self.failures)
+        accepted = len(self.findings) - failed
+        verdict = "OK" if self.ok else "FAILED"
+        return (
+            f"esgen check against {self.source}: {self.subjects_checked} subject(s) checked, "
+            f"{failed} problem(s), {accepted} accepted: {verdict}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "subjects_checked": self.subjects_checked,
+            "problems": [f.to_dict() for f in sorted(self.findings, key=Finding.sort_key)],
+            "notes": list(self.notes),
+        }
+
+
+def merge(*groups: Sequence[Finding]) -> tuple[Finding, ...]:
+    """All findings once each (the same problem found against several versions is one)."""
+    seen: dict[tuple[str, str, str, Location | None, str], Finding] = {}
+    for group in groups:
+        for finding in group:
+            key = (finding.schema, finding.path, finding.rule, finding.location, finding.message)
+            seen.setdefault(key, finding)
+    return tuple(seen.values())

@@ -1,0 +1,80 @@
+"""History from a git ref: the generated ``.avsc`` files and the definitions at that commit.
+
+``esgen check --against main`` reads ``git ls-tree``/``git show`` (nothing is checked out, the
+working tree is untouched) and loads the definitions at the ref into a temporary folder so the
+semantic rules know the old topics, keys and event types.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from esgen.compat.baseline import Baseline, Version, entity_info
+from esgen.errors import ConfigError, DefinitionErrors
+
+
+def _git(args: list[str], cwd: Path) -> bytes:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; use --lock or --registry instead") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise ConfigError(f"git {' '.join(args)}: {message}")
+    return done.stdout
+
+
+def _relative_to_top(path: Path, top: Path) -> str:
+    try:
+        return path.resolve().relative_to(top).as_posix()
+    except ValueError:
+        raise ConfigError(f"{path} is not inside the git repository {top}") from None
+
+
+def read_git(ref: str, output: Path, definitions: Path, cwd: Path | None = None) -> Baseline:
+    """The schemas generated at ``ref`` (one version each) and the entities defined there."""
+    cwd = cwd or Path.cwd()
+    top = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip()).resolve()
+    commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top).decode().strip()
+    baseline = Baseline(source=f"git {ref}")
+    out_rel = _relative_to_top(output, top)
+    listing = _git(["ls-tree", "-r", "--name-only", commit, "--", out_rel], top).decode()
+    for name in sorted(listing.splitlines()):
+        if not name.endswith(".avsc"):
+            continue
+        text = _git(["show", f"{commit}:{name}"], top)
+        try:
+            schema = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{ref}:{name} is not valid JSON: {exc}") from None
+        baseline.add(Path(name).name.removesuffix(".avsc"), Version(ref, schema))
+    defs_rel = _relative_to_top(definitions, top)
+    if _git(["ls-tree", commit, "--", defs_rel], top).strip():
+        archive = _git(["archive", "--format=tar", commit, "--", defs_rel], top)
+        _load_entities(archive, defs_rel, baseline)
+    return baseline
+
+
+def _load_entities(archive: bytes, defs_rel: str, baseline: Baseline) -> None:
+    from esgen.dsl import load_project
+
+    with tempfile.TemporaryDirectory(prefix="esgen-ref-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        try:
+            project = load_project(Path(tmp) / defs_rel)
+        except DefinitionErrors as exc:
+            # Old definitions that no longer load: compare the schemas only, and say so.
+            baseline.notes.append(
+                f"the definitions at {baseline.source} do not load ({len(exc.errors)} "
+                "error(s)); entity key/topic/event checks skipped"
+            )
+            return
+        for entity in project.entities:
+            info = entity_info(entity)
+            baseline.entities[info.name] = info

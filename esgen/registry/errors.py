@@ -1,0 +1,28 @@
+"""Registry failures as messages a user can act on (no traceback reaches the CLI)."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """The registry answered with an error: its HTTP status, error code and message."""
+
+    def __init__(self, action: str, status: int, code: int, message: str) -> None:
+        self.action = action
+        self.status = status
+        self.code = code
+        self.registry_message = message
+        super().__init__(
+            f"{action}: the registry answered HTTP {status}, error code {code}: "
+            f"{message or '(no message)'}"
+        )
+
+
+class RegistryUnavailable(Exception):
+    """The registry could not be reached at all."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(
+            f"cannot reach the schema registry at {url}: {reason}. Is it running? "
+            "(`esgen dev status` for the local one)"
+        )

@@ -1,0 +1,147 @@
+"""``esgen register`` and ``esgen check --registry`` against the live registry."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esgen.registry import connect
+from tests.compat.esgen_project import Project
+
+
+@pytest.fixture
+def live(
+    project: Callable[..., Project], unique_name: Callable[[str], str], registry_url: str
+) -> tuple[Project, str]:
+    p = project(topic=unique_name("things").replace("_", "-"))
+    return p, registry_url
+
+
+def test_register_dry_run_then_register_then_idempotent(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write()
+    registry = connect(url)
+    dry = p.cli("register", "--registry", url, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"would register {p.topic}-test.chk.Added: new version" in dry.output
+    assert "would change 4 of 4 subject(s) (topic_record)" in dry.output
+    assert registry.versions(f"{p.topic}-test.chk.Added") == []  # nothing happened
+    first = p.cli("register", "--registry", url)
+    assert first.exit_code == 0, first.output
+    assert f"registered {p.topic}-test.chk.Added: version 1" in first.output
+    assert "level set to BACKWARD_TRANSITIVE" in first.output
+    for subject in (f"{p.topic}-test.chk.Added", f"{p.topic}.snapshots-test.chk.ThingState"):
+        assert registry.subject_level(subject) == "BACKWARD_TRANSITIVE"
+        assert registry.effective_level(subject) == "BACKWARD_TRANSITIVE"
+        assert len(registry.versions(subject)) == 1
+    second = p.cli("register", "--registry", url)
+    assert second.exit_code == 0
+    assert "nothing to register: 4 subject(s) up to date (topic_record)" in second.output
+
+
+def test_entity_level_is_applied(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write(level="FULL")
+    assert p.cli("register", "--registry", url).exit_code == 0
+    assert connect(url).effective_level(f"{p.topic}-test.chk.Painted") == "FULL"
+
+
+def test_level_none_is_set_explicitly(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write(level="NONE")
+    assert p.cli("register", "--registry", url).exit_code == 0
+    assert connect(url).effective_level(f"{p.topic}-test.chk.Painted") == "NONE"
+    again = p.cli("register", "--registry", url)
+    assert "nothing to register" in again.output
+
+
+def test_topic_strategy_registers_a_union_of_references(live: tuple[Project, str]) -> None:
+    p, url = live
+    namespace = f"test.u{uuid.uuid4().hex[:10]}"
+    p.write(**{"namespace: test.chk": f"namespace: {namespace}"})
+    result = p.cli("register", "--registry", url, "--subject-strategy", "topic")
+    assert result.exit_code == 0, result.output
+    registry = connect(url)
+    (version,) = registry.versions(f"{p.topic}-value")
+    assert version[1] == [f"{namespace}.Added", f"{namespace}.Painted", f"{namespace}.Labelled"]
+    assert len(registry.versions(f"{namespace}.Added")) == 1
+    assert len(registry.versions(f"{p.topic}.snapshots-value")) == 1
+    again = p.cli("register", "--registry", url, "--subject-strategy", "topic")
+    assert "nothing to register: 5 subject(s) up to date (topic)" in again.output
+
+
+def test_check_online_and_offline_say_the_same(live: tuple[Project, str]) -> None:
+    """register -> lock -> an incompatible change -> check fails the same way everywhere."""
+    p, url = live
+    p.write()
+    assert p.cli("register", "--registry", url).exit_code == 0
+    assert p.cli("lock").exit_code == 0
+    assert p.cli("check", "--registry", url).exit_code == 0
+    p.edit("      amount: long", "      amount: int")
+    online = p.cli("check", "--registry", url, "--format", "json")
+    offline = p.cli("check", "--lock", "schemas.lock", "--format", "json")
+    assert online.exit_code == offline.exit_code == 1
+
+    def explained(output: str) -> list[dict[str, Any]]:
+        problems = json.loads(output)["problems"]
+        return [{k: v for k, v in d.items() if k != "versus"} for d in problems]
+
+    assert explained(online.output) == explained(offline.output)
+    (problem,) = explained(online.output)
+    assert (problem["rule"], problem["file"]) == ("TYPE_CHANGED", "schemas/thing.yaml")
+    # And the registry itself refuses the schema at register time.
+    refused = p.cli("register", "--registry", url)
+    assert refused.exit_code == 1
+    assert "HTTP 409" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_removed_event_is_seen_in_the_registry(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write()
+    assert p.cli("register", "--registry", url).exit_code == 0
+    text = p.yaml.read_text()
+    p.yaml.write_text(text[: text.index("  Labelled:")])
+    result = p.cli("check", "--registry", url)
+    assert result.exit_code == 1
+    assert "[EVENT_TYPE_REMOVED]" in result.output
+
+
+def test_registry_down_is_a_clear_message(project: Callable[..., Project]) -> None:
+    p = project()
+    p.write()
+    for args in (["register"], ["check"]):
+        result = p.cli(*args, "--registry", "http://127.0.0.1:9/apis/ccompat/v7")
+        assert result.exit_code == 1
+        assert "cannot reach the schema registry at http://127.0.0.1:9" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_registry_error_carries_code_and_message(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write()
+    result = p.cli("check", "--registry", url.rsplit("/", 1)[0] + "/nope")
+    assert result.exit_code == 1
+    assert "the registry answered HTTP" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_register_needs_a_url(project: Callable[..., Project], monkeypatch: Any) -> None:
+    monkeypatch.delenv("ESGEN_REGISTRY_URL", raising=False)
+    p = project()
+    p.write()
+    result = p.cli("register")
+    assert result.exit_code == 2
+    assert "--registry URL" in result.output
+
+
+def test_lock_folder_untouched_by_register(live: tuple[Project, str]) -> None:
+    p, url = live
+    p.write()
+    p.cli("register", "--registry", url, "--dry-run")
+    assert not Path("schemas.lock").exists()
