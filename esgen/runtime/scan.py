@@ -94,8 +94,7 @@ class PartitionReader:
                         if error.code() == KafkaError._PARTITION_EOF:
                             return
                         raise StoreError(
-                            f"reading {topic}[{partition}] from Kafka at {self.bootstrap}: "
-                            f"{error}"
+                            f"reading {topic}[{partition}] from Kafka at {self.bootstrap}: {error}"
                         )
                     yield msg
                     offset = msg.offset()
