@@ -42,9 +42,7 @@ Loading
 
 from __future__ import annotations
 
-import datetime
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +53,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime import wire
+from esgen.runtime.appending import fold_new_events
 from esgen.runtime.descriptor import EntityDescriptor
 from esgen.runtime.errors import ConcurrencyError, StoreError
 from esgen.runtime.meta import EventMeta
@@ -285,23 +284,17 @@ class EventStore(Generic[S, E]):
             raise ConcurrencyError(self.descriptor.name, entity_id, expected_version, view.version)
         if not batch:
             return []
-        descriptor = self.descriptor
-        state = descriptor.copy_state(view.state)
-        # Milliseconds: what the header carries, so a reloaded state equals this one.
-        now = datetime.datetime.now(datetime.UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        state, metas = fold_new_events(
+            self.descriptor,
+            entity_id,
+            view.state,
+            view.version,
+            batch,
+            correlation_id,
+            causation_id,
+        )
         prepared: list[tuple[bytes, wire.Headers]] = []
-        for number, event in enumerate(batch, start=1):
-            meta = EventMeta(
-                entity_id=entity_id,
-                version=view.version + number,
-                timestamp=now,
-                event_id=uuid.uuid4(),
-                correlation_id=correlation_id,
-                causation_id=causation_id,
-            )
-            state = descriptor.apply(state, event, meta)
-            descriptor.check_invariants(state)
+        for event, meta in zip(batch, metas, strict=True):
             name, value = self.serde.encode_event(event)
             prepared.append((value, wire.event_headers(name, meta)))
         positions = self._send(entity_id, prepared, view.version)
