@@ -16,8 +16,11 @@ from esgen.runtime.errors import (
     StoreError,
 )
 from esgen.runtime.hooks import resolve_function
+from esgen.runtime.memory import InMemoryEventStore
 from esgen.runtime.meta import EventMeta
+from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
+from esgen.runtime.subjects import SubjectStrategy
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
@@ -28,14 +31,20 @@ __all__ = [
     "EsgenError",
     "EventMeta",
     "EventStore",
+    "InMemoryEventStore",
     "InvariantViolation",
+    "MemoryStateStore",
     "Position",
     "RecordType",
     "RegistryError",
     "RegistrySerde",
+    "SnapshotEntry",
+    "SqliteStateStore",
+    "StateStore",
     "StoreConfig",
     "StoreError",
     "StoreStats",
+    "SubjectStrategy",
     "decode_message",
     "resolve_function",
 ]
