@@ -38,6 +38,8 @@ Loading
     and for every entity with unsnapshotted events on ``close()``. ``stats`` counts the
     events folded and records scanned so tests assert work done, not time.
     Read-your-writes holds within one store: its cache is updated after each append.
+
+A store is not thread-safe: use one per thread (or serialise calls).
 """
 
 from __future__ import annotations
