@@ -1,0 +1,154 @@
+"""The wire format, headers and RegistrySerde against the real schema registry."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from esgen.runtime import wire
+from esgen.runtime.errors import DecodeError
+from esgen.runtime.meta import EventMeta
+from esgen.runtime.wire import RegistryError, RegistrySerde
+from generated.bank import account
+
+
+@dataclass
+class FakeMessage:
+    """Just enough of confluent_kafka.Message for decode_message."""
+
+    _value: bytes | None
+    _headers: list[tuple[str, str | bytes | None]] | None = None
+    _key: bytes = b"acc-1"
+    _topic: str = "bank.accounts"
+    _offset: int = 42
+    _timestamp: tuple[int, int] = field(default=(1, 1_700_000_000_000))
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return 3
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> list[tuple[str, str | bytes | None]] | None:
+        return self._headers
+
+    def timestamp(self) -> tuple[int, int]:
+        return self._timestamp
+
+
+def test_frame_round_trip() -> None:
+    value = wire.frame(258, b"body")
+    assert value == b"\x00\x00\x00\x01\x02body"
+    assert wire.unframe(value) == (258, b"body")
+
+
+def test_unframe_rejects_bad_magic_and_short_values() -> None:
+    with pytest.raises(DecodeError, match="magic byte 1"):
+        wire.unframe(b"\x01\x00\x00\x00\x01x")
+    with pytest.raises(DecodeError, match="too short"):
+        wire.unframe(b"\x00\x00")
+
+
+@pytest.mark.parametrize("n", [0, 1, -1, 63, 64, 300, 2**40])
+def test_union_index_varint(n: int) -> None:
+    encoded = wire._write_varint(n)
+    assert wire._read_varint(encoded + b"rest") == (n, len(encoded))
+
+
+def test_event_headers_contract() -> None:
+    event_id = uuid.uuid4()
+    meta = EventMeta(
+        entity_id="a",
+        version=7,
+        timestamp=datetime.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=datetime.UTC),
+        event_id=event_id,
+        correlation_id="c-1",
+    )
+    headers = wire.event_headers("com.example.bank.MoneyDeposited", meta)
+    assert headers == [
+        ("esgen.type", b"com.example.bank.MoneyDeposited"),
+        ("esgen.event_id", str(event_id).encode()),
+        ("esgen.version", b"7"),
+        ("esgen.timestamp", b"1704164645006"),
+        ("esgen.correlation_id", b"c-1"),
+    ]
+
+
+@pytest.mark.parametrize("strategy", ["topic_record", "record", "topic"])
+def test_round_trip_through_the_registry(
+    strategy: str, registry_url: str, unique_name: Callable[[str], str]
+) -> None:
+    topic = unique_name("wire")
+    serde = RegistrySerde(
+        account.ENTITY, registry_url, strategy=strategy, auto_register=True, topic=topic
+    )
+    event = account.MoneyDeposited(amount=decimal.Decimal("12.50"))
+    name, value = serde.encode_event(event)
+    assert name == "com.example.bank.MoneyDeposited"
+    assert value[0] == 0
+    # A fresh serde (empty caches) decodes it, also without headers.
+    reader = RegistrySerde(account.ENTITY, registry_url, strategy=strategy, topic=topic)
+    meta_headers = wire.event_headers(
+        name,
+        EventMeta("acc-1", 1, datetime.datetime.now(datetime.UTC), uuid.uuid4()),
+    )
+    decoded, meta = wire.decode_message(reader, FakeMessage(value, list(meta_headers)))
+    assert decoded == event
+    assert meta.version == 1
+    assert meta.entity_id == "acc-1"
+    decoded, meta = wire.decode_message(reader, FakeMessage(value), version=5)
+    assert decoded == event
+    assert meta.version == 5
+    assert meta.timestamp == wire.from_millis(1_700_000_000_000)
+    # Snapshots of the state too.
+    state = account.replay("acc-1", [account.AccountOpened(owner="Ann"), event])
+    assert reader.decode_state(serde.encode_state(state)) == state
+    # Without auto-registration, encoding reuses what is registered.
+    assert reader.encode_event(event) == (name, value)
+
+
+def test_unregistered_schema_is_a_clear_error(
+    registry_url: str, unique_name: Callable[[str], str]
+) -> None:
+    topic = unique_name("wire")
+    serde = RegistrySerde(account.ENTITY, registry_url, topic=topic)
+    with pytest.raises(RegistryError) as caught:
+        serde.encode_event(account.AccountOpened(owner="x"))
+    message = str(caught.value)
+    assert f"{topic}-com.example.bank.AccountOpened" in message
+    assert registry_url in message
+    assert "auto_register" in message
+
+
+def test_undecodable_records_name_where_they_are(registry_url: str) -> None:
+    serde = RegistrySerde(account.ENTITY, registry_url)
+    with pytest.raises(DecodeError, match=r"bank.accounts\[3\]@42: .*magic byte 7"):
+        wire.decode_message(serde, FakeMessage(b"\x07\x00\x00\x00\x01x"))
+    with pytest.raises(DecodeError, match=r"bank.accounts\[3\]@42: .*schema id 2000000000"):
+        wire.decode_message(serde, FakeMessage(wire.frame(2_000_000_000, b"")))
+    with pytest.raises(DecodeError, match=r"@42: .*tombstone"):
+        wire.decode_message(serde, FakeMessage(None))
+
+
+def test_registry_down_is_a_clear_error() -> None:
+    serde = RegistrySerde(
+        account.ENTITY, {"url": "http://127.0.0.1:9", "timeout": 5, "max.retries": 0}
+    )
+    with pytest.raises(RegistryError, match=r"127.0.0.1:9 could not be reached"):
+        serde.encode_event(account.AccountOpened(owner="x"))
+    with pytest.raises(DecodeError, match=r"@42: .*127.0.0.1:9 could not be reached"):
+        wire.decode_message(serde, FakeMessage(wire.frame(1, b"")))
