@@ -21,6 +21,7 @@ be written; the caller must not commit its offsets then, so nothing is lost.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -65,6 +66,7 @@ class DeadLetterWriter:
             "acks": "all",
             "linger.ms": 5,
             "message.timeout.ms": int(timeout * 1000),
+            "logger": logging.getLogger("esgen.kafka"),
         }
         config.update(producer_config or {})
         self._config = config
@@ -149,7 +151,12 @@ class DeadLetterWriter:
         if target in self._topics:
             return
         if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self._config["bootstrap.servers"]})
+            self._admin = AdminClient(
+                {
+                    "bootstrap.servers": self._config["bootstrap.servers"],
+                    "logger": self._config["logger"],
+                }
+            )
         try:
             listed = self._admin.list_topics(target, timeout=self.timeout)
             meta = listed.topics.get(target)

@@ -32,6 +32,7 @@ dead letter that cannot be written stops the runner before the batch commits.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -72,6 +73,9 @@ Handler = Callable[[Any, ModelTransaction, Any, EventMeta], None]
 F = TypeVar("F", bound=Callable[..., None])
 
 _HANDLES_ATTR = "__esgen_handles__"
+
+# librdkafka's own log lines (connection failures, retries) go here, not to stderr.
+KAFKA_LOGGER = logging.getLogger("esgen.kafka")
 
 
 class ProjectionError(EsgenError):
@@ -231,6 +235,7 @@ class ProjectionRunner:
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",  # never see events of aborted appends
             "enable.partition.eof": False,
+            "logger": KAFKA_LOGGER,
         }
         self._consumer_config.update(consumer_config or {})
         self._dead_letters = DeadLetterWriter(
