@@ -128,46 +128,83 @@ class ModelStore(ABC):
         """Release resources."""
 
 
-_MISSING = object()
+_MISSING = object()  # a deleted key in the write buffer
+_NOT_WRITTEN = object()  # in an undo frame: the key had no buffered write before
 
 
-class _InMemoryTransaction(ModelTransaction):
-    __slots__ = ("_done", "_offsets", "_store", "_undo", "_versions", "_writes")
+class _BufferedTransaction(ModelTransaction):
+    """Changes are buffered in dicts and written in one go at commit.
 
-    def __init__(self, store: InMemoryModelStore) -> None:
-        self._store = store
+    Reads see the buffer first, then the store. A savepoint keeps an undo frame of the
+    buffer entries it overwrites (and, for SQLite, a SQL savepoint for the projection's
+    own tables). Subclasses read the store and write the buffer out.
+    """
+
+    __slots__ = ("_done", "_offsets", "_undo", "_versions", "_writes")
+
+    def __init__(self) -> None:
         self._writes: dict[str, Any] = {}  # key -> value, or _MISSING for a delete
-        self._versions: dict[tuple[str, str], int] = {}
+        self._versions: dict[tuple[str, str], int] = {}  # (stream, entity) -> version
         self._offsets: dict[TopicPartition, int] = {}
-        self._undo: list[dict[str, Any]] = []  # one frame per open savepoint
+        self._undo: list[dict[Any, Any]] = []  # one frame per open savepoint
         self._done = False
+
+    # what subclasses provide
+
+    @abstractmethod
+    def _read(self, key: str) -> Any:
+        """The stored value of ``key``, or _MISSING."""
+
+    @abstractmethod
+    def _read_items(self, prefix: str) -> dict[str, Any]:
+        """Stored values whose key starts with ``prefix``."""
+
+    @abstractmethod
+    def _read_version(self, stream: str, entity_id: str) -> int:
+        """The stored applied version (0: none)."""
+
+    @abstractmethod
+    def _write(self) -> None:
+        """Write the buffers out and make them durable; raise ModelError if that fails."""
+
+    @abstractmethod
+    def _release(self, committed: bool) -> None:
+        """End the transaction in the store (unlock; roll back if not committed)."""
+
+    def _sql_savepoint(self, action: str, depth: int) -> None:
+        """Stores with SQL tables of their own mirror savepoints there."""
+
+    # the transaction
 
     def _check(self) -> None:
         if self._done:
             raise ModelError("transaction already committed or rolled back")
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self._writes.get(key, self._store._data.get(key, default))
+        value = self._writes.get(key, _NOT_WRITTEN)
+        if value is _NOT_WRITTEN:
+            value = self._read(key)
         return default if value is _MISSING else value
 
-    def _remember(self, key: str) -> None:
-        if self._undo:
-            frame = self._undo[-1]
-            if key not in frame:
-                frame[key] = self._writes.get(key, _NOT_WRITTEN)
+    def _remember(self, undo_key: Any, buffer: dict[Any, Any]) -> None:
+        frame = self._undo[-1]
+        if undo_key not in frame:
+            frame[undo_key] = buffer.get(undo_key[1], _NOT_WRITTEN)
 
     def put(self, key: str, value: Any) -> None:
         self._check()
-        self._remember(key)
+        if self._undo:
+            self._remember(("k", key), self._writes)
         self._writes[key] = value
 
     def delete(self, key: str) -> None:
         self._check()
-        self._remember(key)
+        if self._undo:
+            self._remember(("k", key), self._writes)
         self._writes[key] = _MISSING
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
-        merged = {k: v for k, v in self._store._data.items() if k.startswith(prefix)}
+        merged = self._read_items(prefix)
         for key, value in self._writes.items():
             if key.startswith(prefix):
                 if value is _MISSING:
@@ -180,12 +217,15 @@ class _InMemoryTransaction(ModelTransaction):
         key = (stream, entity_id)
         found = self._versions.get(key)
         if found is None:
-            found = self._store._versions.get(key, 0)
+            found = self._read_version(stream, entity_id)
         return found
 
     def set_applied_version(self, stream: str, entity_id: str, version: int) -> None:
         self._check()
-        self._versions[(stream, entity_id)] = version
+        key = (stream, entity_id)
+        if self._undo:
+            self._remember(("v", key), self._versions)
+        self._versions[key] = version
 
     def set_offset(self, topic: str, partition: int, next_offset: int) -> None:
         self._check()
@@ -195,24 +235,61 @@ class _InMemoryTransaction(ModelTransaction):
     def savepoint(self) -> Iterator[None]:
         self._check()
         self._undo.append({})
+        depth = len(self._undo)
+        self._sql_savepoint("SAVEPOINT", depth)
         try:
             yield
         except BaseException:
-            for key, previous in self._undo.pop().items():
+            self._sql_savepoint("ROLLBACK TO", depth)
+            self._sql_savepoint("RELEASE", depth)
+            for (kind, key), previous in self._undo.pop().items():
+                buffer: dict[Any, Any] = self._writes if kind == "k" else self._versions
                 if previous is _NOT_WRITTEN:
-                    self._writes.pop(key, None)
+                    buffer.pop(key, None)
                 else:
-                    self._writes[key] = previous
+                    buffer[key] = previous
             raise
         else:
+            self._sql_savepoint("RELEASE", depth)
             frame = self._undo.pop()
             if self._undo:  # an enclosing savepoint must still be able to undo these
                 outer = self._undo[-1]
-                for key, previous in frame.items():
-                    outer.setdefault(key, previous)
+                for undo_key, previous in frame.items():
+                    outer.setdefault(undo_key, previous)
 
     def commit(self) -> None:
         self._check()
+        try:
+            self._write()
+        except BaseException:
+            self.rollback()
+            raise
+        self._done = True
+        self._release(True)
+
+    def rollback(self) -> None:
+        if not self._done:
+            self._done = True
+            self._release(False)
+
+
+class _InMemoryTransaction(_BufferedTransaction):
+    __slots__ = ("_store",)
+
+    def __init__(self, store: InMemoryModelStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def _read(self, key: str) -> Any:
+        return self._store._data.get(key, _MISSING)
+
+    def _read_items(self, prefix: str) -> dict[str, Any]:
+        return {k: v for k, v in self._store._data.items() if k.startswith(prefix)}
+
+    def _read_version(self, stream: str, entity_id: str) -> int:
+        return self._store._versions.get((stream, entity_id), 0)
+
+    def _write(self) -> None:
         store = self._store
         for key, value in self._writes.items():
             if value is _MISSING:
@@ -223,18 +300,9 @@ class _InMemoryTransaction(ModelTransaction):
         for tp, offset in self._offsets.items():
             if offset > store._offsets.get(tp, -1):
                 store._offsets[tp] = offset
-        self._finish()
 
-    def rollback(self) -> None:
-        if not self._done:
-            self._finish()
-
-    def _finish(self) -> None:
-        self._done = True
+    def _release(self, committed: bool) -> None:
         self._store._lock.release()
-
-
-_NOT_WRITTEN = object()
 
 
 class InMemoryModelStore(ModelStore):
@@ -295,17 +363,21 @@ def _json_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+_DECODER = json.JSONDecoder(object_hook=_json_hook)  # made once: json.loads builds one per call
+
+
 def encode_value(value: Any) -> str:
     """JSON for a model value (tags keep ``Decimal``/``datetime``/``date``/``UUID``)."""
     try:
-        return json.dumps(value, default=_json_default, separators=(",", ":"))
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise ModelError(str(exc)) from exc
 
 
 def decode_value(text: str) -> Any:
     """The value ``encode_value`` wrote."""
-    return json.loads(text, object_hook=_json_hook)
+    return _DECODER.decode(text)
 
 
 _SCHEMA = """
@@ -321,95 +393,62 @@ CREATE TABLE IF NOT EXISTS esgen_offsets (
 """
 
 
-class _SQLiteTransaction(ModelTransaction):
-    __slots__ = ("_depth", "_done", "_offsets", "_store", "_versions", "connection")
+class _SQLiteTransaction(_BufferedTransaction):
+    __slots__ = ("_encoded", "_store", "connection")
 
     def __init__(self, store: SQLiteModelStore, connection: sqlite3.Connection) -> None:
+        super().__init__()
         self._store = store
         self.connection = connection
-        # Versions are read once and written at commit: this transaction holds the write
-        # lock (BEGIN IMMEDIATE), so nobody else can change them meanwhile.
-        self._versions: dict[tuple[str, str], tuple[int, bool]] = {}
-        self._offsets: dict[TopicPartition, int] = {}
-        self._depth = 0
-        self._done = False
+        self._encoded: dict[str, tuple[Any, str]] = {}  # key -> (value, its JSON)
 
-    def _check(self) -> None:
-        if self._done:
-            raise ModelError("transaction already committed or rolled back")
+    def put(self, key: str, value: Any) -> None:
+        # Encoded now so that a value JSON cannot hold fails in the handler that put it.
+        encoded = encode_value(value)
+        super().put(key, value)
+        self._encoded[key] = (value, encoded)
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def _json(self, key: str, value: Any) -> str:
+        cached = self._encoded.get(key)
+        return cached[1] if cached is not None and cached[0] is value else encode_value(value)
+
+    def _read(self, key: str) -> Any:
         row = self.connection.execute(
             "SELECT value FROM esgen_model WHERE key = ?", (key,)
         ).fetchone()
-        return default if row is None else decode_value(row[0])
+        return _MISSING if row is None else decode_value(row[0])
 
-    def put(self, key: str, value: Any) -> None:
-        self._check()
-        self.connection.execute(
-            "INSERT OR REPLACE INTO esgen_model (key, value) VALUES (?, ?)",
-            (key, encode_value(value)),
-        )
-
-    def delete(self, key: str) -> None:
-        self._check()
-        self.connection.execute("DELETE FROM esgen_model WHERE key = ?", (key,))
-
-    def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    def _read_items(self, prefix: str) -> dict[str, Any]:
         # substr() rather than LIKE: keys may contain % and _.
         rows = self.connection.execute(
-            "SELECT key, value FROM esgen_model WHERE substr(key, 1, ?) = ? ORDER BY key",
+            "SELECT key, value FROM esgen_model WHERE substr(key, 1, ?) = ?",
             (len(prefix), prefix),
         ).fetchall()
-        return ((key, decode_value(value)) for key, value in rows)
+        return {key: decode_value(value) for key, value in rows}
 
-    def applied_version(self, stream: str, entity_id: str) -> int:
-        key = (stream, entity_id)
-        cached = self._versions.get(key)
-        if cached is not None:
-            return cached[0]
+    def _read_version(self, stream: str, entity_id: str) -> int:
         row = self.connection.execute(
-            "SELECT version FROM esgen_applied WHERE stream = ? AND entity_id = ?", key
+            "SELECT version FROM esgen_applied WHERE stream = ? AND entity_id = ?",
+            (stream, entity_id),
         ).fetchone()
-        version = 0 if row is None else int(row[0])
-        self._versions[key] = (version, False)
-        return version
+        return 0 if row is None else int(row[0])
 
-    def set_applied_version(self, stream: str, entity_id: str, version: int) -> None:
-        self._check()
-        self._versions[(stream, entity_id)] = (version, True)
+    def _sql_savepoint(self, action: str, depth: int) -> None:
+        self.connection.execute(f"{action} esgen_sp{depth}")
 
-    def set_offset(self, topic: str, partition: int, next_offset: int) -> None:
-        self._check()
-        self._offsets[(topic, partition)] = next_offset
-
-    @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
-        self._check()
-        self._depth += 1
-        name = f"esgen_sp{self._depth}"
-        versions = dict(self._versions)
-        self.connection.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self.connection.execute(f"ROLLBACK TO {name}")
-            self.connection.execute(f"RELEASE {name}")
-            self._versions = versions
-            raise
-        else:
-            self.connection.execute(f"RELEASE {name}")
-        finally:
-            self._depth -= 1
-
-    def commit(self) -> None:
-        self._check()
+    def _write(self) -> None:
         connection = self.connection
+        puts = [(k, self._json(k, v)) for k, v in self._writes.items() if v is not _MISSING]
+        deletes = [(k,) for k, v in self._writes.items() if v is _MISSING]
         try:
+            connection.executemany(
+                "INSERT OR REPLACE INTO esgen_model (key, value) VALUES (?, ?)", puts
+            )
+            connection.executemany("DELETE FROM esgen_model WHERE key = ?", deletes)
             connection.executemany(
                 "INSERT OR REPLACE INTO esgen_applied (stream, entity_id, version) "
                 "VALUES (?, ?, ?)",
-                [(s, e, v) for (s, e), (v, dirty) in self._versions.items() if dirty],
+                [(s, e, v) for (s, e), v in self._versions.items()],
             )
             connection.executemany(
                 "INSERT INTO esgen_offsets (topic, partition, next_offset) VALUES (?, ?, ?) "
@@ -419,22 +458,14 @@ class _SQLiteTransaction(ModelTransaction):
             )
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.rollback()
-            raise ModelError(f"cannot commit the read model: {exc}") from exc
-        self._finish()
+            raise ModelError(f"cannot commit the read model {self._store.path}: {exc}") from exc
 
-    def rollback(self) -> None:
-        if self._done:
-            return
+    def _release(self, committed: bool) -> None:
         try:
-            if self.connection.in_transaction:
+            if not committed and self.connection.in_transaction:
                 self.connection.execute("ROLLBACK")
         finally:
-            self._finish()
-
-    def _finish(self) -> None:
-        self._done = True
-        self._store._lock.release()
+            self._store._lock.release()
 
 
 class SQLiteModelStore(ModelStore):

@@ -37,7 +37,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
 from confluent_kafka import (
@@ -163,6 +163,11 @@ class _Source:
     descriptor: EntityDescriptor[Any, Any]
     serde: RegistrySerde
     topic: str
+    known_ids: set[bytes] = field(default_factory=set)  # schema ids fetched already
+
+
+class _HandlerFailed(Exception):
+    """A handler raised in a batch applied without savepoints: apply it again with them."""
 
 
 def _env(name: str, given: str | None, what: str) -> str:
@@ -500,12 +505,38 @@ class ProjectionRunner:
     def _process(
         self, consumer: Consumer, messages: list[Message], *, commit_kafka: bool = True
     ) -> None:
-        """Apply one batch in one model transaction, then commit the offsets."""
-        processed = skipped = dead = 0
+        """Apply one batch in one model transaction, then commit the offsets.
+
+        Handlers run without savepoints first (the common case costs nothing); if one
+        raises, the transaction is rolled back and the batch applied again with a
+        savepoint around each handler, so only the failing event's writes are undone.
+        """
+        try:
+            counts, batch_next = self._apply(messages, safe=False)
+        except _HandlerFailed:
+            counts, batch_next = self._apply(messages, safe=True)
+        self._positions.update(batch_next)
+        stats = self.stats
+        stats.processed += counts[0]
+        stats.skipped += counts[1]
+        stats.dead_lettered += counts[2]
+        stats.batches += 1
+        if commit_kafka and batch_next:
+            self._commit_kafka(
+                consumer, [TopicPartition(t, p) for (t, p) in batch_next], asynchronous=True
+            )
+        if self.on_batch is not None:
+            self.on_batch(self)
+
+    def _apply(
+        self, messages: list[Message], *, safe: bool
+    ) -> tuple[tuple[int, int, int], dict[tuple[str, int], int]]:
+        processed = skipped = 0
         positions = self._positions
         batch_next: dict[tuple[str, int], int] = {}
+        letters: list[tuple[Message, str, BaseException]] = []
         sources = self._sources
-        projection = self.projection
+        handler_for = self.projection.handler_for
         tx = self.store.begin()
         try:
             for msg in messages:
@@ -521,54 +552,54 @@ class ProjectionRunner:
                     skipped += 1  # the model has it already (redelivered after a rebalance)
                     continue
                 batch_next[key] = offset + 1
-                source = sources[topic]
                 try:
-                    event, meta = self._decode(source, msg)
+                    event, meta = self._decode(sources[topic], msg)
                 except DecodeError as exc:
-                    self._dead_letter(msg, "decode", exc)
-                    dead += 1
+                    letters.append((msg, "decode", exc))
                     continue
                 version = meta.version
                 if version is not None and tx.applied_version(topic, meta.entity_id) >= version:
                     skipped += 1
                     continue
-                handler = projection.handler_for(type(event))
+                handler = handler_for(type(event))
                 if handler is not None:
-                    try:
-                        with tx.savepoint():
+                    if safe:
+                        try:
+                            with tx.savepoint():
+                                handler(tx, event, meta)
+                        except Exception as exc:  # user code: any failure is a dead letter
+                            letters.append((msg, "handle", exc))
+                            continue
+                    else:
+                        try:
                             handler(tx, event, meta)
-                    except Exception as exc:  # user code: any failure is a dead letter
-                        self._dead_letter(msg, "handle", exc)
-                        dead += 1
-                        continue
+                        except Exception as exc:
+                            raise _HandlerFailed from exc
                 if version is not None:
                     tx.set_applied_version(topic, meta.entity_id, version)
                 processed += 1
             for (topic, partition), next_offset in batch_next.items():
                 tx.set_offset(topic, partition, next_offset)
             # Dead letters must be durable before the offsets that pass their records are.
+            for letter in letters:
+                self._dead_letter(*letter)
             self._dead_letters.flush()
             tx.commit()
         except BaseException:
             tx.rollback()
             raise
-        positions.update(batch_next)
-        stats = self.stats
-        stats.processed += processed
-        stats.skipped += skipped
-        stats.dead_lettered += dead
-        stats.batches += 1
-        if commit_kafka and batch_next:
-            self._commit_kafka(
-                consumer, [TopicPartition(t, p) for (t, p) in batch_next], asynchronous=True
-            )
-        if self.on_batch is not None:
-            self.on_batch(self)
+        return (processed, skipped, len(letters)), batch_next
 
     def _decode(self, source: _Source, msg: Message) -> tuple[Any, EventMeta]:
         value = msg.value()
-        if isinstance(value, bytes) and len(value) >= 5 and value[0] == 0:
+        if (
+            isinstance(value, bytes)
+            and len(value) >= 5
+            and value[0] == 0
+            and value[1:5] not in source.known_ids
+        ):
             self._writer_schema(source, value)
+            source.known_ids.add(value[1:5])
         # cast: wire.KafkaMessage types headers() as a list, confluent's Message also
         # allows a dict (consumed records always give a list).
         return decode_message(source.serde, cast(Any, msg))
