@@ -386,6 +386,9 @@ class ProjectionRunner:
                 self._commit_kafka(
                     consumer, [TopicPartition(t, p) for t, p in self._assigned], asynchronous=False
                 )
+            except (ProjectionError, KafkaException) as exc:
+                # Never hides the error that stopped the run; the model keeps the offsets.
+                KAFKA_LOGGER.warning("offsets not committed to Kafka on close: %s", exc)
             finally:
                 consumer.close()  # leaves the group: its partitions go to the other members
         self._assigned = set()

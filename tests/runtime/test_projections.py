@@ -305,3 +305,29 @@ def test_a_missing_topic_is_a_clear_error(
     runner = make_runner(unique_name("nope"), InMemoryModelStore())
     with pytest.raises(ProjectionError, match="does not exist"):
         runner.run(until_caught_up=True)
+
+
+def test_an_unreachable_registry_stops_the_runner_instead_of_dead_lettering(
+    kafka_bootstrap: str,
+    registry_url: str,
+    new_topic: Callable[..., str],
+    make_runner: Any,
+) -> None:
+    topic = new_topic("accounts")
+    EventProducer(kafka_bootstrap, registry_url, topic).send(
+        history(accounts=1, per_account=2).events
+    )
+    store = InMemoryModelStore()
+    runner = ProjectionRunner(
+        Balances(),
+        store,
+        group_id=f"{topic}-group",
+        bootstrap=kafka_bootstrap,
+        registry={"url": "http://127.0.0.1:1", "max.retries": 0},  # nothing listens there
+        topics={account.ENTITY: topic},
+    )
+    with pytest.raises(ProjectionError, match="could not be reached"):
+        runner.run(until_caught_up=True)
+    runner.close()
+    assert runner.stats.dead_lettered == 0
+    assert store.offsets() == {} and store.snapshot() == {}
