@@ -2,20 +2,49 @@
 
 Only fastavro, confluent-kafka and the standard library may be imported from here:
 applications that never run the generator do not need jinja2, click or pyyaml.
+Importing this package needs no running Kafka or registry.
 """
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
-from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, InvariantViolation
+from esgen.runtime.errors import (
+    ConcurrencyError,
+    DecodeError,
+    EncodeError,
+    EsgenError,
+    InvariantViolation,
+    RegistryError,
+    StoreError,
+)
 from esgen.runtime.hooks import resolve_function
+from esgen.runtime.memory import InMemoryEventStore
 from esgen.runtime.meta import EventMeta
+from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
+from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
+from esgen.runtime.subjects import SubjectStrategy
+from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
+    "ConcurrencyError",
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
     "EsgenError",
     "EventMeta",
+    "EventStore",
+    "InMemoryEventStore",
     "InvariantViolation",
+    "MemoryStateStore",
+    "Position",
     "RecordType",
+    "RegistryError",
+    "RegistrySerde",
+    "SnapshotEntry",
+    "SqliteStateStore",
+    "StateStore",
+    "StoreConfig",
+    "StoreError",
+    "StoreStats",
+    "SubjectStrategy",
+    "decode_message",
     "resolve_function",
 ]

@@ -23,3 +23,29 @@ class DecodeError(EsgenError):
 
 class EncodeError(EsgenError):
     """A value that does not fit its Avro schema (e.g. a Decimal with too many places)."""
+
+
+class ConcurrencyError(EsgenError):
+    """``expected_version`` did not match the entity's version as the store sees it.
+
+    Across processes this is a best-effort check, not a guarantee: Kafka has no
+    conditional append, so two writers that both saw version 7 can both append version 8.
+    """
+
+    def __init__(self, entity: str, entity_id: str, expected: int, actual: int) -> None:
+        self.entity = entity
+        self.entity_id = entity_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{entity} {entity_id!r}: expected version {expected}, but the store is at "
+            f"version {actual}; load the entity again and retry the command"
+        )
+
+
+class RegistryError(EsgenError):
+    """The schema registry refused a request or could not be reached."""
+
+
+class StoreError(EsgenError):
+    """Kafka could not be reached, a topic is unusable, or an append was not delivered."""

@@ -59,7 +59,7 @@ from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegis
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
-from esgen.runtime.errors import DecodeError, EncodeError, EsgenError
+from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, RegistryError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.serde import AvroSchema
 from esgen.runtime.subjects import (
@@ -83,12 +83,8 @@ H_FINGERPRINT = "esgen.fingerprint"
 H_SOURCE_PARTITION = "esgen.source_partition"
 H_SOURCE_OFFSET = "esgen.source_offset"
 
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, str | bytes | None]]
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-
-
-class RegistryError(EsgenError):
-    """The schema registry refused a request or could not be reached."""
 
 
 class KafkaMessage(Protocol):
@@ -99,7 +95,9 @@ class KafkaMessage(Protocol):
     def offset(self) -> int | None: ...
     def key(self) -> str | bytes | None: ...
     def value(self) -> str | bytes | None: ...
-    def headers(self) -> list[tuple[str, str | bytes | None]] | None: ...
+    def headers(
+        self,
+    ) -> dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None: ...
     def timestamp(self) -> tuple[int, int]: ...
 
 
@@ -163,10 +161,13 @@ def event_headers(full_name: str, meta: EventMeta) -> Headers:
     return headers
 
 
-def header_map(headers: Iterable[tuple[str, str | bytes | None]] | None) -> dict[str, str]:
+def header_map(
+    headers: dict[str, str | bytes | None] | Iterable[tuple[str, str | bytes | None]] | None,
+) -> dict[str, str]:
     """Headers as ``name -> text`` (the last value wins; ``None`` values are dropped)."""
     result: dict[str, str] = {}
-    for name, value in headers or ():
+    items = headers.items() if isinstance(headers, dict) else headers or ()
+    for name, value in items:
         if value is None:
             continue
         result[name] = value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,54 @@
+"""What every backend does before it stores an append: fold, check invariants, stamp metadata.
+
+Shared by :class:`~esgen.runtime.store.EventStore` (Kafka) and
+:class:`~esgen.runtime.memory.InMemoryEventStore`, so both refuse the same appends.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from esgen.runtime.descriptor import EntityDescriptor
+from esgen.runtime.meta import EventMeta
+
+
+def now_millis() -> datetime.datetime:
+    """The current UTC time to the millisecond (what the ``esgen.timestamp`` header holds,
+    so a state folded before sending equals the state folded after reading back)."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def fold_new_events(
+    descriptor: EntityDescriptor[Any, Any],
+    entity_id: str,
+    state: Any,
+    version: int,
+    events: Sequence[Any],
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> tuple[Any, list[EventMeta]]:
+    """``(new state, metadata per event)`` of appending ``events`` at ``version``.
+
+    Folds onto a copy of ``state`` (which is left unchanged) and checks the invariants
+    after every event, so ``InvariantViolation`` is raised before anything is stored.
+    """
+    state = descriptor.copy_state(state)
+    timestamp = now_millis()
+    metas: list[EventMeta] = []
+    for number, event in enumerate(events, start=1):
+        meta = EventMeta(
+            entity_id=entity_id,
+            version=version + number,
+            timestamp=timestamp,
+            event_id=uuid.uuid4(),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+        state = descriptor.apply(state, event, meta)
+        descriptor.check_invariants(state)
+        metas.append(meta)
+    return state, metas

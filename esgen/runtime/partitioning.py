@@ -1,0 +1,43 @@
+"""Which partition an entity lives in: Kafka's default (Java) partitioner for keyed records.
+
+``partition_for(key, n)`` is ``toPositive(murmur2(key)) % n``, the partition Java's
+producers (and librdkafka with ``partitioner=murmur2_random``) choose for a key. The
+store sends each event to this partition explicitly and reads an entity from it, so a
+topic written by Java applications and by esgen keeps one entity in one partition.
+"""
+
+from __future__ import annotations
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's 32-bit murmur2 (seed 0x9747b28c), as an unsigned int."""
+    length = len(data)
+    h = (0x9747B28C ^ length) & _MASK
+    whole = length - length % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        k = (k * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    rest = length % 4
+    if rest == 3:
+        h ^= data[whole + 2] << 16
+    if rest >= 2:
+        h ^= data[whole + 1] << 8
+    if rest >= 1:
+        h ^= data[whole]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h
+
+
+def partition_for(key: str | bytes, partitions: int) -> int:
+    """The partition of ``key`` among ``partitions`` (Java's default partitioner)."""
+    data = key.encode() if isinstance(key, str) else key
+    return (murmur2(data) & 0x7FFFFFFF) % partitions
