@@ -393,7 +393,7 @@ def _tail(
                     break
                 progress.clear()
                 try:
-                    event, meta = decode_message(serde, msg)  # type: ignore[arg-type]
+                    event, meta = decode_message(serde, msg)
                 except DecodeError as exc:
                     click.echo(f"! undecodable record: {exc}", err=True)
                     continue
