@@ -166,6 +166,9 @@ class _Source:
     known_ids: set[bytes] = field(default_factory=set)  # schema ids fetched already
 
 
+_UNKNOWN: Any = object()
+
+
 class _HandlerFailed(Exception):
     """A handler raised in a batch applied without savepoints: apply it again with them."""
 
@@ -254,6 +257,7 @@ class ProjectionRunner:
         self._ends: dict[tuple[str, int], int] = {}  # high watermarks, for "caught up"
         self._stop = threading.Event()
         self._setup_done = False
+        self._handler_cache: dict[type, Any] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -539,7 +543,8 @@ class ProjectionRunner:
         batch_next: dict[tuple[str, int], int] = {}
         letters: list[tuple[Message, str, BaseException]] = []
         sources = self._sources
-        handler_for = self.projection.handler_for
+        handlers = self._handler_cache
+        decode = decode_message
         tx = self.store.begin()
         try:
             for msg in messages:
@@ -555,8 +560,13 @@ class ProjectionRunner:
                     skipped += 1  # the model has it already (redelivered after a rebalance)
                     continue
                 batch_next[key] = offset + 1
+                source = sources[topic]
                 try:
-                    event, meta = self._decode(sources[topic], msg)
+                    value = msg.value()
+                    if value and value[1:5] not in source.known_ids:
+                        self._writer_schema(source, value)
+                    # cast: wire.KafkaMessage is what confluent's Message offers.
+                    event, meta = decode(source.serde, cast(Any, msg))
                 except DecodeError as exc:
                     letters.append((msg, "decode", exc))
                     continue
@@ -564,7 +574,10 @@ class ProjectionRunner:
                 if version is not None and tx.applied_version(topic, meta.entity_id) >= version:
                     skipped += 1
                     continue
-                handler = handler_for(type(event))
+                event_class = type(event)
+                handler = handlers.get(event_class, _UNKNOWN)
+                if handler is _UNKNOWN:
+                    handler = handlers[event_class] = self.projection.handler_for(event_class)
                 if handler is not None:
                     if safe:
                         try:
@@ -593,28 +606,17 @@ class ProjectionRunner:
             raise
         return (processed, skipped, len(letters)), batch_next
 
-    def _decode(self, source: _Source, msg: Message) -> tuple[Any, EventMeta]:
-        value = msg.value()
-        if (
-            isinstance(value, bytes)
-            and len(value) >= 5
-            and value[0] == 0
-            and value[1:5] not in source.known_ids
-        ):
-            self._writer_schema(source, value)
-            source.known_ids.add(value[1:5])
-        # cast: wire.KafkaMessage types headers() as a list, confluent's Message also
-        # allows a dict (consumed records always give a list).
-        return decode_message(source.serde, cast(Any, msg))
-
     def _writer_schema(self, source: _Source, value: bytes) -> None:
         """Fetch the writer schema, telling an unknown id (a poison record) from a registry
         that is down or failing (not the record's fault: retry, then stop)."""
+        if len(value) < 5 or value[0] != 0:
+            return  # not the wire format: decode_message says why
         schema_id, _ = unframe(value)
         delay = 0.5
         for attempt in range(_TRANSIENT_TRIES):
             try:
                 source.serde.writer_schema(schema_id)
+                source.known_ids.add(value[1:5])
                 return
             except DecodeError as exc:
                 cause = exc.__cause__
