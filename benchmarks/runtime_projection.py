@@ -49,7 +49,7 @@ from esgen.runtime.models import (  # noqa: E402
     InMemoryModelStore,
     ModelStore,
     ModelTransaction,
-    SQLiteModelStore,
+    SqliteModelStore,
 )
 from esgen.runtime.projections import (  # noqa: E402
     Projection,
@@ -213,7 +213,7 @@ def main() -> None:
         sqlite_n = iter(range(10**6))
 
         def sqlite_store() -> ModelStore:
-            return SQLiteModelStore(tmp / f"model-{next(sqlite_n)}.db")
+            return SqliteModelStore(tmp / f"model-{next(sqlite_n)}.db")
 
         raw_read(bootstrap, registry, topic, count)  # warm up: registry, page cache
         mine: dict[str, list[float]] = {"memory": [], "sqlite": [], "wire": []}

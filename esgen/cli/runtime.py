@@ -209,7 +209,7 @@ def replay(
     myapp.read_models:Balances. Records are read up to the end each topic has now;
     undecodable ones and those whose handler fails go to <topic>.dlq as usual.
     """
-    from esgen.runtime.models import InMemoryModelStore, ModelStore, SQLiteModelStore
+    from esgen.runtime.models import InMemoryModelStore, ModelStore, SqliteModelStore
     from esgen.runtime.projections import ProjectionRunner
 
     projection = _projection(projection_spec)
@@ -221,7 +221,7 @@ def replay(
             progress.show(runner.stats.records, runner.lag(), "records")
 
     with _runtime_errors():
-        store: ModelStore = SQLiteModelStore(db) if db is not None else InMemoryModelStore()
+        store: ModelStore = SqliteModelStore(db) if db is not None else InMemoryModelStore()
         runner = ProjectionRunner(
             projection,
             store,
@@ -405,10 +405,10 @@ def _tail(
                 )
                 printed += 1
             if progress.due():
-                lag = sum(
-                    max(0, consumer.get_watermark_offsets(TopicPartition(topic, p))[1] - pos)
-                    for p, pos in positions.items()
-                )
+                lag = 0
+                for p, pos in positions.items():  # cached: what the last fetch brought
+                    high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]
+                    lag += max(0, (high if high >= 0 else ends[p]) - pos)
                 progress.show(seen, lag, "records")
     finally:
         progress.clear()

@@ -11,7 +11,7 @@ Two stores are provided:
 
 :class:`InMemoryModelStore`
     Dicts behind a lock; for tests, benchmarks and models rebuilt on every start.
-:class:`SQLiteModelStore`
+:class:`SqliteModelStore`
     A SQLite file (stdlib ``sqlite3``, WAL, ``synchronous=FULL``). Model values are stored
     as JSON (``Decimal``, ``datetime``, ``date``, ``UUID`` kept as such). Several runners
     (threads or processes) of one consumer group may share the file: every transaction is
@@ -393,10 +393,10 @@ CREATE TABLE IF NOT EXISTS esgen_offsets (
 """
 
 
-class _SQLiteTransaction(_BufferedTransaction):
+class _SqliteTransaction(_BufferedTransaction):
     __slots__ = ("_encoded", "_store", "connection")
 
-    def __init__(self, store: SQLiteModelStore, connection: sqlite3.Connection) -> None:
+    def __init__(self, store: SqliteModelStore, connection: sqlite3.Connection) -> None:
         super().__init__()
         self._store = store
         self.connection = connection
@@ -468,7 +468,7 @@ class _SQLiteTransaction(_BufferedTransaction):
             self._store._lock.release()
 
 
-class SQLiteModelStore(ModelStore):
+class SqliteModelStore(ModelStore):
     """A model in a SQLite file; the model and the bookkeeping commit in one transaction."""
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
@@ -492,7 +492,7 @@ class SQLiteModelStore(ModelStore):
         except sqlite3.Error as exc:
             self._lock.release()
             raise ModelError(f"cannot begin a transaction on {self.path}: {exc}") from exc
-        return _SQLiteTransaction(self, self._connection)
+        return _SqliteTransaction(self, self._connection)
 
     def offsets(self) -> dict[TopicPartition, int]:
         with self._lock:

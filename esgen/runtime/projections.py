@@ -349,11 +349,13 @@ class ProjectionRunner:
             return None
         total = 0
         try:
-            for topic, partition in list(self._assigned):
-                _, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=1.0, cached=False
-                )
-                total += max(0, high - self._positions.get((topic, partition), 0))
+            for key in list(self._assigned):
+                # The watermark the last fetch brought, not a new request: a request would
+                # queue behind the fetch long-poll on the same connection (up to 500 ms).
+                _, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+                if high < 0:
+                    high = self._ends.get(key, 0)
+                total += max(0, high - self._positions.get(key, 0))
         except KafkaException:
             return None
         return total

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from esgen.runtime import deadletter
-from esgen.runtime.models import InMemoryModelStore, ModelStore, SQLiteModelStore
+from esgen.runtime.models import InMemoryModelStore, ModelStore, SqliteModelStore
 from esgen.runtime.projections import ProjectionError, ProjectionRunner
 from generated.bank import account
 from tests.runtime.projection_support import (
@@ -82,14 +82,14 @@ def test_restart_resumes_without_double_counting(
     group = unique_name("group")
     db = tmp_path / "model.db"
 
-    first = make_runner(topic, SQLiteModelStore(db), group, batch_size=20)
+    first = make_runner(topic, SqliteModelStore(db), group, batch_size=20)
     stopped = first.run(max_events=90)
     first.close()
     assert 90 <= stopped.processed < 300  # stopped mid-stream
 
     more = continuation(events, per_account=2)  # 24 more while nobody runs
     producer.send(more.events)
-    store = SQLiteModelStore(db)
+    store = SqliteModelStore(db)
     second = make_runner(topic, store, group, batch_size=20)
     resumed = second.run(until_caught_up=True)
     expected = events.balances()
@@ -115,7 +115,7 @@ def test_redelivered_and_duplicated_events_are_skipped(
     # A producer that retried after a lost acknowledgement wrote some events twice.
     producer.send(events.events[5:9])
     db = tmp_path / "model.db"
-    store = SQLiteModelStore(db)
+    store = SqliteModelStore(db)
     stats = make_runner(topic, store).run(until_caught_up=True)
     assert (stats.processed, stats.skipped) == (24, 4)
     assert balances_of(store.snapshot()) == events.balances()
@@ -127,7 +127,7 @@ def test_redelivered_and_duplicated_events_are_skipped(
 
     with sqlite3.connect(db) as connection:
         connection.execute("DELETE FROM esgen_offsets")
-    store = SQLiteModelStore(db)
+    store = SqliteModelStore(db)
     again = make_runner(topic, store).run(until_caught_up=True)
     assert (again.processed, again.skipped) == (0, 28)
     assert balances_of(store.snapshot()) == events.balances()
@@ -188,7 +188,7 @@ def test_a_failing_handler_dead_letters_its_event_and_undoes_its_writes(
             ("acc-1", 4, account.MoneyDeposited(amount=decimal.Decimal("1.50"))),
         ]
     )
-    for store in (InMemoryModelStore(), SQLiteModelStore(tmp_path / "m.db")):
+    for store in (InMemoryModelStore(), SqliteModelStore(tmp_path / "m.db")):
         stats = make_runner(topic, store).run(until_caught_up=True)
         assert (stats.processed, stats.dead_lettered) == (3, 1)
         assert store.get("balance/acc-1") == decimal.Decimal("11.50")
@@ -240,8 +240,8 @@ def test_two_runners_in_one_group_split_partitions_exactly(
     producer.send(events.events)
     group = unique_name("group")
     db = tmp_path / "shared.db"
-    a = make_runner(topic, SQLiteModelStore(db), group, batch_size=25)
-    b = make_runner(topic, SQLiteModelStore(db), group, batch_size=25)
+    a = make_runner(topic, SqliteModelStore(db), group, batch_size=25)
+    b = make_runner(topic, SqliteModelStore(db), group, batch_size=25)
     errors: list[BaseException] = []
 
     def run(runner: ProjectionRunner) -> None:
@@ -257,7 +257,7 @@ def test_two_runners_in_one_group_split_partitions_exactly(
     more = continuation(events, per_account=4)
     wait_for(lambda: len(b._assigned) > 0, what="runner b to get partitions")
     producer.send(more.events)
-    check = SQLiteModelStore(db)
+    check = SqliteModelStore(db)
     total = len(events.events) + len(more.events)
     wait_for(lambda: sum(check.offsets().values()) == total, what="all records applied")
     a.stop()
@@ -283,11 +283,11 @@ def test_replay_rebuilds_the_same_model(
     events = history(accounts=6, per_account=7)
     producer.send(events.events)
     producer.raw("acc-0", b"not an event")
-    store = SQLiteModelStore(tmp_path / "live.db")
+    store = SqliteModelStore(tmp_path / "live.db")
     make_runner(topic, store).run(until_caught_up=True)
     live = store.snapshot()
 
-    fresh = SQLiteModelStore(tmp_path / "fresh.db")
+    fresh = SqliteModelStore(tmp_path / "fresh.db")
     stats = make_runner(topic, fresh).replay()
     assert fresh.snapshot() == live
     assert (stats.processed, stats.dead_lettered) == (42, 1)

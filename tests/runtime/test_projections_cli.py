@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from esgen.cli import main
 from esgen.cli.runtime import Progress
-from esgen.runtime.models import SQLiteModelStore
+from esgen.runtime.models import SqliteModelStore
 from generated.bank import account
 from tests.runtime.projection_support import EventProducer, balances_of, history
 
@@ -112,7 +112,7 @@ def test_replay_rebuilds_into_a_sqlite_model(
     assert result.exit_code == 0, result.output
     assert "replayed balances: 20 events applied, 0 skipped, 0 dead-lettered" in result.stdout
     assert 'balance/acc-1\t"7.75"' in result.stdout
-    model = SQLiteModelStore(db)
+    model = SqliteModelStore(db)
     expected = {"acc-1": decimal.Decimal("7.75"), "acc-2": decimal.Decimal("7.50")}
     assert balances_of(model.snapshot()) == {**expected, **events.balances()}
     model.close()
@@ -120,7 +120,7 @@ def test_replay_rebuilds_into_a_sqlite_model(
     # Again: the model is emptied first, so nothing is counted twice.
     again = CliRunner().invoke(main, args, env=env)
     assert again.exit_code == 0, again.output
-    assert balances_of(SQLiteModelStore(db).snapshot()) == {**expected, **events.balances()}
+    assert balances_of(SqliteModelStore(db).snapshot()) == {**expected, **events.balances()}
 
 
 def test_replay_errors(env: dict[str, str], unique_name: Callable[[str], str]) -> None:

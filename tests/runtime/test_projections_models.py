@@ -15,7 +15,7 @@ from esgen.runtime.models import (
     InMemoryModelStore,
     ModelError,
     ModelStore,
-    SQLiteModelStore,
+    SqliteModelStore,
     decode_value,
     encode_value,
 )
@@ -27,7 +27,7 @@ from generated.shop import order
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ModelStore]:
     made: ModelStore = (
-        InMemoryModelStore() if request.param == "memory" else SQLiteModelStore(tmp_path / "m.db")
+        InMemoryModelStore() if request.param == "memory" else SqliteModelStore(tmp_path / "m.db")
     )
     yield made
     made.close()
@@ -119,8 +119,8 @@ def test_transactions_serialize_across_threads(store: ModelStore) -> None:
 
 
 def test_sqlite_stores_on_one_file_share_the_model(tmp_path: Path) -> None:
-    first = SQLiteModelStore(tmp_path / "shared.db")
-    second = SQLiteModelStore(tmp_path / "shared.db")
+    first = SqliteModelStore(tmp_path / "shared.db")
+    second = SqliteModelStore(tmp_path / "shared.db")
     tx = first.begin()
     tx.put("k", decimal.Decimal("1.10"))
     tx.set_offset("t", 0, 7)
@@ -144,7 +144,7 @@ def test_sqlite_value_types_round_trip() -> None:
 
 def test_sqlite_open_error_is_clear(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="cannot open the read model"):
-        SQLiteModelStore(tmp_path / "no" / "such" / "dir" / "m.db")
+        SqliteModelStore(tmp_path / "no" / "such" / "dir" / "m.db")
 
 
 def test_handlers_are_collected_and_checked() -> None:
