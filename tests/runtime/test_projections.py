@@ -3,6 +3,7 @@ letters, a group of two runners and replay."""
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import struct
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from esgen.runtime import deadletter
 from esgen.runtime.models import InMemoryModelStore, ModelStore, SqliteModelStore
@@ -50,6 +52,15 @@ def make_runner(kafka_bootstrap: str, registry_url: str, unique_name: Callable[[
     yield make
     for runner in runners:
         runner.close()
+    # Dead-letter topics the runners created: the shared broker keeps no leftovers.
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    letters = {f"{topic}.dlq" for runner in runners for topic in runner.topics}
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = sorted(letters & existing)
+    if doomed:
+        for future in admin.delete_topics(doomed, operation_timeout=30).values():
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
 
 
 def test_balances_in_memory(
