@@ -25,6 +25,7 @@ import decimal
 import io
 import json
 import os
+import shutil
 import statistics
 import struct
 import sys
@@ -207,9 +208,9 @@ def main() -> None:
     topic = f"bench.projection.{uuid.uuid4().hex[:10]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(60)
+    tmp = Path(tempfile.mkdtemp(prefix="esgen-bench-"))
     try:
         fill(bootstrap, registry, topic, count)
-        tmp = Path(tempfile.mkdtemp(prefix="esgen-bench-"))
         sqlite_n = iter(range(10**6))
 
         def sqlite_store() -> ModelStore:
@@ -228,7 +229,9 @@ def main() -> None:
             theirs.append(raw_read(bootstrap, registry, topic, count))
             mine["sqlite"].append(projection_read(bootstrap, registry, topic, count, sqlite_store))
     finally:
-        admin.delete_topics([topic])
+        for future in admin.delete_topics([topic]).values():
+            future.result(60)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     their_time = statistics.median(theirs)
     rows = []
