@@ -108,11 +108,11 @@ def continuation(previous: History, per_account: int) -> History:
 class EventProducer:
     """Appends events as the event store does: wire format, key = entity id, esgen headers."""
 
-    def __init__(self, bootstrap: str, registry_url: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, registry_url: str, topic: str, entity: Any = account.ENTITY
+    ) -> None:
         self.topic = topic
-        self.serde = wire.RegistrySerde(
-            account.ENTITY, registry_url, topic=topic, auto_register=True
-        )
+        self.serde = wire.RegistrySerde(entity, registry_url, topic=topic, auto_register=True)
         self.producer = Producer(
             {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
         )

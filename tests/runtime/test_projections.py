@@ -4,9 +4,11 @@ letters, a group of two runners and replay."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import decimal
 import struct
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,11 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from esgen.runtime import deadletter
-from esgen.runtime.models import InMemoryModelStore, ModelStore, SqliteModelStore
-from esgen.runtime.projections import ProjectionError, ProjectionRunner
+from esgen.runtime.meta import EventMeta
+from esgen.runtime.models import InMemoryModelStore, ModelStore, ModelTransaction, SqliteModelStore
+from esgen.runtime.projections import Projection, ProjectionError, ProjectionRunner, handles
 from generated.bank import account
+from generated.shop import order
 from tests.runtime.projection_support import (
     Balances,
     EventProducer,
@@ -43,7 +47,7 @@ def make_runner(kafka_bootstrap: str, registry_url: str, unique_name: Callable[[
             group_id=group or unique_name("group"),
             bootstrap=kafka_bootstrap,
             registry=registry_url,
-            topics={account.ENTITY: topic},
+            topics={account.ENTITY: topic, **kw.pop("topics", {})},
             **kw,
         )
         runners.append(runner)
@@ -342,3 +346,48 @@ def test_an_unreachable_registry_stops_the_runner_instead_of_dead_lettering(
     runner.close()
     assert runner.stats.dead_lettered == 0
     assert store.offsets() == {} and store.snapshot() == {}
+
+
+class Activity(Projection):
+    """Reads two entity types; the same entity id on both topics is two streams."""
+
+    entities = (account.ENTITY, order.ENTITY)
+
+    @handles(account.AccountOpened)
+    def opened(self, model: ModelTransaction, event: Any, meta: EventMeta) -> None:
+        model.put(f"account/{meta.entity_id}", event.owner)
+
+    @handles(order.ItemAdded)
+    def item_added(self, model: ModelTransaction, event: Any, meta: EventMeta) -> None:
+        key = f"items/{meta.entity_id}"
+        model.put(key, model.get(key, 0) + event.item.quantity)
+
+
+def test_a_projection_over_two_entity_types(
+    kafka_bootstrap: str,
+    registry_url: str,
+    new_topic: Callable[..., str],
+    make_runner: Any,
+) -> None:
+    accounts, orders = new_topic("accounts"), new_topic("orders", partitions=2)
+    EventProducer(kafka_bootstrap, registry_url, accounts).send(
+        [("e-1", 1, account.AccountOpened(owner="Ann"))]
+    )
+    item = order.LineItem(
+        sku="SKU-1", quantity=2, unit_price=account.Money(amount=decimal.Decimal("1.50"))
+    )
+    created = order.OrderCreated(
+        customer_id=uuid.UUID(int=1), created_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    )
+    EventProducer(kafka_bootstrap, registry_url, orders, order.ENTITY).send(
+        [
+            ("e-1", 1, created),  # version 1 of order e-1, not a redelivery of account e-1
+            ("e-1", 2, order.ItemAdded(item=item)),
+            ("e-1", 3, order.ItemAdded(item=item)),
+        ]
+    )
+    store = InMemoryModelStore()
+    runner = make_runner(accounts, store, projection=Activity(), topics={order.ENTITY: orders})
+    stats = runner.run(until_caught_up=True)
+    assert (stats.processed, stats.skipped) == (4, 0)
+    assert store.snapshot() == {"account/e-1": "Ann", "items/e-1": 4}
