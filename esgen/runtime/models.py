@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,11 @@ class ModelTransaction(ABC):
     @abstractmethod
     def set_applied_version(self, stream: str, entity_id: str, version: int) -> None:
         """Record that ``version`` of ``entity_id`` on ``stream`` has been applied."""
+
+    preloads = False  # whether preload_versions is worth calling
+
+    def preload_versions(self, stream: str, entity_ids: Iterable[str]) -> None:  # noqa: B027
+        """A hint: these applied versions are about to be read (one query, not many)."""
 
     @abstractmethod
     def set_offset(self, topic: str, partition: int, next_offset: int) -> None:
@@ -394,13 +399,14 @@ CREATE TABLE IF NOT EXISTS esgen_offsets (
 
 
 class _SqliteTransaction(_BufferedTransaction):
-    __slots__ = ("_encoded", "_store", "connection")
+    __slots__ = ("_encoded", "_loaded", "_store", "connection")
 
     def __init__(self, store: SqliteModelStore, connection: sqlite3.Connection) -> None:
         super().__init__()
         self._store = store
         self.connection = connection
         self._encoded: dict[str, tuple[Any, str]] = {}  # key -> (value, its JSON)
+        self._loaded: dict[tuple[str, str], int] = {}  # applied versions read ahead
 
     def put(self, key: str, value: Any) -> None:
         # Encoded now so that a value JSON cannot hold fails in the handler that put it.
@@ -427,11 +433,30 @@ class _SqliteTransaction(_BufferedTransaction):
         return {key: decode_value(value) for key, value in rows}
 
     def _read_version(self, stream: str, entity_id: str) -> int:
+        loaded = self._loaded.get((stream, entity_id))
+        if loaded is not None:
+            return loaded
         row = self.connection.execute(
             "SELECT version FROM esgen_applied WHERE stream = ? AND entity_id = ?",
             (stream, entity_id),
         ).fetchone()
         return 0 if row is None else int(row[0])
+
+    preloads = True
+
+    def preload_versions(self, stream: str, entity_ids: Iterable[str]) -> None:
+        wanted = [e for e in set(entity_ids) if (stream, e) not in self._versions]
+        for start in range(0, len(wanted), 500):  # SQLite caps the number of parameters
+            chunk = wanted[start : start + 500]
+            rows = self.connection.execute(
+                "SELECT entity_id, version FROM esgen_applied WHERE stream = ? "
+                f"AND entity_id IN ({','.join('?' * len(chunk))})",
+                (stream, *chunk),
+            ).fetchall()
+            found = dict(rows)
+            for entity_id in chunk:
+                # Not dirty: an unchanged version is not written back at commit.
+                self._loaded[(stream, entity_id)] = int(found.get(entity_id, 0))
 
     def _sql_savepoint(self, action: str, depth: int) -> None:
         self.connection.execute(f"{action} esgen_sp{depth}")

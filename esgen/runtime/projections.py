@@ -549,6 +549,16 @@ class ProjectionRunner:
         decode = decode_message
         tx = self.store.begin()
         try:
+            if tx.preloads:  # one query for the batch's applied versions, not one per record
+                ids: dict[str, list[str]] = {}
+                for msg in messages:
+                    key_bytes = msg.key()
+                    if isinstance(key_bytes, bytes) and msg.error() is None:
+                        ids.setdefault(msg.topic() or "", []).append(
+                            key_bytes.decode(errors="replace")
+                        )
+                for stream, entity_ids in ids.items():
+                    tx.preload_versions(stream, entity_ids)
             for msg in messages:
                 error = msg.error()
                 if error is not None:

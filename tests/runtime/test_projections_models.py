@@ -168,3 +168,18 @@ def test_handlers_are_collected_and_checked() -> None:
             @handles(order.ItemAdded)
             def item(self, model: object, event: object, meta: object) -> None:
                 pass
+
+
+def test_preloaded_versions_read_like_the_others(store: ModelStore) -> None:
+    tx = store.begin()
+    tx.set_applied_version("t", "a", 4)
+    tx.commit()
+    tx = store.begin()
+    tx.preload_versions("t", ["a", "b", "a"])
+    assert (tx.applied_version("t", "a"), tx.applied_version("t", "b")) == (4, 0)
+    tx.set_applied_version("t", "b", 1)
+    tx.commit()
+    tx = store.begin()
+    tx.preload_versions("t", ["a", "b"])
+    assert (tx.applied_version("t", "a"), tx.applied_version("t", "b")) == (4, 1)
+    tx.rollback()
