@@ -266,7 +266,8 @@ class ProjectionRunner:
     # -- control -------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return after the current batch (safe from any thread)."""
+        """Ask :meth:`run` (or :meth:`replay`) to return after the current batch; safe from
+        any thread, and before the run has started."""
         self._stop.set()
 
     def run(
@@ -283,7 +284,6 @@ class ProjectionRunner:
         at the high watermark it had when assigned. ``idle_timeout``: return after that
         many seconds without records.
         """
-        self._stop.clear()
         began = time.monotonic()
         start_records = self.stats.records
         consumer = self._open_consumer()
@@ -308,6 +308,7 @@ class ProjectionRunner:
                     break
         finally:
             self.stats.elapsed += time.monotonic() - began
+            self._stop.clear()  # a stop() asked for this run, not for the next one
             self._close_consumer()
         return self.stats
 
@@ -319,10 +320,10 @@ class ProjectionRunner:
         touched; a later :meth:`run` resumes from the model's offsets. Stop the group's
         other runners first: they would write into the model being rebuilt.
         """
-        self._stop.clear()
         began = time.monotonic()
         self.store.reset()
         self._in_transaction(self.projection.clear)
+        self._setup_done = False  # clear() may have dropped what setup() made
         self._setup()
         consumer = self._open_consumer()
         try:
@@ -339,6 +340,7 @@ class ProjectionRunner:
                     self._process(consumer, messages, commit_kafka=False)
         finally:
             self.stats.elapsed += time.monotonic() - began
+            self._stop.clear()  # a stop() asked for this run, not for the next one
             self._close_consumer()
         return self.stats
 
@@ -382,7 +384,12 @@ class ProjectionRunner:
             self._consumer = Consumer(self._consumer_config)
         except KafkaException as exc:
             raise ProjectionError(f"cannot create a Kafka consumer: {exc}") from exc
-        self._check_topics(self._consumer)
+        try:
+            self._check_topics(self._consumer)
+        except BaseException:
+            self._consumer.close()
+            self._consumer = None
+            raise
         return self._consumer
 
     def _close_consumer(self) -> None:

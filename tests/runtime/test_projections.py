@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import decimal
+import sqlite3
 import struct
 import threading
 import uuid
@@ -138,7 +139,6 @@ def test_redelivered_and_duplicated_events_are_skipped(
     # A crash after the model committed but before Kafka's offsets did: everything comes
     # again (here: a group with no offsets, a model that lost its offset bookkeeping).
     store.close()
-    import sqlite3
 
     with sqlite3.connect(db) as connection:
         connection.execute("DELETE FROM esgen_offsets")
@@ -391,3 +391,51 @@ def test_a_projection_over_two_entity_types(
     stats = runner.run(until_caught_up=True)
     assert (stats.processed, stats.skipped) == (4, 0)
     assert store.snapshot() == {"account/e-1": "Ann", "items/e-1": 4}
+
+
+class Ledger(Projection):
+    """Keeps a SQL table of its own, in the same SQLite transaction as the bookkeeping."""
+
+    entities = (account.ENTITY,)
+
+    def setup(self, model: Any) -> None:
+        model.connection.execute(
+            "CREATE TABLE IF NOT EXISTS ledger (account TEXT, version INT, amount TEXT)"
+        )
+
+    def clear(self, model: Any) -> None:
+        model.connection.execute("DROP TABLE IF EXISTS ledger")
+
+    @handles(account.MoneyDeposited)
+    def deposited(self, model: Any, event: Any, meta: EventMeta) -> None:
+        model.connection.execute(
+            "INSERT INTO ledger VALUES (?, ?, ?)",
+            (meta.entity_id, meta.version, str(event.amount)),
+        )
+
+
+def test_a_projection_with_its_own_sql_tables_replays_them(
+    kafka_bootstrap: str,
+    registry_url: str,
+    new_topic: Callable[..., str],
+    make_runner: Any,
+    tmp_path: Path,
+) -> None:
+    topic = new_topic("accounts")
+    producer = EventProducer(kafka_bootstrap, registry_url, topic)
+    events = history(accounts=3, per_account=4)
+    producer.send(events.events)
+    producer.send(events.events[4:6])  # duplicates: skipped, not inserted twice
+    store = SqliteModelStore(tmp_path / "ledger.db")
+    make_runner(topic, store, projection=Ledger()).run(until_caught_up=True)
+
+    def rows() -> list[tuple[str, int, str]]:
+        with sqlite3.connect(tmp_path / "ledger.db") as connection:
+            return connection.execute("SELECT * FROM ledger ORDER BY 1, 2").fetchall()
+
+    live = rows()
+    deposits = [e for e in events.events if isinstance(e[2], account.MoneyDeposited)]
+    assert len(live) == len(deposits) == 6
+    stats = make_runner(topic, store, projection=Ledger()).replay()
+    assert stats.skipped == 2
+    assert rows() == live
