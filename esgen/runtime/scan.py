@@ -38,6 +38,9 @@ class PartitionReader:
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
+                # Bounded scans need no long polls; a held fetch would also delay the
+                # offset requests queued behind it on the same connection (500 ms default).
+                "fetch.wait.max.ms": 10,
                 **config,
             }
         )

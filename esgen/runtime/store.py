@@ -38,6 +38,8 @@ Loading
     and for every entity with unsnapshotted events on ``close()``. ``stats`` counts the
     events folded and records scanned so tests assert work done, not time.
     Read-your-writes holds within one store: its cache is updated after each append.
+
+A store is not thread-safe: use one per thread (or serialise calls).
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ class EventStore(Generic[S, E]):
             self.serde, self._producer, self._reader, state_store, self.stats
         )
         self._views: dict[str, _View] = {}
+        self._type_names: dict[str, bytes] = {}
         self._closed = False
 
     # -- topics ------------------------------------------------------------------------
@@ -293,10 +296,31 @@ class EventStore(Generic[S, E]):
             correlation_id,
             causation_id,
         )
+        # The headers of wire.event_headers, with what the batch shares computed once.
+        timestamp = metas[0].timestamp  # one per append
+        assert timestamp is not None
+        millis = (wire.H_TIMESTAMP, b"%d" % wire.to_millis(timestamp))
+        extra: wire.Headers = []
+        if correlation_id is not None:
+            extra.append((wire.H_CORRELATION_ID, correlation_id.encode()))
+        if causation_id is not None:
+            extra.append((wire.H_CAUSATION_ID, causation_id.encode()))
+        type_names = self._type_names
+        encode = self.serde.encode_event
         prepared: list[tuple[bytes, wire.Headers]] = []
         for event, meta in zip(batch, metas, strict=True):
-            name, value = self.serde.encode_event(event)
-            prepared.append((value, wire.event_headers(name, meta)))
+            name, value = encode(event)
+            type_name = type_names.get(name)
+            if type_name is None:
+                type_name = type_names[name] = name.encode()
+            headers: wire.Headers = [
+                (wire.H_TYPE, type_name),
+                (wire.H_EVENT_ID, str(meta.event_id).encode()),
+                (wire.H_VERSION, b"%d" % (meta.version or 0)),
+                millis,
+                *extra,
+            ]
+            prepared.append((value, headers))
         positions = self._send(entity_id, prepared, view.version)
         view.state = state
         view.version = positions[-1].version
@@ -311,24 +335,25 @@ class EventStore(Generic[S, E]):
     ) -> list[Position]:
         partition = self.partition_of(entity_id)
         key = entity_id.encode()
-        results: list[Message | KafkaError | None] = [None] * len(prepared)
+        # One callback for the batch: delivery reports of one partition arrive in order.
+        reports: list[tuple[KafkaError | None, Message]] = []
+        report = reports.append
 
-        def callback(index: int) -> Any:
-            def delivered(error: KafkaError | None, msg: Message) -> None:
-                results[index] = error if error is not None else msg
+        def delivered(error: KafkaError | None, msg: Message) -> None:
+            report((error, msg))
 
-            return delivered
-
-        for index, (value, headers) in enumerate(prepared):
+        produce = self._producer.produce
+        topic = self.topic
+        for value, headers in prepared:
             while True:
                 try:
-                    self._producer.produce(
-                        self.topic,
+                    produce(
+                        topic,
                         value,
                         key,
                         partition=partition,
                         headers=headers,
-                        on_delivery=callback(index),
+                        on_delivery=delivered,
                     )
                     break
                 except BufferError:  # local queue full: let deliveries drain it
@@ -337,18 +362,19 @@ class EventStore(Generic[S, E]):
         # (message.timeout.ms), so none is left in an unknown state.
         self._producer.flush()
         positions: list[Position] = []
-        for number, result in enumerate(results, start=1):
-            if not isinstance(result, Message) or result.offset() is None:
+        for number in range(1, len(prepared) + 1):
+            error, msg = reports[number - 1] if number <= len(reports) else (None, None)
+            offset = msg.offset() if msg is not None and error is None else None
+            if offset is None:
                 self._views.pop(entity_id, None)  # unknown now: reload from Kafka next time
                 raise StoreError(
-                    f"append to {self.topic}[{partition}] for {self.descriptor.name} "
+                    f"append to {topic}[{partition}] for {self.descriptor.name} "
                     f"{entity_id!r} failed at event {number} of {len(prepared)} (version "
-                    f"{version + number}) on Kafka at {self.config.bootstrap}: {result}; "
-                    f"{number - 1} earlier event(s) of this append were stored"
+                    f"{version + number}) on Kafka at {self.config.bootstrap}: "
+                    f"{error or 'no delivery report'}; {number - 1} earlier event(s) of this "
+                    "append were stored"
                 )
-            positions.append(
-                Position(self.topic, partition, int(result.offset() or 0), version + number)
-            )
+            positions.append(Position(topic, partition, offset, version + number))
         return positions
 
     def _snapshot(self, entity_id: str, view: _View) -> None:

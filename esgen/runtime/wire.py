@@ -144,15 +144,15 @@ def _read_varint(data: bytes) -> tuple[int, int]:
 # -- headers ---------------------------------------------------------------------------
 
 
-def event_headers(full_name: str, meta: EventMeta) -> Headers:
+def event_headers(full_name: str | bytes, meta: EventMeta) -> Headers:
     """The esgen headers of one event (see the module docstring)."""
     if meta.event_id is None or meta.version is None or meta.timestamp is None:
         raise EncodeError("an appended event needs event_id, version and timestamp")
     headers: Headers = [
-        (H_TYPE, full_name.encode()),
+        (H_TYPE, full_name.encode() if isinstance(full_name, str) else full_name),
         (H_EVENT_ID, str(meta.event_id).encode()),
-        (H_VERSION, str(meta.version).encode()),
-        (H_TIMESTAMP, str(to_millis(meta.timestamp)).encode()),
+        (H_VERSION, b"%d" % meta.version),
+        (H_TIMESTAMP, b"%d" % to_millis(meta.timestamp)),
     ]
     if meta.correlation_id is not None:
         headers.append((H_CORRELATION_ID, meta.correlation_id.encode()))
