@@ -1,4 +1,4 @@
-"""The example of docs/projections.md runs as written (on a topic of its own)."""
+"""The projections example of docs/runtime.md runs as written (on a topic of its own)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from generated.bank import account
 from tests.runtime.projection_support import EventProducer
 
-DOC = Path(__file__).parents[2] / "docs" / "projections.md"
+DOC = Path(__file__).parents[2] / "docs" / "runtime.md"
 
 
 def test_the_api_example_runs(
@@ -24,7 +24,8 @@ def test_the_api_example_runs(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    block = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)[0]
+    section = DOC.read_text().split("## Projections", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
     topic = new_topic("accounts")
     EventProducer(kafka_bootstrap, registry_url, topic).send(
         [
