@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from esgen.runtime import deadletter
@@ -439,3 +440,36 @@ def test_a_projection_with_its_own_sql_tables_replays_them(
     stats = make_runner(topic, store, projection=Ledger()).replay()
     assert stats.skipped == 2
     assert rows() == live
+
+
+def test_a_crash_before_the_kafka_commit_resumes_from_the_models_offsets(
+    kafka_bootstrap: str,
+    registry_url: str,
+    new_topic: Callable[..., str],
+    make_runner: Any,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    topic = new_topic("accounts", partitions=2)
+    producer = EventProducer(kafka_bootstrap, registry_url, topic)
+    events = history(accounts=4, per_account=5)
+    producer.send(events.events)
+    group = unique_name("group")
+    db = tmp_path / "model.db"
+    crashed = make_runner(topic, SqliteModelStore(db), group)
+    crashed._commit_kafka = lambda *args, **kwargs: None  # dies before every Kafka commit
+    crashed.run(until_caught_up=True)
+    assert crashed.stats.processed == 20
+
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group})
+    committed = consumer.committed([TopicPartition(topic, p) for p in (0, 1)], timeout=10)
+    consumer.close()
+    assert all(tp.offset < 0 for tp in committed)  # the group never heard of any progress
+
+    more = continuation(events, per_account=1)
+    producer.send(more.events)
+    store = SqliteModelStore(db)
+    resumed = make_runner(topic, store, group).run(until_caught_up=True)
+    assert (resumed.processed, resumed.skipped) == (4, 0)  # only the new ones, none again
+    expected = {k: v + 3 for k, v in events.balances().items()}
+    assert balances_of(store.snapshot()) == expected
