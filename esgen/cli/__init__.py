@@ -18,12 +18,15 @@ from esgen.cli.compat import compat  # noqa: E402
 from esgen.cli.dev import dev  # noqa: E402
 from esgen.cli.generate import generate, validate  # noqa: E402
 from esgen.cli.register import register  # noqa: E402
+from esgen.cli.runtime import replay, tail  # noqa: E402
 
 main.add_command(validate)
 main.add_command(generate)
 main.add_command(compat)
-main.add_command(dev)
 main.add_command(check)
 main.add_command(lock)
 main.add_command(record)
 main.add_command(register)
+main.add_command(replay)
+main.add_command(tail)
+main.add_command(dev)
