@@ -18,6 +18,20 @@ from esgen.runtime.errors import (
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.memory import InMemoryEventStore
 from esgen.runtime.meta import EventMeta
+from esgen.runtime.models import (
+    InMemoryModelStore,
+    ModelError,
+    ModelStore,
+    ModelTransaction,
+    SqliteModelStore,
+)
+from esgen.runtime.projections import (
+    Projection,
+    ProjectionError,
+    ProjectionRunner,
+    RunnerStats,
+    handles,
+)
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
@@ -32,13 +46,22 @@ __all__ = [
     "EventMeta",
     "EventStore",
     "InMemoryEventStore",
+    "InMemoryModelStore",
     "InvariantViolation",
     "MemoryStateStore",
+    "ModelError",
+    "ModelStore",
+    "ModelTransaction",
     "Position",
+    "Projection",
+    "ProjectionError",
+    "ProjectionRunner",
     "RecordType",
     "RegistryError",
     "RegistrySerde",
+    "RunnerStats",
     "SnapshotEntry",
+    "SqliteModelStore",
     "SqliteStateStore",
     "StateStore",
     "StoreConfig",
@@ -46,5 +69,6 @@ __all__ = [
     "StoreStats",
     "SubjectStrategy",
     "decode_message",
+    "handles",
     "resolve_function",
 ]
