@@ -1,9 +1,15 @@
-"""Registry failures as messages a user can act on (no traceback reaches the CLI)."""
+"""Registry failures as messages a user can act on (no traceback reaches the CLI).
+
+Both are :class:`esgen.runtime.RegistryError`, so one ``except`` serves the generator's
+commands and the runtime alike.
+"""
 
 from __future__ import annotations
 
+from esgen.runtime import errors as runtime_errors
 
-class RegistryError(Exception):
+
+class RegistryError(runtime_errors.RegistryError):
     """The registry answered with an error: its HTTP status, error code and message."""
 
     def __init__(self, action: str, status: int, code: int, message: str) -> None:
@@ -17,7 +23,7 @@ class RegistryError(Exception):
         )
 
 
-class RegistryUnavailable(Exception):
+class RegistryUnavailable(runtime_errors.RegistryError):
     """The registry could not be reached at all."""
 
     def __init__(self, url: str, reason: str) -> None:
