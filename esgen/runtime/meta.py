@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +24,42 @@ class EventMeta:
     event_id: uuid.UUID | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+
+
+_META_SLOTS = tuple(
+    EventMeta.__dict__[name].__set__
+    for name in (
+        "entity_id",
+        "version",
+        "timestamp",
+        "event_id",
+        "correlation_id",
+        "causation_id",
+    )
+)
+
+
+def make_meta(
+    entity_id: str,
+    version: int | None,
+    timestamp: datetime.datetime | None,
+    event_id: uuid.UUID | None,
+    correlation_id: str | None,
+    causation_id: str | None,
+    _new: Callable[[type[EventMeta]], EventMeta] = object.__new__,
+    _slots: tuple[Callable[[EventMeta, Any], None], ...] = _META_SLOTS,
+) -> EventMeta:
+    """``EventMeta(...)`` (all fields, positional) without the frozen dataclass's
+    ``__init__``, which sets each slot through ``object.__setattr__``: the same object,
+    in half the time. For the hot paths (one per decoded or appended event)."""
+    meta = _new(EventMeta)
+    set_entity_id, set_version, set_timestamp, set_event_id, set_correlation, set_causation = (
+        _slots
+    )
+    set_entity_id(meta, entity_id)
+    set_version(meta, version)
+    set_timestamp(meta, timestamp)
+    set_event_id(meta, event_id)
+    set_correlation(meta, correlation_id)
+    set_causation(meta, causation_id)
+    return meta

@@ -51,17 +51,19 @@ import json
 import struct
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any, Protocol
 
+import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, RegistryError
-from esgen.runtime.meta import EventMeta
-from esgen.runtime.serde import AvroSchema
+from esgen.runtime.meta import EventMeta, make_meta
+from esgen.runtime.serde import AvroSchema, parse_schema
 from esgen.runtime.subjects import (
     DEFAULT_STRATEGY,
     SubjectStrategy,
@@ -182,6 +184,46 @@ def from_millis(millis: int) -> datetime.datetime:
     return _EPOCH + datetime.timedelta(milliseconds=millis)
 
 
+# The events of one append share their timestamp, so consecutive records mostly repeat it.
+_last_moment: tuple[int, datetime.datetime] = (0, _EPOCH)
+
+
+def _moment(millis: int) -> datetime.datetime:
+    """``from_millis``, remembering the last answer."""
+    global _last_moment
+    last = _last_moment
+    if last[0] == millis:
+        return last[1]
+    moment = _EPOCH + datetime.timedelta(milliseconds=millis)
+    _last_moment = (millis, moment)
+    return moment
+
+
+_new = object.__new__
+_set = object.__setattr__
+_UUID = uuid.UUID
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
+def _parse_uuid(raw: str | bytes) -> uuid.UUID:
+    """``uuid.UUID(raw)`` for the ``8-4-4-4-12`` hex form, without its general parsing;
+    anything else goes through ``uuid.UUID`` (same result, same errors)."""
+    digits = raw.replace(b"-", b"") if isinstance(raw, bytes) else raw.replace("-", "")
+    if len(digits) == 32:
+        try:
+            number = int(digits, 16)
+        except ValueError:
+            pass
+        else:
+            if number >= 0:
+                # What UUID(int=number) builds (slots int and is_safe), minus its checks.
+                result = _new(_UUID)
+                _set(result, "int", number)
+                _set(result, "is_safe", _UNKNOWN_SAFETY)
+                return result
+    return _UUID(raw.decode() if isinstance(raw, bytes) else raw)
+
+
 # -- writer schemas --------------------------------------------------------------------
 
 
@@ -237,6 +279,33 @@ def _inline(schema: Any, named: dict[str, AvroSchema], namespace: str | None) ->
 
 # -- the serde -------------------------------------------------------------------------
 
+# How to decode one kind of value: (parsed writer schema, parsed reader schema or None
+# when they are the same, today's class's from_avro, its full name). A writer of None
+# marks a union, planned per branch.
+_Plan = tuple[Any, Any, Callable[[dict[str, Any]], Any], str]
+
+
+def _no_class(data: dict[str, Any]) -> Any:
+    raise DecodeError("a union value needs its branch's plan")
+
+
+_schemaless_reader = fastavro.schemaless_reader
+
+
+def _run(plan: _Plan, value: bytes) -> Any:
+    """The event of a framed value (5 header bytes, then the body) by its plan."""
+    writer, reader, from_avro, _ = plan
+    try:
+        data = _schemaless_reader(BytesIO(value[5:]), writer, reader)
+    except Exception as exc:  # fastavro raises EOFError, ValueError, SchemaResolutionError...
+        raise _cannot_decode(plan, exc) from exc
+    return from_avro(data)  # type: ignore[arg-type]  # a record schema always reads a dict
+
+
+def _cannot_decode(plan: _Plan, exc: Exception) -> DecodeError:
+    name = plan[3].rpartition(".")[2]
+    return DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}")
+
 
 class RegistrySerde:
     """Encodes an entity's events and snapshots to the wire format and decodes them back.
@@ -273,6 +342,8 @@ class RegistrySerde:
         # (topic, full name) -> (schema id, union branch index or None)
         self._ids: dict[tuple[str, str], tuple[int, int | None]] = {}
         self._writers: dict[int, WriterSchema] = {}
+        # (value[:5], esgen.type header[, union branch]) -> how to decode such values
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._by_name = {e.full_name: e for e in descriptor.events}
 
     # encoding
@@ -435,19 +506,53 @@ class RegistrySerde:
 
     def decode_value(self, value: bytes, expected_type: str | None = None) -> tuple[str, Any]:
         """``(full name, event)`` of a wire-format event value, in today's class."""
-        schema_id, body = unframe(value)
+        plan = self._plans.get((value[:5], expected_type))
+        if plan is None:
+            plan = self._plan(value, expected_type)
+        if plan[0] is None:
+            plan, value = self._branch_plan(value, expected_type)
+        return plan[3], _run(plan, value)
+
+    def _plan(self, value: bytes, type_header: str | bytes | None) -> _Plan:
+        """How to decode values framed like ``value`` with this ``esgen.type`` header:
+        fetched, parsed and resolved once, then one dict lookup per record."""
+        schema_id, _ = unframe(value)
         writer = self.writer_schema(schema_id)
         if writer.record is None:
-            branch, used = _read_varint(body)
+            plan: _Plan = (None, None, _no_class, "")  # a union: planned per branch
+        else:
+            expected = type_header.decode() if isinstance(type_header, bytes) else type_header
+            plan = self._plan_record(full_name_of(writer.record), writer.record, expected)
+        self._plans[(value[:5], type_header)] = plan
+        return plan
+
+    def _branch_plan(self, value: bytes, type_header: str | bytes | None) -> tuple[_Plan, bytes]:
+        """The plan of the union branch ``value`` is written with, and the value with its
+        branch index moved out of the body (framing kept, so the plan reads from byte 5)."""
+        schema_id, body = unframe(value)
+        branch, used = _read_varint(body)
+        key = (value[:5], type_header, branch)
+        plan = self._plans.get(key)
+        if plan is None:
+            writer = self.writer_schema(schema_id)
             if not 0 <= branch < len(writer.branches):
                 raise DecodeError(f"union branch {branch} out of range for schema id {schema_id}")
             full_name, writer_record = writer.branches[branch]
-            body = body[used:]
-        else:
-            writer_record = writer.record
-            full_name = full_name_of(writer_record)
-        record_type = self._reader_for(full_name, writer_record, expected_type)
-        return record_type.full_name, record_type.decode(body, writer_record)
+            expected = type_header.decode() if isinstance(type_header, bytes) else type_header
+            plan = self._plans[key] = self._plan_record(full_name, writer_record, expected)
+        return plan, value[:5] + body[used:]
+
+    def _plan_record(self, full_name: str, writer: AvroSchema, expected: str | None) -> _Plan:
+        record_type = self._reader_for(full_name, writer, expected)
+        codec = record_type.codec
+        if writer == record_type.schema:  # today's schema wrote it: nothing to resolve
+            return (codec.parsed, None, record_type.cls.from_avro, record_type.full_name)
+        return (
+            parse_schema(writer),
+            codec.parsed,
+            record_type.cls.from_avro,
+            record_type.full_name,
+        )
 
     def _reader_for(
         self, full_name: str, writer: AvroSchema, expected_type: str | None
@@ -499,29 +604,45 @@ def decode_message(
             raise DecodeError("the record has no value (a tombstone?)")
         if isinstance(value, str):
             value = value.encode()
-        headers = header_map(msg.headers())
-        _, event = serde.decode_value(value, headers.get(H_TYPE))
+        raw = msg.headers()
+        headers: dict[str, str | bytes | None] = dict(raw) if raw else {}
+        if None in headers.values():  # header_map's rule: a None value never wins
+            headers = dict(header_map(raw))
+        get = headers.get
+        type_header = get(H_TYPE)
+        plan = serde._plans.get((value[:5], type_header))
+        if plan is None:
+            plan = serde._plan(value, type_header)
+        if plan[0] is None:
+            plan, value = serde._branch_plan(value, type_header)
+        writer, reader, from_avro, _ = plan  # _run(plan, value), inlined
+        try:
+            data = _schemaless_reader(BytesIO(value[5:]), writer, reader)
+        except Exception as exc:
+            raise _cannot_decode(plan, exc) from exc
+        event = from_avro(data)  # type: ignore[arg-type]
         key = msg.key()
         entity_id = key.decode() if isinstance(key, bytes) else (key or "")
-        if H_VERSION in headers:
-            version = int(headers[H_VERSION])
-        if H_TIMESTAMP in headers:
-            timestamp = from_millis(int(headers[H_TIMESTAMP]))
-        else:
-            timestamp = from_millis(msg.timestamp()[1])
-        if H_EVENT_ID in headers:
-            event_id = uuid.UUID(headers[H_EVENT_ID])
+        header = get(H_VERSION)
+        if header is not None:
+            version = int(header)
+        header = get(H_TIMESTAMP)
+        millis = int(header) if header is not None else msg.timestamp()[1]
+        last = _last_moment  # _moment(), inlined
+        timestamp = last[1] if last[0] == millis else _moment(millis)
+        header = get(H_EVENT_ID)
+        if header is not None:
+            event_id = _parse_uuid(header)
         else:
             # Stable across replays, so folds that record it stay deterministic.
             event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{_where(msg)}")
-        meta = EventMeta(
-            entity_id=entity_id,
-            version=version,
-            timestamp=timestamp,
-            event_id=event_id,
-            correlation_id=headers.get(H_CORRELATION_ID),
-            causation_id=headers.get(H_CAUSATION_ID),
-        )
+        correlation_id = get(H_CORRELATION_ID)
+        if isinstance(correlation_id, bytes):
+            correlation_id = correlation_id.decode()
+        causation_id = get(H_CAUSATION_ID)
+        if isinstance(causation_id, bytes):
+            causation_id = causation_id.decode()
+        meta = make_meta(entity_id, version, timestamp, event_id, correlation_id, causation_id)
     except DecodeError as exc:
         raise DecodeError(f"{_where(msg)}: {exc}") from exc
     except (ValueError, UnicodeDecodeError, EsgenError) as exc:

@@ -12,7 +12,7 @@ import pytest
 
 from esgen.runtime import wire
 from esgen.runtime.errors import DecodeError
-from esgen.runtime.meta import EventMeta
+from esgen.runtime.meta import EventMeta, make_meta
 from esgen.runtime.wire import RegistryError, RegistrySerde
 from generated.bank import account
 
@@ -152,3 +152,84 @@ def test_registry_down_is_a_clear_error() -> None:
         serde.encode_event(account.AccountOpened(owner="x"))
     with pytest.raises(DecodeError, match=r"@42: .*127.0.0.1:9 could not be reached"):
         wire.decode_message(serde, FakeMessage(wire.frame(1, b"")))
+
+
+def test_make_meta_builds_what_eventmeta_builds() -> None:
+    moment = datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC)
+    event_id = uuid.uuid4()
+    fast = make_meta("a", 3, moment, event_id, "c", None)
+    slow = EventMeta("a", 3, moment, event_id, "c", None)
+    assert type(fast) is EventMeta and fast == slow and hash(fast) == hash(slow)
+    with pytest.raises(AttributeError):
+        fast.version = 4  # type: ignore[misc]  # still frozen
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345678-1234-5678-1234-567812345678",
+        "{12345678-1234-5678-1234-567812345678}",
+        "urn:uuid:12345678-1234-5678-1234-567812345678",
+        "12345678123456781234567812345678",
+        "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+    ],
+)
+def test_uuid_headers_parse_like_uuid(text: str) -> None:
+    for raw in (text, text.encode()):
+        parsed = wire._parse_uuid(raw)
+        assert parsed == uuid.UUID(text) and str(parsed) == str(uuid.UUID(text))
+        assert parsed.version == uuid.UUID(text).version and hash(parsed) == hash(uuid.UUID(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["", "nope", "+2345678-1234-5678-1234-567812345678", "1_345678" + "0" * 24, "é" * 32]
+)
+def test_odd_uuid_headers_fail_or_pass_like_uuid(text: str) -> None:
+    try:
+        expected: uuid.UUID | None = uuid.UUID(text)
+    except ValueError:
+        expected = None
+    for raw in (text, text.encode()):
+        if expected is None:
+            with pytest.raises(ValueError):
+                wire._parse_uuid(raw)
+        else:
+            assert wire._parse_uuid(raw) == expected
+
+
+def test_header_values_decode_in_one_pass(
+    registry_url: str, unique_name: Callable[[str], str]
+) -> None:
+    topic = unique_name("wire")
+    serde = RegistrySerde(account.ENTITY, registry_url, auto_register=True, topic=topic)
+    event = account.MoneyDeposited(amount=decimal.Decimal("1.50"))
+    name, value = serde.encode_event(event)
+    event_id = uuid.uuid4()
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("esgen.version", b"1"),
+        ("esgen.version", b"2"),  # the last value wins
+        ("esgen.type", name),  # str values too
+        ("esgen.event_id", str(event_id).encode()),
+        ("esgen.timestamp", b"1704164645006"),
+        ("esgen.correlation_id", b"c-1"),
+        ("esgen.correlation_id", None),  # a None value never wins
+        ("esgen.causation_id", "k-1"),
+    ]
+    for _ in range(2):  # planned, then from the plan
+        decoded, meta = wire.decode_message(serde, FakeMessage(value, headers))
+        assert decoded == event
+        assert meta == EventMeta(
+            "acc-1",
+            2,
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=datetime.UTC),
+            event_id,
+            "c-1",
+            "k-1",
+        )
+    # Consecutive records mostly share their timestamp; a different one is not mixed up.
+    _, meta = wire.decode_message(serde, FakeMessage(value, headers[:1]))
+    assert meta.timestamp == wire.from_millis(1_700_000_000_000)
+    with pytest.raises(DecodeError, match=r"@42: .*ValueError"):
+        wire.decode_message(serde, FakeMessage(value, [("esgen.event_id", b"x" * 36)]))
+    with pytest.raises(DecodeError, match=r"@42: .*cannot decode MoneyDeposited"):
+        wire.decode_message(serde, FakeMessage(value[:-1]))
