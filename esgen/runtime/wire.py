@@ -460,20 +460,23 @@ class RegistrySerde:
     # decoding
 
     def writer_schema(self, schema_id: int) -> WriterSchema:
-        """The registered schema ``schema_id``, fetched once and kept."""
+        """The registered schema ``schema_id``, fetched once and kept.
+
+        ``DecodeError`` when the registry does not know the id (HTTP 404: the record is
+        at fault) or the schema is unusable; ``RegistryError`` when the registry cannot
+        be reached or fails (connection refused, timeout, 5xx...: not the record's fault).
+        """
         cached = self._writers.get(schema_id)
         if cached is not None:
             return cached
+        registered = self._ask(
+            f"fetching schema id {schema_id}", self.client.get_schema, schema_id
+        )
         try:
-            registered = self.client.get_schema(schema_id)
             parsed = json.loads(str(registered.schema_str))
-            named = self._references(registered.references or [])
-        except DecodeError:
-            raise
-        except Exception as exc:
-            raise DecodeError(
-                str(self._registry_error(f"fetching schema id {schema_id}", exc))
-            ) from exc
+        except ValueError as exc:
+            raise DecodeError(f"schema id {schema_id} is not valid JSON: {exc}") from exc
+        named = self._references(registered.references or [])
         if isinstance(parsed, list):
             branches = []
             for branch in parsed:
@@ -494,13 +497,34 @@ class RegistrySerde:
         self._writers[schema_id] = writer
         return writer
 
+    def _ask(self, doing: str, request: Callable[..., Any], *args: Any) -> Any:
+        """``request(*args)`` to the registry while reading: a 404 (unknown id, subject or
+        version) is a ``DecodeError``, any other failure a ``RegistryError``."""
+        try:
+            return request(*args)
+        except SchemaRegistryError as exc:
+            error = self._registry_error(doing, exc)
+            if exc.http_status_code == 404:
+                raise DecodeError(str(error)) from exc
+            raise error from exc
+        except Exception as exc:
+            raise self._registry_error(doing, exc) from exc
+
     def _references(self, references: Sequence[SchemaReference]) -> dict[str, AvroSchema]:
         """Referenced schemas by name, self-contained (their own references inlined)."""
         named: dict[str, AvroSchema] = {}
         for ref in references:
-            registered = self.client.get_version(str(ref.subject), int(ref.version or -1))
+            registered = self._ask(
+                f"fetching {ref.subject!r} version {ref.version}",
+                self.client.get_version,
+                str(ref.subject),
+                int(ref.version or -1),
+            )
             inner = self._references(registered.schema.references or [])
-            parsed = json.loads(str(registered.schema.schema_str))
+            try:
+                parsed = json.loads(str(registered.schema.schema_str))
+            except ValueError as exc:
+                raise DecodeError(f"reference {ref.name} is not valid JSON: {exc}") from exc
             named[str(ref.name)] = _inline(parsed, inner, None)
         return named
 
@@ -596,7 +620,9 @@ def decode_message(
     """The event and metadata of a consumed record.
 
     ``version`` is used when the record carries no ``esgen.version`` header. Anything
-    undecodable raises ``DecodeError`` naming topic, partition and offset.
+    undecodable raises ``DecodeError`` naming topic, partition and offset; a schema
+    registry that cannot be reached or fails raises ``RegistryError`` (the record may be
+    fine: retry later), also naming them.
     """
     try:
         value = msg.value()
@@ -645,6 +671,8 @@ def decode_message(
         meta = make_meta(entity_id, version, timestamp, event_id, correlation_id, causation_id)
     except DecodeError as exc:
         raise DecodeError(f"{_where(msg)}: {exc}") from exc
+    except RegistryError as exc:
+        raise RegistryError(f"{_where(msg)}: {exc}") from exc
     except (ValueError, UnicodeDecodeError, EsgenError) as exc:
         raise DecodeError(f"{_where(msg)}: {type(exc).__name__}: {exc}") from exc
     return event, meta

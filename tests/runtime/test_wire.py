@@ -7,8 +7,10 @@ import decimal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pytest
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime import wire
 from esgen.runtime.errors import DecodeError
@@ -150,8 +152,38 @@ def test_registry_down_is_a_clear_error() -> None:
     )
     with pytest.raises(RegistryError, match=r"127.0.0.1:9 could not be reached"):
         serde.encode_event(account.AccountOpened(owner="x"))
-    with pytest.raises(DecodeError, match=r"@42: .*127.0.0.1:9 could not be reached"):
+    # Not the record's fault: a RegistryError (retry later), not a DecodeError (dead letter).
+    with pytest.raises(RegistryError, match=r"@42: .*127.0.0.1:9 could not be reached"):
         wire.decode_message(serde, FakeMessage(wire.frame(1, b"")))
+
+
+class FailingRegistry:
+    """A registry client whose get_schema answers with one HTTP error."""
+
+    def __init__(self, status: int, code: int) -> None:
+        self.status, self.code = status, code
+        self._conf = {"url": "http://registry.test"}
+
+    def get_schema(self, schema_id: int) -> object:
+        raise SchemaRegistryError(self.status, self.code, "nope")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (404, 40403, DecodeError),  # unknown id: the record is at fault (dead letter)
+        (500, 50001, RegistryError),  # the registry is failing: retry later
+        (503, 50003, RegistryError),
+        (401, 40101, RegistryError),  # misconfigured credentials: no record is at fault
+    ],
+)
+def test_registry_failures_are_told_from_unknown_ids(
+    status: int, code: int, error: type[Exception]
+) -> None:
+    serde = RegistrySerde(account.ENTITY, cast(Any, FailingRegistry(status, code)))
+    with pytest.raises(error, match=rf"@42: .*registry.test.*HTTP {status}") as caught:
+        wire.decode_message(serde, FakeMessage(wire.frame(7, b"")))
+    assert type(caught.value) is error
 
 
 def test_make_meta_builds_what_eventmeta_builds() -> None:
