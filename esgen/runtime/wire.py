@@ -62,7 +62,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, RegistryError
-from esgen.runtime.meta import EventMeta, make_meta
+from esgen.runtime.meta import EventMeta, make_meta, uuid_from_int
 from esgen.runtime.serde import AvroSchema, parse_schema
 from esgen.runtime.subjects import (
     DEFAULT_STRATEGY,
@@ -199,10 +199,7 @@ def _moment(millis: int) -> datetime.datetime:
     return moment
 
 
-_new = object.__new__
-_set = object.__setattr__
 _UUID = uuid.UUID
-_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
 def _parse_uuid(raw: str | bytes) -> uuid.UUID:
@@ -215,12 +212,8 @@ def _parse_uuid(raw: str | bytes) -> uuid.UUID:
         except ValueError:
             pass
         else:
-            if number >= 0:
-                # What UUID(int=number) builds (slots int and is_safe), minus its checks.
-                result = _new(_UUID)
-                _set(result, "int", number)
-                _set(result, "is_safe", _UNKNOWN_SAFETY)
-                return result
+            if number >= 0:  # 32 hex digits: below 2**128
+                return uuid_from_int(number)
     return _UUID(raw.decode() if isinstance(raw, bytes) else raw)
 
 
@@ -290,6 +283,7 @@ def _no_class(data: dict[str, Any]) -> Any:
 
 
 _schemaless_reader = fastavro.schemaless_reader
+_schemaless_writer = fastavro.schemaless_writer
 
 
 def _run(plan: _Plan, value: bytes) -> Any:
@@ -344,6 +338,8 @@ class RegistrySerde:
         self._writers: dict[int, WriterSchema] = {}
         # (value[:5], esgen.type header[, union branch]) -> how to decode such values
         self._plans: dict[tuple[Any, ...], _Plan] = {}
+        # event class -> (framing, parsed schema, full name as UTF-8, its record type)
+        self._encoders: dict[type, tuple[bytes, Any, bytes, RecordType[Any]]] = {}
         self._by_name = {e.full_name: e for e in descriptor.events}
 
     # encoding
@@ -352,6 +348,36 @@ class RegistrySerde:
         """``(event full name, wire-format value)`` of one event of the descriptor."""
         record_type = self.descriptor.event_type(event)
         return record_type.full_name, self._encode(self.topic, record_type, event)
+
+    def encode_events(self, events: Iterable[object]) -> list[tuple[bytes, bytes]]:
+        """``(event full name as UTF-8, wire-format value)`` of each event: what
+        ``encode_event`` gives, with each event class's framing looked up once."""
+        encoders = self._encoders
+        encoded: list[tuple[bytes, bytes]] = []
+        append = encoded.append
+        for event in events:
+            encoder = encoders.get(type(event))
+            if encoder is None:
+                encoder = self._encoder(event)
+            prefix, parsed, full_name, record_type = encoder
+            datum = event.to_avro()  # type: ignore[attr-defined]
+            buffer = BytesIO()
+            buffer.write(prefix)
+            try:
+                _schemaless_writer(buffer, parsed, datum)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # as AvroCodec
+                name = record_type.schema.get("name", "?")
+                raise EncodeError(f"cannot encode {name}: {type(exc).__name__}: {exc}") from exc
+            append((full_name, buffer.getvalue()))
+        return encoded
+
+    def _encoder(self, event: object) -> tuple[bytes, Any, bytes, RecordType[Any]]:
+        record_type = self.descriptor.event_type(event)
+        schema_id, branch = self.schema_id(self.topic, record_type)
+        prefix = frame(schema_id, b"" if branch is None else _write_varint(branch))
+        encoder = (prefix, record_type.codec.parsed, record_type.full_name.encode(), record_type)
+        self._encoders[type(event)] = encoder
+        return encoder
 
     def encode_state(self, state: object) -> bytes:
         """The wire-format value of a snapshot of the state (on the snapshot topic)."""

@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime import wire
-from esgen.runtime.errors import DecodeError
-from esgen.runtime.meta import EventMeta, make_meta
+from esgen.runtime.errors import DecodeError, EncodeError
+from esgen.runtime.meta import EventMeta, make_meta, new_event_ids
 from esgen.runtime.wire import RegistryError, RegistrySerde
 from generated.bank import account
 
@@ -265,3 +265,34 @@ def test_header_values_decode_in_one_pass(
         wire.decode_message(serde, FakeMessage(value, [("esgen.event_id", b"x" * 36)]))
     with pytest.raises(DecodeError, match=r"@42: .*cannot decode MoneyDeposited"):
         wire.decode_message(serde, FakeMessage(value[:-1]))
+
+
+@pytest.mark.parametrize("strategy", ["topic_record", "topic"])
+def test_batch_encoding_matches_one_by_one(
+    registry_url: str, unique_name: Callable[[str], str], strategy: str
+) -> None:
+    serde = RegistrySerde(
+        account.ENTITY,
+        registry_url,
+        strategy=strategy,
+        auto_register=True,
+        topic=unique_name("wire"),
+    )
+    events = [
+        account.AccountOpened(owner="Ann"),
+        account.MoneyDeposited(amount=decimal.Decimal("1.50")),
+        account.AccountOpened(owner="Bob"),
+    ]
+    one_by_one = [serde.encode_event(e) for e in events]
+    assert serde.encode_events(events) == [(n.encode(), v) for n, v in one_by_one]
+    with pytest.raises(EncodeError, match="cannot encode MoneyDeposited"):
+        serde.encode_events([account.MoneyDeposited(amount=decimal.Decimal("1.234"))])
+
+
+def test_new_event_ids_are_random_version_4_uuids() -> None:
+    ids = new_event_ids(1000)
+    assert len(set(ids)) == 1000
+    for event_id in ids:
+        assert event_id.version == 4 and event_id.variant == uuid.RFC_4122
+        assert uuid.UUID(str(event_id)) == event_id and uuid.UUID(int=event_id.int) == event_id
+    assert new_event_ids(0) == []
