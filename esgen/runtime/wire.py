@@ -21,6 +21,9 @@ through the union's references and decodes the rest with it.
 Decoding always uses the writer schema fetched by id (cached per id, parsed once) and
 today's generated schema as the reader: Avro schema resolution fills defaults, follows
 aliases and promotes types, so every old version of an event decodes into today's class.
+When the writer schema is today's schema there is nothing to resolve and none is done.
+An id the registry does not know is a ``DecodeError``; a registry that cannot be reached
+or fails is a ``RegistryError`` (the record may be fine).
 
 Headers (values are UTF-8 bytes)
 --------------------------------
