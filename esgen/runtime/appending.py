@@ -7,12 +7,11 @@ Shared by :class:`~esgen.runtime.store.EventStore` (Kafka) and
 from __future__ import annotations
 
 import datetime
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from esgen.runtime.descriptor import EntityDescriptor
-from esgen.runtime.meta import EventMeta
+from esgen.runtime.meta import EventMeta, make_meta, new_event_ids
 
 
 def now_millis() -> datetime.datetime:
@@ -38,17 +37,16 @@ def fold_new_events(
     """
     state = descriptor.copy_state(state)
     timestamp = now_millis()
+    apply = descriptor.apply
+    check_invariants = descriptor.check_invariants
     metas: list[EventMeta] = []
-    for number, event in enumerate(events, start=1):
-        meta = EventMeta(
-            entity_id=entity_id,
-            version=version + number,
-            timestamp=timestamp,
-            event_id=uuid.uuid4(),
-            correlation_id=correlation_id,
-            causation_id=causation_id,
+    for number, (event, event_id) in enumerate(
+        zip(events, new_event_ids(len(events)), strict=True), start=1
+    ):
+        meta = make_meta(
+            entity_id, version + number, timestamp, event_id, correlation_id, causation_id
         )
-        state = descriptor.apply(state, event, meta)
-        descriptor.check_invariants(state)
+        state = apply(state, event, meta)
+        check_invariants(state)
         metas.append(meta)
     return state, metas

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +25,70 @@ class EventMeta:
     event_id: uuid.UUID | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+
+
+_META_SLOTS = tuple(
+    EventMeta.__dict__[name].__set__
+    for name in (
+        "entity_id",
+        "version",
+        "timestamp",
+        "event_id",
+        "correlation_id",
+        "causation_id",
+    )
+)
+
+
+def make_meta(
+    entity_id: str,
+    version: int | None,
+    timestamp: datetime.datetime | None,
+    event_id: uuid.UUID | None,
+    correlation_id: str | None,
+    causation_id: str | None,
+    _new: Callable[[type[EventMeta]], EventMeta] = object.__new__,
+    _slots: tuple[Callable[[EventMeta, Any], None], ...] = _META_SLOTS,
+) -> EventMeta:
+    """``EventMeta(...)`` (all fields, positional) without the frozen dataclass's
+    ``__init__``, which sets each slot through ``object.__setattr__``: the same object,
+    in half the time. For the hot paths (one per decoded or appended event)."""
+    meta = _new(EventMeta)
+    set_entity_id, set_version, set_timestamp, set_event_id, set_correlation, set_causation = (
+        _slots
+    )
+    set_entity_id(meta, entity_id)
+    set_version(meta, version)
+    set_timestamp(meta, timestamp)
+    set_event_id(meta, event_id)
+    set_correlation(meta, correlation_id)
+    set_causation(meta, causation_id)
+    return meta
+
+
+_UUID = uuid.UUID
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
+def uuid_from_int(number: int) -> uuid.UUID:
+    """``uuid.UUID(int=number)`` for a number known to be in range (0 <= n < 2**128),
+    without its argument checks: what it builds (slots ``int`` and ``is_safe``)."""
+    result = object.__new__(_UUID)
+    object.__setattr__(result, "int", number)
+    object.__setattr__(result, "is_safe", _UNKNOWN_SAFETY)
+    return result
+
+
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (4 << 76) | (0x8000 << 48)
+
+
+def new_event_ids(count: int) -> list[uuid.UUID]:
+    """``count`` random (version 4) UUIDs, as ``uuid.uuid4()`` makes them, from one read
+    of ``os.urandom``."""
+    random = os.urandom(16 * count)
+    from_bytes = int.from_bytes
+    return [
+        uuid_from_int(from_bytes(random[start : start + 16], "big") & _V4_CLEAR | _V4_SET)
+        for start in range(0, 16 * count, 16)
+    ]

@@ -25,9 +25,12 @@ offsets, otherwise from the beginning. Every member of a group must share one mo
 store (e.g. one SQLite file or one database): a partition moving to another member
 must find its entities' state there.
 
-Records that cannot be decoded, and records whose handler raises, go to
-``<topic>.dlq`` (see :mod:`esgen.runtime.deadletter`) and processing continues; a
-dead letter that cannot be written stops the runner before the batch commits.
+Records that cannot be decoded (an unknown schema id among them), and records whose
+handler raises, go to ``<topic>.dlq`` (see :mod:`esgen.runtime.deadletter`) and
+processing continues; a dead letter that cannot be written stops the runner before the
+batch commits. A schema registry that cannot be reached or fails (``RegistryError``:
+not the record's fault) is retried a few times, then stops the runner
+(``ProjectionError``) with nothing dead-lettered or committed for that batch.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
 from confluent_kafka import (
@@ -49,15 +52,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor
-from esgen.runtime.errors import DecodeError, EsgenError
+from esgen.runtime.errors import DecodeError, EsgenError, RegistryError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import ModelStore, ModelTransaction
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
-from esgen.runtime.wire import RegistrySerde, decode_message, unframe
+from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
     "DeadLetterError",
@@ -163,7 +165,6 @@ class _Source:
     descriptor: EntityDescriptor[Any, Any]
     serde: RegistrySerde
     topic: str
-    known_ids: set[bytes] = field(default_factory=set)  # schema ids fetched already
 
 
 _UNKNOWN: Any = object()
@@ -188,7 +189,7 @@ _FATAL_CODES = frozenset(
         KafkaError.SASL_AUTHENTICATION_FAILED,
     }
 )
-_TRANSIENT_TRIES = 4  # registry lookups that fail for reasons other than "unknown id"
+_TRANSIENT_TRIES = 4  # decodes tried while the registry cannot be reached or fails
 
 
 class ProjectionRunner:
@@ -581,12 +582,12 @@ class ProjectionRunner:
                 batch_next[key] = offset + 1
                 source = sources[topic]
                 try:
-                    value = msg.value()
-                    if value and value[1:5] not in source.known_ids:
-                        self._writer_schema(source, value)
-                    # cast: wire.KafkaMessage is what confluent's Message offers.
-                    event, meta = decode(source.serde, cast(Any, msg))
-                except DecodeError as exc:
+                    try:
+                        # cast: wire.KafkaMessage is what confluent's Message offers.
+                        event, meta = decode(source.serde, cast(Any, msg))
+                    except RegistryError as exc:  # not the record's fault: retry, then stop
+                        event, meta = self._decode_after_outage(source, msg, exc)
+                except DecodeError as exc:  # the record's fault (an unknown schema id too)
                     letters.append((msg, "decode", exc))
                     continue
                 version = meta.version
@@ -625,28 +626,20 @@ class ProjectionRunner:
             raise
         return (processed, skipped, len(letters)), batch_next
 
-    def _writer_schema(self, source: _Source, value: bytes) -> None:
-        """Fetch the writer schema, telling an unknown id (a poison record) from a registry
-        that is down or failing (not the record's fault: retry, then stop)."""
-        if len(value) < 5 or value[0] != 0:
-            return  # not the wire format: decode_message says why
-        schema_id, _ = unframe(value)
+    def _decode_after_outage(
+        self, source: _Source, msg: Message, error: RegistryError
+    ) -> tuple[Any, EventMeta]:
+        """Decode ``msg`` again while the schema registry is down or failing, with growing
+        pauses; ``ProjectionError`` once it stayed so for every try."""
         delay = 0.5
-        for attempt in range(_TRANSIENT_TRIES):
-            try:
-                source.serde.writer_schema(schema_id)
-                source.known_ids.add(value[1:5])
-                return
-            except DecodeError as exc:
-                cause = exc.__cause__
-                if cause is None or (
-                    isinstance(cause, SchemaRegistryError) and 400 <= cause.http_status_code < 500
-                ):
-                    raise  # unknown id or a malformed schema: the record is at fault
-                if attempt == _TRANSIENT_TRIES - 1:
-                    raise ProjectionError(str(exc)) from exc
+        for _ in range(_TRANSIENT_TRIES - 1):
             time.sleep(delay)
             delay *= 2
+            try:
+                return decode_message(source.serde, cast(Any, msg))
+            except RegistryError as exc:
+                error = exc
+        raise ProjectionError(str(error)) from error
 
     def _dead_letter(self, msg: Message, stage: str, error: BaseException) -> None:
         key = msg.key()

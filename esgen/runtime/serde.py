@@ -38,6 +38,11 @@ class AvroCodec:
         # id(dict) -> (dict, parsed); the dict is kept so its id is never reused.
         self._writers: dict[int, tuple[AvroSchema, Any]] = {}
 
+    @property
+    def parsed(self) -> Any:
+        """The schema as fastavro parsed it (what schemaless readers and writers take)."""
+        return self._parsed
+
     def encode(self, datum: dict[str, Any]) -> bytes:
         buffer = BytesIO()
         try:

@@ -180,7 +180,6 @@ class EventStore(Generic[S, E]):
             self.serde, self._producer, self._reader, state_store, self.stats
         )
         self._views: dict[str, _View] = {}
-        self._type_names: dict[str, bytes] = {}
         self._closed = False
 
     # -- topics ------------------------------------------------------------------------
@@ -287,40 +286,9 @@ class EventStore(Generic[S, E]):
             raise ConcurrencyError(self.descriptor.name, entity_id, expected_version, view.version)
         if not batch:
             return []
-        state, metas = fold_new_events(
-            self.descriptor,
-            entity_id,
-            view.state,
-            view.version,
-            batch,
-            correlation_id,
-            causation_id,
+        state, prepared = self._prepare(
+            entity_id, view.state, view.version, batch, correlation_id, causation_id
         )
-        # The headers of wire.event_headers, with what the batch shares computed once.
-        timestamp = metas[0].timestamp  # one per append
-        assert timestamp is not None
-        millis = (wire.H_TIMESTAMP, b"%d" % wire.to_millis(timestamp))
-        extra: wire.Headers = []
-        if correlation_id is not None:
-            extra.append((wire.H_CORRELATION_ID, correlation_id.encode()))
-        if causation_id is not None:
-            extra.append((wire.H_CAUSATION_ID, causation_id.encode()))
-        type_names = self._type_names
-        encode = self.serde.encode_event
-        prepared: list[tuple[bytes, wire.Headers]] = []
-        for event, meta in zip(batch, metas, strict=True):
-            name, value = encode(event)
-            type_name = type_names.get(name)
-            if type_name is None:
-                type_name = type_names[name] = name.encode()
-            headers: wire.Headers = [
-                (wire.H_TYPE, type_name),
-                (wire.H_EVENT_ID, str(meta.event_id).encode()),
-                (wire.H_VERSION, b"%d" % (meta.version or 0)),
-                millis,
-                *extra,
-            ]
-            prepared.append((value, headers))
         positions = self._send(entity_id, prepared, view.version)
         view.state = state
         view.version = positions[-1].version
@@ -329,6 +297,51 @@ class EventStore(Generic[S, E]):
         if view.version - view.snapshot_version >= self.config.snapshot_every:
             self._snapshot(entity_id, view)
         return positions
+
+    def _prepare(
+        self,
+        entity_id: str,
+        state: Any,
+        version: int,
+        batch: Sequence[Any],
+        correlation_id: str | None,
+        causation_id: str | None,
+    ) -> tuple[Any, list[tuple[bytes, wire.Headers]]]:
+        """The state after ``batch`` and each event's value and headers, ready to send
+        (all the CPU work of an append; nothing is sent)."""
+        state, metas = fold_new_events(
+            self.descriptor,
+            entity_id,
+            state,
+            version,
+            batch,
+            correlation_id,
+            causation_id,
+        )
+        # The headers of wire.event_headers, with what the batch shares computed once.
+        timestamp = metas[0].timestamp  # one per append
+        assert timestamp is not None
+        shared: wire.Headers = [(wire.H_TIMESTAMP, b"%d" % wire.to_millis(timestamp))]
+        if correlation_id is not None:
+            shared.append((wire.H_CORRELATION_ID, correlation_id.encode()))
+        if causation_id is not None:
+            shared.append((wire.H_CAUSATION_ID, causation_id.encode()))
+        h_type, h_event_id, h_version = wire.H_TYPE, wire.H_EVENT_ID, wire.H_VERSION
+        prepared: list[tuple[bytes, wire.Headers]] = [
+            (
+                value,
+                [
+                    (h_type, type_name),
+                    (h_event_id, str(meta.event_id).encode()),
+                    (h_version, b"%d" % (meta.version or 0)),
+                    *shared,
+                ],
+            )
+            for (type_name, value), meta in zip(
+                self.serde.encode_events(batch), metas, strict=True
+            )
+        ]
+        return state, prepared
 
     def _send(
         self, entity_id: str, prepared: Sequence[tuple[bytes, wire.Headers]], version: int

@@ -21,6 +21,9 @@ through the union's references and decodes the rest with it.
 Decoding always uses the writer schema fetched by id (cached per id, parsed once) and
 today's generated schema as the reader: Avro schema resolution fills defaults, follows
 aliases and promotes types, so every old version of an event decodes into today's class.
+When the writer schema is today's schema there is nothing to resolve and none is done.
+An id the registry does not know is a ``DecodeError``; a registry that cannot be reached
+or fails is a ``RegistryError`` (the record may be fine).
 
 Headers (values are UTF-8 bytes)
 --------------------------------
@@ -51,17 +54,19 @@ import json
 import struct
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any, Protocol
 
+import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, RegistryError
-from esgen.runtime.meta import EventMeta
-from esgen.runtime.serde import AvroSchema
+from esgen.runtime.meta import EventMeta, make_meta, uuid_from_int
+from esgen.runtime.serde import AvroSchema, parse_schema
 from esgen.runtime.subjects import (
     DEFAULT_STRATEGY,
     SubjectStrategy,
@@ -182,6 +187,39 @@ def from_millis(millis: int) -> datetime.datetime:
     return _EPOCH + datetime.timedelta(milliseconds=millis)
 
 
+# The events of one append share their timestamp, so consecutive records mostly repeat it.
+_last_moment: tuple[int, datetime.datetime] = (0, _EPOCH)
+
+
+def _moment(millis: int) -> datetime.datetime:
+    """``from_millis``, remembering the last answer."""
+    global _last_moment
+    last = _last_moment
+    if last[0] == millis:
+        return last[1]
+    moment = _EPOCH + datetime.timedelta(milliseconds=millis)
+    _last_moment = (millis, moment)
+    return moment
+
+
+_UUID = uuid.UUID
+
+
+def _parse_uuid(raw: str | bytes) -> uuid.UUID:
+    """``uuid.UUID(raw)`` for the ``8-4-4-4-12`` hex form, without its general parsing;
+    anything else goes through ``uuid.UUID`` (same result, same errors)."""
+    digits = raw.replace(b"-", b"") if isinstance(raw, bytes) else raw.replace("-", "")
+    if len(digits) == 32:
+        try:
+            number = int(digits, 16)
+        except ValueError:
+            pass
+        else:
+            if number >= 0:  # 32 hex digits: below 2**128
+                return uuid_from_int(number)
+    return _UUID(raw.decode() if isinstance(raw, bytes) else raw)
+
+
 # -- writer schemas --------------------------------------------------------------------
 
 
@@ -237,6 +275,34 @@ def _inline(schema: Any, named: dict[str, AvroSchema], namespace: str | None) ->
 
 # -- the serde -------------------------------------------------------------------------
 
+# How to decode one kind of value: (parsed writer schema, parsed reader schema or None
+# when they are the same, today's class's from_avro, its full name). A writer of None
+# marks a union, planned per branch.
+_Plan = tuple[Any, Any, Callable[[dict[str, Any]], Any], str]
+
+
+def _no_class(data: dict[str, Any]) -> Any:
+    raise DecodeError("a union value needs its branch's plan")
+
+
+_schemaless_reader = fastavro.schemaless_reader
+_schemaless_writer = fastavro.schemaless_writer
+
+
+def _run(plan: _Plan, value: bytes) -> Any:
+    """The event of a framed value (5 header bytes, then the body) by its plan."""
+    writer, reader, from_avro, _ = plan
+    try:
+        data = _schemaless_reader(BytesIO(value[5:]), writer, reader)
+    except Exception as exc:  # fastavro raises EOFError, ValueError, SchemaResolutionError...
+        raise _cannot_decode(plan, exc) from exc
+    return from_avro(data)  # type: ignore[arg-type]  # a record schema always reads a dict
+
+
+def _cannot_decode(plan: _Plan, exc: Exception) -> DecodeError:
+    name = plan[3].rpartition(".")[2]
+    return DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}")
+
 
 class RegistrySerde:
     """Encodes an entity's events and snapshots to the wire format and decodes them back.
@@ -273,6 +339,10 @@ class RegistrySerde:
         # (topic, full name) -> (schema id, union branch index or None)
         self._ids: dict[tuple[str, str], tuple[int, int | None]] = {}
         self._writers: dict[int, WriterSchema] = {}
+        # (value[:5], esgen.type header[, union branch]) -> how to decode such values
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        # event class -> (framing, parsed schema, full name as UTF-8, its record type)
+        self._encoders: dict[type, tuple[bytes, Any, bytes, RecordType[Any]]] = {}
         self._by_name = {e.full_name: e for e in descriptor.events}
 
     # encoding
@@ -281,6 +351,36 @@ class RegistrySerde:
         """``(event full name, wire-format value)`` of one event of the descriptor."""
         record_type = self.descriptor.event_type(event)
         return record_type.full_name, self._encode(self.topic, record_type, event)
+
+    def encode_events(self, events: Iterable[object]) -> list[tuple[bytes, bytes]]:
+        """``(event full name as UTF-8, wire-format value)`` of each event: what
+        ``encode_event`` gives, with each event class's framing looked up once."""
+        encoders = self._encoders
+        encoded: list[tuple[bytes, bytes]] = []
+        append = encoded.append
+        for event in events:
+            encoder = encoders.get(type(event))
+            if encoder is None:
+                encoder = self._encoder(event)
+            prefix, parsed, full_name, record_type = encoder
+            datum = event.to_avro()  # type: ignore[attr-defined]
+            buffer = BytesIO()
+            buffer.write(prefix)
+            try:
+                _schemaless_writer(buffer, parsed, datum)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # as AvroCodec
+                name = record_type.schema.get("name", "?")
+                raise EncodeError(f"cannot encode {name}: {type(exc).__name__}: {exc}") from exc
+            append((full_name, buffer.getvalue()))
+        return encoded
+
+    def _encoder(self, event: object) -> tuple[bytes, Any, bytes, RecordType[Any]]:
+        record_type = self.descriptor.event_type(event)
+        schema_id, branch = self.schema_id(self.topic, record_type)
+        prefix = frame(schema_id, b"" if branch is None else _write_varint(branch))
+        encoder = (prefix, record_type.codec.parsed, record_type.full_name.encode(), record_type)
+        self._encoders[type(event)] = encoder
+        return encoder
 
     def encode_state(self, state: object) -> bytes:
         """The wire-format value of a snapshot of the state (on the snapshot topic)."""
@@ -389,20 +489,23 @@ class RegistrySerde:
     # decoding
 
     def writer_schema(self, schema_id: int) -> WriterSchema:
-        """The registered schema ``schema_id``, fetched once and kept."""
+        """The registered schema ``schema_id``, fetched once and kept.
+
+        ``DecodeError`` when the registry does not know the id (HTTP 404: the record is
+        at fault) or the schema is unusable; ``RegistryError`` when the registry cannot
+        be reached or fails (connection refused, timeout, 5xx...: not the record's fault).
+        """
         cached = self._writers.get(schema_id)
         if cached is not None:
             return cached
+        registered = self._ask(
+            f"fetching schema id {schema_id}", self.client.get_schema, schema_id
+        )
         try:
-            registered = self.client.get_schema(schema_id)
             parsed = json.loads(str(registered.schema_str))
-            named = self._references(registered.references or [])
-        except DecodeError:
-            raise
-        except Exception as exc:
-            raise DecodeError(
-                str(self._registry_error(f"fetching schema id {schema_id}", exc))
-            ) from exc
+        except ValueError as exc:
+            raise DecodeError(f"schema id {schema_id} is not valid JSON: {exc}") from exc
+        named = self._references(registered.references or [])
         if isinstance(parsed, list):
             branches = []
             for branch in parsed:
@@ -423,31 +526,86 @@ class RegistrySerde:
         self._writers[schema_id] = writer
         return writer
 
+    def _ask(self, doing: str, request: Callable[..., Any], *args: Any) -> Any:
+        """``request(*args)`` to the registry while reading: a 404 (unknown id, subject or
+        version) is a ``DecodeError``, any other failure a ``RegistryError``."""
+        try:
+            return request(*args)
+        except SchemaRegistryError as exc:
+            error = self._registry_error(doing, exc)
+            if exc.http_status_code == 404:
+                raise DecodeError(str(error)) from exc
+            raise error from exc
+        except Exception as exc:
+            raise self._registry_error(doing, exc) from exc
+
     def _references(self, references: Sequence[SchemaReference]) -> dict[str, AvroSchema]:
         """Referenced schemas by name, self-contained (their own references inlined)."""
         named: dict[str, AvroSchema] = {}
         for ref in references:
-            registered = self.client.get_version(str(ref.subject), int(ref.version or -1))
+            registered = self._ask(
+                f"fetching {ref.subject!r} version {ref.version}",
+                self.client.get_version,
+                str(ref.subject),
+                int(ref.version or -1),
+            )
             inner = self._references(registered.schema.references or [])
-            parsed = json.loads(str(registered.schema.schema_str))
+            try:
+                parsed = json.loads(str(registered.schema.schema_str))
+            except ValueError as exc:
+                raise DecodeError(f"reference {ref.name} is not valid JSON: {exc}") from exc
             named[str(ref.name)] = _inline(parsed, inner, None)
         return named
 
     def decode_value(self, value: bytes, expected_type: str | None = None) -> tuple[str, Any]:
         """``(full name, event)`` of a wire-format event value, in today's class."""
-        schema_id, body = unframe(value)
+        plan = self._plans.get((value[:5], expected_type))
+        if plan is None:
+            plan = self._plan(value, expected_type)
+        if plan[0] is None:
+            plan, value = self._branch_plan(value, expected_type)
+        return plan[3], _run(plan, value)
+
+    def _plan(self, value: bytes, type_header: str | bytes | None) -> _Plan:
+        """How to decode values framed like ``value`` with this ``esgen.type`` header:
+        fetched, parsed and resolved once, then one dict lookup per record."""
+        schema_id, _ = unframe(value)
         writer = self.writer_schema(schema_id)
         if writer.record is None:
-            branch, used = _read_varint(body)
+            plan: _Plan = (None, None, _no_class, "")  # a union: planned per branch
+        else:
+            expected = type_header.decode() if isinstance(type_header, bytes) else type_header
+            plan = self._plan_record(full_name_of(writer.record), writer.record, expected)
+        self._plans[(value[:5], type_header)] = plan
+        return plan
+
+    def _branch_plan(self, value: bytes, type_header: str | bytes | None) -> tuple[_Plan, bytes]:
+        """The plan of the union branch ``value`` is written with, and the value with its
+        branch index moved out of the body (framing kept, so the plan reads from byte 5)."""
+        schema_id, body = unframe(value)
+        branch, used = _read_varint(body)
+        key = (value[:5], type_header, branch)
+        plan = self._plans.get(key)
+        if plan is None:
+            writer = self.writer_schema(schema_id)
             if not 0 <= branch < len(writer.branches):
                 raise DecodeError(f"union branch {branch} out of range for schema id {schema_id}")
             full_name, writer_record = writer.branches[branch]
-            body = body[used:]
-        else:
-            writer_record = writer.record
-            full_name = full_name_of(writer_record)
-        record_type = self._reader_for(full_name, writer_record, expected_type)
-        return record_type.full_name, record_type.decode(body, writer_record)
+            expected = type_header.decode() if isinstance(type_header, bytes) else type_header
+            plan = self._plans[key] = self._plan_record(full_name, writer_record, expected)
+        return plan, value[:5] + body[used:]
+
+    def _plan_record(self, full_name: str, writer: AvroSchema, expected: str | None) -> _Plan:
+        record_type = self._reader_for(full_name, writer, expected)
+        codec = record_type.codec
+        if writer == record_type.schema:  # today's schema wrote it: nothing to resolve
+            return (codec.parsed, None, record_type.cls.from_avro, record_type.full_name)
+        return (
+            parse_schema(writer),
+            codec.parsed,
+            record_type.cls.from_avro,
+            record_type.full_name,
+        )
 
     def _reader_for(
         self, full_name: str, writer: AvroSchema, expected_type: str | None
@@ -491,7 +649,9 @@ def decode_message(
     """The event and metadata of a consumed record.
 
     ``version`` is used when the record carries no ``esgen.version`` header. Anything
-    undecodable raises ``DecodeError`` naming topic, partition and offset.
+    undecodable raises ``DecodeError`` naming topic, partition and offset; a schema
+    registry that cannot be reached or fails raises ``RegistryError`` (the record may be
+    fine: retry later), also naming them.
     """
     try:
         value = msg.value()
@@ -499,31 +659,49 @@ def decode_message(
             raise DecodeError("the record has no value (a tombstone?)")
         if isinstance(value, str):
             value = value.encode()
-        headers = header_map(msg.headers())
-        _, event = serde.decode_value(value, headers.get(H_TYPE))
+        raw = msg.headers()
+        headers: dict[str, str | bytes | None] = dict(raw) if raw else {}
+        if None in headers.values():  # header_map's rule: a None value never wins
+            headers = dict(header_map(raw))
+        get = headers.get
+        type_header = get(H_TYPE)
+        plan = serde._plans.get((value[:5], type_header))
+        if plan is None:
+            plan = serde._plan(value, type_header)
+        if plan[0] is None:
+            plan, value = serde._branch_plan(value, type_header)
+        writer, reader, from_avro, _ = plan  # _run(plan, value), inlined
+        try:
+            data = _schemaless_reader(BytesIO(value[5:]), writer, reader)
+        except Exception as exc:
+            raise _cannot_decode(plan, exc) from exc
+        event = from_avro(data)  # type: ignore[arg-type]
         key = msg.key()
         entity_id = key.decode() if isinstance(key, bytes) else (key or "")
-        if H_VERSION in headers:
-            version = int(headers[H_VERSION])
-        if H_TIMESTAMP in headers:
-            timestamp = from_millis(int(headers[H_TIMESTAMP]))
-        else:
-            timestamp = from_millis(msg.timestamp()[1])
-        if H_EVENT_ID in headers:
-            event_id = uuid.UUID(headers[H_EVENT_ID])
+        header = get(H_VERSION)
+        if header is not None:
+            version = int(header)
+        header = get(H_TIMESTAMP)
+        millis = int(header) if header is not None else msg.timestamp()[1]
+        last = _last_moment  # _moment(), inlined
+        timestamp = last[1] if last[0] == millis else _moment(millis)
+        header = get(H_EVENT_ID)
+        if header is not None:
+            event_id = _parse_uuid(header)
         else:
             # Stable across replays, so folds that record it stay deterministic.
             event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{_where(msg)}")
-        meta = EventMeta(
-            entity_id=entity_id,
-            version=version,
-            timestamp=timestamp,
-            event_id=event_id,
-            correlation_id=headers.get(H_CORRELATION_ID),
-            causation_id=headers.get(H_CAUSATION_ID),
-        )
+        correlation_id = get(H_CORRELATION_ID)
+        if isinstance(correlation_id, bytes):
+            correlation_id = correlation_id.decode()
+        causation_id = get(H_CAUSATION_ID)
+        if isinstance(causation_id, bytes):
+            causation_id = causation_id.decode()
+        meta = make_meta(entity_id, version, timestamp, event_id, correlation_id, causation_id)
     except DecodeError as exc:
         raise DecodeError(f"{_where(msg)}: {exc}") from exc
+    except RegistryError as exc:
+        raise RegistryError(f"{_where(msg)}: {exc}") from exc
     except (ValueError, UnicodeDecodeError, EsgenError) as exc:
         raise DecodeError(f"{_where(msg)}: {type(exc).__name__}: {exc}") from exc
     return event, meta

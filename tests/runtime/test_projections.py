@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from esgen.runtime import deadletter
+from esgen.runtime.errors import RegistryError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import InMemoryModelStore, ModelStore, ModelTransaction, SqliteModelStore
 from esgen.runtime.projections import Projection, ProjectionError, ProjectionRunner, handles
@@ -340,9 +341,10 @@ def test_an_unreachable_registry_stops_the_runner_instead_of_dead_lettering(
         registry={"url": "http://127.0.0.1:1", "max.retries": 0},  # nothing listens there
         topics={account.ENTITY: topic},
     )
-    with pytest.raises(ProjectionError, match="could not be reached"):
+    with pytest.raises(ProjectionError, match="could not be reached") as caught:
         runner.run(until_caught_up=True)
     runner.close()
+    assert isinstance(caught.value.__cause__, RegistryError)
     assert runner.stats.dead_lettered == 0
     assert store.offsets() == {} and store.snapshot() == {}
 

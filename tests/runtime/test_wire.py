@@ -7,12 +7,14 @@ import decimal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pytest
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from esgen.runtime import wire
-from esgen.runtime.errors import DecodeError
-from esgen.runtime.meta import EventMeta
+from esgen.runtime.errors import DecodeError, EncodeError
+from esgen.runtime.meta import EventMeta, make_meta, new_event_ids
 from esgen.runtime.wire import RegistryError, RegistrySerde
 from generated.bank import account
 
@@ -150,5 +152,147 @@ def test_registry_down_is_a_clear_error() -> None:
     )
     with pytest.raises(RegistryError, match=r"127.0.0.1:9 could not be reached"):
         serde.encode_event(account.AccountOpened(owner="x"))
-    with pytest.raises(DecodeError, match=r"@42: .*127.0.0.1:9 could not be reached"):
+    # Not the record's fault: a RegistryError (retry later), not a DecodeError (dead letter).
+    with pytest.raises(RegistryError, match=r"@42: .*127.0.0.1:9 could not be reached"):
         wire.decode_message(serde, FakeMessage(wire.frame(1, b"")))
+
+
+class FailingRegistry:
+    """A registry client whose get_schema answers with one HTTP error."""
+
+    def __init__(self, status: int, code: int) -> None:
+        self.status, self.code = status, code
+        self._conf = {"url": "http://registry.test"}
+
+    def get_schema(self, schema_id: int) -> object:
+        raise SchemaRegistryError(self.status, self.code, "nope")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (404, 40403, DecodeError),  # unknown id: the record is at fault (dead letter)
+        (500, 50001, RegistryError),  # the registry is failing: retry later
+        (503, 50003, RegistryError),
+        (401, 40101, RegistryError),  # misconfigured credentials: no record is at fault
+    ],
+)
+def test_registry_failures_are_told_from_unknown_ids(
+    status: int, code: int, error: type[Exception]
+) -> None:
+    serde = RegistrySerde(account.ENTITY, cast(Any, FailingRegistry(status, code)))
+    with pytest.raises(error, match=rf"@42: .*registry.test.*HTTP {status}") as caught:
+        wire.decode_message(serde, FakeMessage(wire.frame(7, b"")))
+    assert type(caught.value) is error
+
+
+def test_make_meta_builds_what_eventmeta_builds() -> None:
+    moment = datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC)
+    event_id = uuid.uuid4()
+    fast = make_meta("a", 3, moment, event_id, "c", None)
+    slow = EventMeta("a", 3, moment, event_id, "c", None)
+    assert type(fast) is EventMeta and fast == slow and hash(fast) == hash(slow)
+    with pytest.raises(AttributeError):
+        fast.version = 4  # type: ignore[misc]  # still frozen
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345678-1234-5678-1234-567812345678",
+        "{12345678-1234-5678-1234-567812345678}",
+        "urn:uuid:12345678-1234-5678-1234-567812345678",
+        "12345678123456781234567812345678",
+        "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+    ],
+)
+def test_uuid_headers_parse_like_uuid(text: str) -> None:
+    for raw in (text, text.encode()):
+        parsed = wire._parse_uuid(raw)
+        assert parsed == uuid.UUID(text) and str(parsed) == str(uuid.UUID(text))
+        assert parsed.version == uuid.UUID(text).version and hash(parsed) == hash(uuid.UUID(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["", "nope", "+2345678-1234-5678-1234-567812345678", "1_345678" + "0" * 24, "é" * 32]
+)
+def test_odd_uuid_headers_fail_or_pass_like_uuid(text: str) -> None:
+    try:
+        expected: uuid.UUID | None = uuid.UUID(text)
+    except ValueError:
+        expected = None
+    for raw in (text, text.encode()):
+        if expected is None:
+            with pytest.raises(ValueError):
+                wire._parse_uuid(raw)
+        else:
+            assert wire._parse_uuid(raw) == expected
+
+
+def test_header_values_decode_in_one_pass(
+    registry_url: str, unique_name: Callable[[str], str]
+) -> None:
+    topic = unique_name("wire")
+    serde = RegistrySerde(account.ENTITY, registry_url, auto_register=True, topic=topic)
+    event = account.MoneyDeposited(amount=decimal.Decimal("1.50"))
+    name, value = serde.encode_event(event)
+    event_id = uuid.uuid4()
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("esgen.version", b"1"),
+        ("esgen.version", b"2"),  # the last value wins
+        ("esgen.type", name),  # str values too
+        ("esgen.event_id", str(event_id).encode()),
+        ("esgen.timestamp", b"1704164645006"),
+        ("esgen.correlation_id", b"c-1"),
+        ("esgen.correlation_id", None),  # a None value never wins
+        ("esgen.causation_id", "k-1"),
+    ]
+    for _ in range(2):  # planned, then from the plan
+        decoded, meta = wire.decode_message(serde, FakeMessage(value, headers))
+        assert decoded == event
+        assert meta == EventMeta(
+            "acc-1",
+            2,
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 6000, tzinfo=datetime.UTC),
+            event_id,
+            "c-1",
+            "k-1",
+        )
+    # Consecutive records mostly share their timestamp; a different one is not mixed up.
+    _, meta = wire.decode_message(serde, FakeMessage(value, headers[:1]))
+    assert meta.timestamp == wire.from_millis(1_700_000_000_000)
+    with pytest.raises(DecodeError, match=r"@42: .*ValueError"):
+        wire.decode_message(serde, FakeMessage(value, [("esgen.event_id", b"x" * 36)]))
+    with pytest.raises(DecodeError, match=r"@42: .*cannot decode MoneyDeposited"):
+        wire.decode_message(serde, FakeMessage(value[:-1]))
+
+
+@pytest.mark.parametrize("strategy", ["topic_record", "topic"])
+def test_batch_encoding_matches_one_by_one(
+    registry_url: str, unique_name: Callable[[str], str], strategy: str
+) -> None:
+    serde = RegistrySerde(
+        account.ENTITY,
+        registry_url,
+        strategy=strategy,
+        auto_register=True,
+        topic=unique_name("wire"),
+    )
+    events = [
+        account.AccountOpened(owner="Ann"),
+        account.MoneyDeposited(amount=decimal.Decimal("1.50")),
+        account.AccountOpened(owner="Bob"),
+    ]
+    one_by_one = [serde.encode_event(e) for e in events]
+    assert serde.encode_events(events) == [(n.encode(), v) for n, v in one_by_one]
+    with pytest.raises(EncodeError, match="cannot encode MoneyDeposited"):
+        serde.encode_events([account.MoneyDeposited(amount=decimal.Decimal("1.234"))])
+
+
+def test_new_event_ids_are_random_version_4_uuids() -> None:
+    ids = new_event_ids(1000)
+    assert len(set(ids)) == 1000
+    for event_id in ids:
+        assert event_id.version == 4 and event_id.variant == uuid.RFC_4122
+        assert uuid.UUID(str(event_id)) == event_id and uuid.UUID(int=event_id.int) == event_id
+    assert new_event_ids(0) == []
