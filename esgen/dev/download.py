@@ -1,8 +1,8 @@
 """Resolving the services from Maven Central through Maven, cached between runs.
 
-Kafka: ``mvn dependency:copy-dependencies`` on ``services/kafka/pom.xml`` copies
+Kafka: ``mvn dependency:copy-dependencies`` on ``esgen/dev/maven/kafka/pom.xml`` copies
 ``kafka_2.13`` and its runtime jars into ``<cache>/dist/kafka-<version>/libs``.
-Apicurio: the same goal on ``services/registry/pom.xml`` copies the ``tar.gz``, which is
+Apicurio: the same goal on ``esgen/dev/maven/registry/pom.xml`` copies the ``tar.gz``, which is
 unpacked into ``<cache>/dist/apicurio-<version>/app`` (``quarkus-run.jar`` at its top).
 
 A finished download is marked by a ``.complete`` file; concurrent callers (two test

@@ -22,7 +22,7 @@ give the same addresses."""
 CCOMPAT_PATH = "/apis/ccompat/v7"
 """Where Apicurio serves the Confluent-compatible API; ``registry_url`` includes it."""
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES_DIR = REPO_ROOT / "services"
-KAFKA_POM = SERVICES_DIR / "kafka" / "pom.xml"
-REGISTRY_POM = SERVICES_DIR / "registry" / "pom.xml"
+POMS_DIR = Path(__file__).resolve().parent / "maven"
+"""Shipped inside the package, so ``esgen dev up`` works from an installed esgen too."""
+KAFKA_POM = POMS_DIR / "kafka" / "pom.xml"
+REGISTRY_POM = POMS_DIR / "registry" / "pom.xml"
