@@ -329,3 +329,11 @@ class Project:
 
     entities: tuple[Entity, ...]  # sorted by ``source``
     types: dict[str, NamedType] = field(default_factory=dict)  # full name -> definition
+
+    def all_types(self) -> dict[str, NamedType]:
+        """Declared types plus every event and state record, by full name."""
+        result: dict[str, NamedType] = dict(self.types)
+        for entity in self.entities:
+            result[entity.state.full_name] = entity.state
+            result.update({e.full_name: e.record for e in entity.events})
+        return result

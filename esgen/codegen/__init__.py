@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 
 from esgen.codegen.avro import SchemaBuilder, dumps
-from esgen.codegen.module import ModuleBuilder, all_named_types, named_refs
+from esgen.codegen.module import ModuleBuilder, named_refs
 from esgen.errors import DefinitionError, DefinitionErrors, Location
 from esgen.model import Entity, FixedDef, Project, RecordDef
 
@@ -35,7 +35,7 @@ def render_project(project: Project, package: str) -> dict[str, str]:
     _check_import_cycles(project)
     template = _environment().get_template("module.py.j2")
     files: dict[str, str] = {}
-    builder = SchemaBuilder(all_named_types(project))
+    builder = SchemaBuilder(project.all_types())
     packages: set[str] = {""}
     for entity in project.entities:
         parts = entity.module.split(".")

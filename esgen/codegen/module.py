@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,16 +30,11 @@ from esgen.model import (
     FixedDef,
     MapType,
     NamedRef,
-    NamedType,
     OptionalType,
     Project,
     RecordDef,
     TypeRef,
 )
-
-
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 @dataclass
@@ -102,7 +96,7 @@ class ModuleBuilder:
         self.project = project
         self.entity = entity
         self.package = package
-        self.all_types = all_named_types(project)
+        self.all_types = project.all_types()
         self.imported: dict[str, list[str]] = {}  # module -> names imported from it
         local = {t.full_name: t.name for t in entity.types}
         local[entity.state.full_name] = entity.state.name
@@ -395,15 +389,6 @@ class ModuleBuilder:
             digest.update("\n".join([branch.event, *branch.body]).encode())
         digest.update("\n".join(view.invariants).encode())
         return digest.hexdigest()[:32]
-
-
-def all_named_types(project: Project) -> dict[str, NamedType]:
-    """Declared types plus every state and event record, by full name."""
-    result: dict[str, NamedType] = dict(project.types)
-    for entity in project.entities:
-        result[entity.state.full_name] = entity.state
-        result.update({e.full_name: e.record for e in entity.events})
-    return result
 
 
 def named_refs(t: TypeRef) -> set[str]:

@@ -11,22 +11,12 @@ from esgen.model import (
     NamedRef,
     NamedType,
     OptionalType,
-    Project,
     RecordDef,
     TypeRef,
 )
 
 # ``.name`` field steps; ``[]``, ``{}`` and ``<branch>`` steps go inside a field's type.
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[\]|\{\}|<[^>]*>")
-
-
-def index(project: Project) -> dict[str, NamedType]:
-    """Declared types plus every event and state record, by full name."""
-    result: dict[str, NamedType] = dict(project.types)
-    for entity in project.entities:
-        result[entity.state.full_name] = entity.state
-        result.update({e.full_name: e.record for e in entity.events})
-    return result
 
 
 def _record_of(types: dict[str, NamedType], type_: TypeRef) -> RecordDef | None:
@@ -46,7 +36,7 @@ def _record_of(types: dict[str, NamedType], type_: TypeRef) -> RecordDef | None:
 def locate(types: dict[str, NamedType], full_name: str, path: str) -> Location | None:
     """The deepest definition node that ``path`` (rooted at ``full_name``) still names.
 
-    ``types`` is ``index(project)``.
+    ``types`` is ``project.all_types()``.
     """
     named = types.get(full_name)
     if named is None:

@@ -16,7 +16,7 @@ from esgen.compat.baseline import Baseline, SubjectPlan, subjects
 from esgen.compat.check import check
 from esgen.compat.dialect import STRICT, Dialect
 from esgen.compat.findings import CheckResult, Finding, merge
-from esgen.compat.locate import index, locate
+from esgen.compat.locate import locate
 from esgen.compat.rules import ALL_RULES, ENUM_SYMBOL_REMOVED
 from esgen.compat.semantic import (
     ENUM_SYMBOL_REMOVED_FROM_HISTORY,
@@ -50,7 +50,7 @@ def schema_findings(
     dialect: Dialect | str = STRICT,
 ) -> tuple[list[Finding], int]:
     """Registry-equivalent checks per subject; returns findings and the subjects compared."""
-    types = index(project)
+    types = project.all_types()
     found: list[Finding] = []
     compared = 0
     for plan in plans:

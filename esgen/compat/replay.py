@@ -25,7 +25,6 @@ from typing import Any
 import fastavro
 
 from esgen.compat.findings import Finding
-from esgen.compat.locate import index
 from esgen.compat.rules import Rule
 from esgen.errors import ConfigError
 from esgen.model import Project
@@ -172,7 +171,7 @@ def replay_findings(
     project: Project, package: str, root: Path, folder: Path
 ) -> tuple[list[Finding], int]:
     """Decode every recorded event with today's classes and replay every stream."""
-    types = index(project)
+    types = project.all_types()
     by_event = entities(project, package, root)
     decoded: dict[str, list[object] | None] = {}
     findings: list[Finding] = []

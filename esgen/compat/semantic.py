@@ -26,7 +26,6 @@ from typing import Any
 
 from esgen.compat.baseline import Baseline, Version, entity_full_name
 from esgen.compat.findings import Finding
-from esgen.compat.locate import index
 from esgen.compat.rules import Rule
 from esgen.errors import Location
 from esgen.model import (
@@ -320,7 +319,7 @@ def index_from_entity(entity: Entity) -> dict[str, Any]:
 def _renames(
     project: Project, schemas: dict[str, dict[str, Any]], baseline: Baseline
 ) -> Iterator[Finding]:
-    for full_name, record in sorted(index(project).items()):
+    for full_name, record in sorted(project.all_types().items()):
         if not isinstance(record, RecordDef):
             continue
         new_schema = schemas.get(full_name)
@@ -393,7 +392,7 @@ def _enum_symbols(project: Project, baseline: Baseline) -> Iterator[Finding]:
                 if isinstance(named, dict) and named.get("type") == "enum":
                     symbols, label = past.setdefault(full, (set(), version.label))
                     symbols.update(str(s) for s in named.get("symbols", ()))
-    for full_name, named in sorted(index(project).items()):
+    for full_name, named in sorted(project.all_types().items()):
         if not isinstance(named, EnumDef) or named.default is not None or full_name not in past:
             continue
         symbols, label = past[full_name]

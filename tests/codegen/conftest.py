@@ -1,17 +1,3 @@
-"""Shared helpers of the code generator tests.
+"""Puts each golden case's output on ``sys.path`` before the tests import it."""
 
-Each folder under ``cases/`` holds ``schemas/`` (definitions) and ``expected/gen_<case>/``
-(the exact output). ``ESGEN_UPDATE_EXPECTED=1 pytest tests/codegen`` rewrites them.
-"""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-CASES = Path(__file__).resolve().parent / "cases"
-CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "schemas").is_dir())
-
-for case in CASE_NAMES:  # so tests can import gen_<case>.* like users import theirs
-    sys.path.insert(0, str(CASES / case / "expected"))
+import tests.codegen.support  # noqa: F401

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
 
 from esgen.cli import main
+from tests.codegen.support import REPO
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CASE_NAMES, CASES, REPO
 
 from esgen.cli import main
 from esgen.codegen import render_project, stale_files, write_files
 from esgen.dsl import load_project
+from tests.codegen.support import CASE_NAMES, CASES, REPO
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)

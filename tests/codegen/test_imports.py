@@ -7,7 +7,7 @@ import ast
 import subprocess
 import sys
 
-from conftest import REPO
+from tests.codegen.support import REPO
 
 ALLOWED_ROOTS = set(sys.stdlib_module_names) | {"generated", "__future__"}
 

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CASE_NAMES, CASES, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import for_record
 
-from esgen.codegen.module import all_named_types
 from esgen.dsl import load_project
 from esgen.model import Project, RecordDef
+from tests.codegen.strategies import for_record
+from tests.codegen.support import CASE_NAMES, CASES, REPO
 
 PROJECTS = [(REPO / "schemas", "generated")] + [
     (CASES / case / "schemas", f"gen_{case}") for case in CASE_NAMES
@@ -38,7 +37,7 @@ def _records(folder: Path, package: str) -> list[tuple[RecordDef, Any, Any]]:
 @functools.cache
 def _classes(folder: Path, package: str) -> tuple[dict[str, Any], dict[str, Any]]:
     project = load_project(folder)
-    types = all_named_types(project)
+    types = project.all_types()
     classes: dict[str, Any] = {}
     for entity in project.entities:
         module = importlib.import_module(f"{package}.{entity.module}")

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CASE_NAMES, CASES, REPO
+
+from tests.codegen.support import CASE_NAMES, CASES, REPO
 
 # (folder that holds the package, package name)
 TARGETS = [(REPO, "generated")] + [
