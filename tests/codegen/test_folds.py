@@ -237,3 +237,17 @@ def test_an_event_without_fields_or_fold_steps() -> None:
 def test_an_unknown_event_type_is_refused() -> None:
     with pytest.raises(TypeError, match="not an event of Account"):
         account.fold(account.initial_state("a"), order.OrderPlaced(placed_at=NOW))  # type: ignore[arg-type]
+
+
+def test_the_descriptor_folds_like_the_module() -> None:
+    """Generic code that holds only ``ENTITY`` gets the same states as the module's API."""
+    events = [
+        account.AccountOpened(owner="Ada"),
+        account.AccountTagged(tag="vip"),
+        account.AccountAudited(),
+    ]
+    assert account.ENTITY.replay("a", events) == account.replay("a", events)
+    state = account.replay("a", events)
+    event = account.LimitSet(name="atm", value=5)
+    assert account.ENTITY.fold(state, event) == account.fold(state, event)
+    assert state.limits == {}
