@@ -184,9 +184,9 @@ class EnumSymbol:
 
 @dataclass(frozen=True)
 class Ref:
-    """``event.F``, ``state.F.G``, ``meta.version``..."""
+    """``event.F``, ``state.F.G``, ``meta.version``, ``command.F`` (in commands)..."""
 
-    root: Literal["event", "state", "meta"]
+    root: Literal["event", "state", "meta", "command"]
     path: tuple[str, ...]
     type: TypeRef
     location: Location
@@ -287,6 +287,61 @@ class FoldStep:
     location: Location
 
 
+# ------------------------------------------------------------------------ commands
+# What an entity accepts: ``requires`` preconditions, then the events it ``emits``, or a
+# ``decide`` function instead of ``emits``. Expressions here read ``command``, ``state``
+# (before the command) and ``meta`` (a ``CommandMeta``); never ``event``.
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """One ``requires:`` entry: unless ``check`` holds, the command is rejected with ``reason``
+    (the expression's own text when the plain form was written)."""
+
+    check: Expression
+    reason: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """``FIELD: EXPR`` of an emitted event; ``target`` is the event field's type."""
+
+    name: str
+    target: TypeRef
+    value: Expression
+    location: Location
+
+
+@dataclass(frozen=True)
+class Emission:
+    """One ``emits:`` entry: the event ``event`` (full name) built from ``values`` (in the
+    event's field order; fields left out take their defaults), emitted when ``when`` holds."""
+
+    event: str
+    values: tuple[FieldValue, ...]
+    when: Expression | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class CommandDef:
+    """A command type: its record (``namespace.CommandName``) and how it is decided."""
+
+    record: RecordDef
+    requires: tuple[Precondition, ...]
+    emits: tuple[Emission, ...]
+    decide: str | None  # ``package.module:function`` instead of ``emits``
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def full_name(self) -> str:
+        return self.record.full_name
+
+
 # ------------------------------------------------------------------------ entities
 
 
@@ -321,6 +376,7 @@ class Entity:
     events: tuple[EventDef, ...]  # in file order
     invariants: tuple[Expression, ...]
     location: Location
+    commands: tuple[CommandDef, ...] = ()  # in file order
 
 
 @dataclass(frozen=True)
@@ -331,9 +387,10 @@ class Project:
     types: dict[str, NamedType] = field(default_factory=dict)  # full name -> definition
 
     def all_types(self) -> dict[str, NamedType]:
-        """Declared types plus every event and state record, by full name."""
+        """Declared types plus every event, command and state record, by full name."""
         result: dict[str, NamedType] = dict(self.types)
         for entity in self.entities:
             result[entity.state.full_name] = entity.state
             result.update({e.full_name: e.record for e in entity.events})
+            result.update({c.full_name: c.record for c in entity.commands})
         return result

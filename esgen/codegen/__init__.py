@@ -44,7 +44,8 @@ def render_project(project: Project, package: str) -> dict[str, str]:
             packages.add("/".join(parts[:depth]))
         view = ModuleBuilder(project, entity, package).build()
         files[f"{entity.module.replace('.', '/')}.py"] = template.render(vars(view))
-        for named in [*entity.types, *(e.record for e in entity.events), entity.state]:
+        commands = [c.record for c in entity.commands]
+        for named in [*entity.types, *(e.record for e in entity.events), *commands, entity.state]:
             schema = builder.named(named)
             path = f"{folder}/{named.full_name}.avsc" if folder else f"{named.full_name}.avsc"
             files[path] = dumps(schema)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from esgen.codegen.avro import SchemaBuilder
+from esgen.codegen.commands import CommandsRenderer, CommandsView
 from esgen.codegen.expressions import ExpressionRenderer
 from esgen.codegen.folds import FoldRenderer, uses_meta
 from esgen.codegen.layout import (
@@ -87,6 +88,7 @@ class ModuleView:
     schemas: list[str]
     descriptor: list[str]
     fingerprint: str = ""
+    commands: CommandsView | None = None  # None: the entity declares no commands
 
 
 class ModuleBuilder:
@@ -101,6 +103,7 @@ class ModuleBuilder:
         local = {t.full_name: t.name for t in entity.types}
         local[entity.state.full_name] = entity.state.name
         local.update({e.full_name: e.name for e in entity.events})
+        local.update({c.full_name: c.name for c in entity.commands})
         self.types = PyTypes(self.all_types, local)
         self._import_foreign_types()
         self.expressions = ExpressionRenderer(self.types)
@@ -132,7 +135,12 @@ class ModuleBuilder:
 
     def _records(self) -> list[RecordDef]:
         records = [t for t in self.entity.types if isinstance(t, RecordDef)]
-        return [*records, *(e.record for e in self.entity.events), self.entity.state]
+        return [
+            *records,
+            *(e.record for e in self.entity.events),
+            *(c.record for c in self.entity.commands),
+            self.entity.state,
+        ]
 
     # -------------------------------------------------------------- build
 
@@ -148,6 +156,9 @@ class ModuleBuilder:
             branches.append(
                 BranchView(e.name, wrap_lines(body, 2), wrap_lines(body, 3), uses_meta(e.fold))
             )
+        commands = CommandsRenderer(entity, self.types, self.expressions).build(
+            lambda record: self._record(record, "command")
+        )
         invariants = self._invariants()
         schemas = self._schemas()
         view = ModuleView(
@@ -180,13 +191,19 @@ class ModuleBuilder:
             invariants=invariants,
             schemas=schemas,
             descriptor=[],
+            commands=commands,
         )
         view.fingerprint = self._fingerprint(view)
         view.descriptor = self._descriptor(view.fingerprint)
-        view.imports = self._imports(bool(enums))
+        view.imports = self._imports(bool(enums), commands.runtime_imports if commands else [])
+        command_names = [
+            *(c.name for c in entity.commands),
+            *([f"{entity.name}Command", "decide"] if commands else []),
+        ]
         view.all_names = sorted(
             [
                 *(c.name for c in [*enums, *records, *events, state]),
+                *command_names,
                 f"{entity.name}Event",
                 "AVRO_SCHEMAS",
                 "ENTITY",
@@ -222,6 +239,7 @@ class ModuleBuilder:
             "event": f"The {record.name} event.",
             "state": f"The current state of one {self.entity.name}.",
             "record": f"The {record.name} record.",
+            "command": f"The {record.name} command.",
         }[kind]
         fields = [self._field(f.name, f.type, f.default, f.doc) for f in record.fields]
         to_items = [
@@ -291,7 +309,8 @@ class ModuleBuilder:
 
     def _schemas(self) -> list[str]:
         schemas: dict[str, Any] = {}
-        for named in [*self.entity.types, *(e.record for e in self.entity.events)]:
+        commands = [c.record for c in self.entity.commands]
+        for named in [*self.entity.types, *(e.record for e in self.entity.events), *commands]:
             if isinstance(named, RecordDef):
                 schemas[named.full_name] = self.schema_builder.named(named)
         schemas[self.entity.state.full_name] = self.schema_builder.named(self.entity.state)
@@ -336,11 +355,16 @@ class ModuleBuilder:
             f"{one}copy_state=_copy_state,",
             f"{one}check_invariants=check_invariants,",
             f"{one}fingerprint={py_str(fingerprint)},",
-            ")",
         ]
+        if entity.commands:
+            lines.append(f"{one}commands=(")
+            for c in entity.commands:
+                lines.extend(record_type(c.name, c.full_name, 2, ""))
+            lines += [f"{one}),", f"{one}rules=_decide,"]
+        lines.append(")")
         return lines
 
-    def _imports(self, has_enums: bool) -> list[str]:
+    def _imports(self, has_enums: bool, commands_runtime: list[str]) -> list[str]:
         stdlib = {"dataclasses", *self.types.modules}
         if has_enums:
             stdlib.add("enum")
@@ -358,6 +382,7 @@ class ModuleBuilder:
             runtime.insert(2, "InvariantViolation")
         if self.folds.uses_hooks:
             runtime.append("resolve_function")
+        runtime = sorted(set(runtime) | set(commands_runtime), key=_import_sort_key)
         lines.extend(
             bracketed("from esgen.runtime import (", runtime, ")", 0)
             if not fits(f"from esgen.runtime import {', '.join(runtime)}", 0)
@@ -401,6 +426,11 @@ def named_refs(t: TypeRef) -> set[str]:
     if isinstance(t, MapType):
         return named_refs(t.values)
     return set()
+
+
+def _import_sort_key(name: str) -> tuple[int, str]:
+    # isort's default "force_sort_within_sections" off: CamelCase before functions.
+    return (0 if name[:1].isupper() else 1, name)
 
 
 def _all_sort_key(name: str) -> tuple[int, str]:

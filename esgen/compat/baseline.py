@@ -13,6 +13,7 @@ from typing import Any
 from esgen.model import Entity, Project
 from esgen.runtime.subjects import (
     SubjectStrategy,
+    command_topic,
     record_subject,
     snapshot_topic,
     topic_subject,
@@ -81,10 +82,12 @@ class SubjectPlan:
     entity: Entity
     is_state: bool
     level: str
+    is_command: bool = False  # on the command topic: what clients send, processors read
 
 
 def subjects(project: Project, strategy: SubjectStrategy | str) -> list[SubjectPlan]:
-    """Every top-level schema (events, then the state on the snapshot topic) with its subject.
+    """Every top-level schema with its subject: events, the commands on the command topic,
+    then the state on the snapshot topic.
 
     Named types (``Money``, ``Status``) are not subjects: they are embedded in the events and
     states that use them, so they are checked through those.
@@ -95,6 +98,9 @@ def subjects(project: Project, strategy: SubjectStrategy | str) -> list[SubjectP
         for event in entity.events:
             subject = record_subject(strategy, entity.topic, event.full_name)
             plans.append(SubjectPlan(subject, event.full_name, entity, False, level))
+        for command in entity.commands:
+            subject = record_subject(strategy, command_topic(entity.topic), command.full_name)
+            plans.append(SubjectPlan(subject, command.full_name, entity, False, level, True))
         snapshots = snapshot_topic(entity.topic)
         # The snapshot topic holds one record type, so under TopicNameStrategy it is plain
         # ``<topic>.snapshots-value`` (no union needed).

@@ -13,6 +13,12 @@ from esgen import model
 from esgen.compat.modes import Mode
 from esgen.dsl import names as rules
 from esgen.dsl import typerules as tr
+from esgen.dsl.commands import (
+    CommandContext,
+    build_command,
+    command_entries,
+    index_command_names,
+)
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
 from esgen.dsl.expressions import Record, Scope, parse_expression
 from esgen.dsl.folds import FoldContext, build_fold
@@ -32,6 +38,7 @@ ENTITY_KEYS = (
     "types",
     "state",
     "events",
+    "commands",
 )
 TYPE_KEYS = {
     "record": ("doc", "fields"),
@@ -94,6 +101,7 @@ class FileDefs:
     raw_types: dict[str, RawRecord] = field(default_factory=dict)  # full name -> record
     state: RawRecord | None = None
     events: list[tuple[RawRecord, Node | None]] = field(default_factory=list)
+    commands: list[tuple[RawRecord, Mapping, Scalar]] = field(default_factory=list)
 
 
 class Builder:
@@ -225,6 +233,11 @@ class Builder:
                     )
                 else:
                     claim(f"{defs.namespace}.{key.text}", key, "event")
+            taken = {name: "a type in this file" for name in defs.short}
+            taken.update({key.text: "an event in this file" for key, _ in events or ()})
+            if state_name:
+                taken[state_name] = f"the state record of '{defs.entity}'"
+            index_command_names(self.rep, defs.root, defs.namespace, defs.entity, taken, claim)
 
     # ------------------------------------------------------ stage 3: field types
     def _parse_types(self, defs: FileDefs) -> None:
@@ -294,6 +307,12 @@ class Builder:
             get = event.get
             raw = self._raw_record(key.text, get("doc"), get("fields"), key.location, what, names)
             defs.events.append((raw, get("fold")))
+        for key, body in command_entries(self.rep, defs.root):
+            what = f"command '{key.text}'"
+            raw = self._raw_record(
+                key.text, body.get("doc"), body.get("fields"), key.location, what, names
+            )
+            defs.commands.append((raw, body, key))
 
     def _doc(self, node: Node | None, what: str) -> str | None:
         text = self.rep.text(node, f"{what}: 'doc'")
@@ -470,6 +489,7 @@ class Builder:
         }
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
+        commands: list[model.CommandDef] = []
         if defs.state is not None:
             state_view = Record(defs.state.name, {f.name: f.type for f in defs.state.fields})
             base = Scope(
@@ -498,6 +518,7 @@ class Builder:
                     fold_node, FoldContext(rep, scope, defs.file.text, key, raw.what)
                 )
                 events.append(model.EventDef(record, fold))
+            commands = self._commands(defs, table, key, state_view, scope_records, events)
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
         return model.Entity(
@@ -514,7 +535,40 @@ class Builder:
             tuple(events),
             tuple(invariants),
             root.location,
+            tuple(commands),
         )
+
+    def _commands(
+        self,
+        defs: FileDefs,
+        table: TypeTable,
+        key: str | None,
+        state: Record,
+        records: dict[str, Record],
+        events: list[model.EventDef],
+    ) -> list[model.CommandDef]:
+        ctx = CommandContext(
+            self.rep,
+            defs.file.text,
+            state,
+            records,
+            self.enums,
+            defs.short,
+            {e.name: e.record for e in events},
+        )
+        commands = []
+        for raw, body, name_node in defs.commands:
+            if key and any(f.name == key for f in raw.fields):
+                self.rep.at(
+                    f"{raw.what} repeats the key field '{key}'; the entity id travels as "
+                    "the message key",
+                    _field_location(raw, key),
+                    "read it as meta.entity_id",
+                )
+            record = self._record(raw, defs, table)
+            fields = {f.name: f.type for f in raw.fields}
+            commands.append(build_command(record, fields, body, name_node, ctx))
+        return commands
 
     def _unique_topics(self, entities: list[model.Entity]) -> None:
         # One topic per entity type: a fold must never see another entity's events.

@@ -28,6 +28,14 @@ META: dict[str, model.TypeRef] = {
     "correlation_id": model.OptionalType(tr.STRING),
     "causation_id": model.OptionalType(tr.STRING),
 }
+# What ``decide`` sees as ``meta`` (a ``CommandMeta``): all known when a command is decided.
+COMMAND_META: dict[str, model.TypeRef] = {
+    "entity_id": META["entity_id"],
+    "version": tr.LONG,
+    "command_id": tr.STRING,
+    "timestamp": model.Logical("timestamp-millis"),
+}
+ROOTS = ("event", "state", "meta", "command")
 _LITERALS = {"true": True, "false": False, "null": None}
 _PY_LITERALS = {True: "true", False: "false", None: "null"}
 _BINARY: dict[type[ast.operator], model.BinaryOp] = {
@@ -103,7 +111,19 @@ class Scope:
     records: Mapping[str, Record]  # full name -> record, for dotted paths
     enums: Mapping[str, tuple[str, ...]]  # full name -> symbols
     short: Mapping[str, str]  # short name -> full name, as this file sees them
-    where: str  # "invariants" / "fold steps": what a forbidden root is refused in
+    where: str  # "invariants" / "fold steps" / "commands": what a forbidden root is refused in
+    command: Record | None = None  # the command being decided (commands only)
+    meta_fields: Mapping[str, model.TypeRef] | None = None  # None: an event's ``META``
+
+    def roots(self) -> tuple[str, ...]:
+        """The names an expression of this scope may start with."""
+        return tuple(
+            root
+            for root, seen in zip(
+                ROOTS, (self.event, self.state, self.meta, self.command), strict=True
+            )
+            if seen
+        )
 
 
 class ExprError(Exception):
@@ -255,7 +275,7 @@ class _Checker:
         if name in _LITERALS:
             value = _LITERALS[name]
             return model.Literal_(value, tr.NULL if value is None else tr.BOOLEAN, loc)
-        if name in ("event", "state", "meta"):
+        if name in ROOTS:
             self._root_allowed(name, node)
             raise ExprError(f"'{name}' alone is not a value; name a field, e.g. '{name}.x'", node)
         enum = self._enum_of(expected)
@@ -277,7 +297,7 @@ class _Checker:
         raise ExprError(
             f"unknown name '{name}'",
             node,
-            did_you_mean(name, ["event", "state", "meta", *_LITERALS]),
+            did_you_mean(name, [*self._known_roots(), *_LITERALS]),
         )
 
     def _Attribute(self, node: ast.Attribute, expected: model.TypeRef | None) -> model.Expr:
@@ -296,7 +316,7 @@ class _Checker:
             if part.startswith("__"):
                 raise ExprError(f"the name '{part}' is not allowed in expressions", node)
         root = parts[0]
-        if root in ("event", "state", "meta"):
+        if root in ROOTS:
             return self._ref(root, tuple(parts[1:]), node, current)
         enum_name = ".".join(parts[:-1])
         full = self.scope.short.get(enum_name, enum_name)
@@ -305,7 +325,7 @@ class _Checker:
         raise ExprError(
             f"unknown name '{enum_name}'",
             current,
-            did_you_mean(root, ["event", "state", "meta", *self._enum_shorts()]),
+            did_you_mean(root, [*self._known_roots(), *self._enum_shorts()]),
         )
 
     def _UnaryOp(self, node: ast.UnaryOp, expected: model.TypeRef | None) -> model.Expr:
@@ -525,17 +545,20 @@ class _Checker:
         return args, result
 
     # ------------------------------------------------------------------ helpers
+    def _known_roots(self) -> list[str]:
+        """Roots to suggest for a misspelt one: the fold's, plus 'command' in commands."""
+        return ["event", "state", "meta", *(["command"] if self.scope.command else [])]
+
     def _root_allowed(self, root: str, node: ast.AST) -> None:
-        if root == "event" and self.scope.event is None:
-            raise ExprError(
-                f"'event' cannot be used in {self.scope.where}",
-                node,
-                "invariants see only 'state'",
-            )
-        if root == "meta" and not self.scope.meta:
-            raise ExprError(
-                f"'meta' cannot be used in {self.scope.where}", node, "invariants see only 'state'"
-            )
+        roots = self.scope.roots()
+        if root in roots:
+            return
+        seen = " and ".join(", ".join(f"'{r}'" for r in roots).rsplit(", ", 1))
+        raise ExprError(
+            f"'{root}' cannot be used in {self.scope.where}",
+            node,
+            f"{self.scope.where} see {'only ' if len(roots) == 1 else ''}{seen}",
+        )
 
     def _ref(
         self, root: str, path: tuple[str, ...], node: ast.AST, root_node: ast.AST
@@ -543,12 +566,17 @@ class _Checker:
         self._root_allowed(root, root_node)
         loc = self.loc(node)
         if root == "meta":
-            if len(path) != 1 or path[0] not in META:
+            fields = META if self.scope.meta_fields is None else self.scope.meta_fields
+            if len(path) != 1 or path[0] not in fields:
                 raise ExprError(
-                    f"unknown metadata 'meta.{'.'.join(path)}'", node, did_you_mean(path[0], META)
+                    f"unknown metadata 'meta.{'.'.join(path)}'",
+                    node,
+                    did_you_mean(path[0], fields),
                 )
-            return model.Ref("meta", path, META[path[0]], loc)
-        record = self.scope.event if root == "event" else self.scope.state
+            return model.Ref("meta", path, fields[path[0]], loc)
+        record = {"event": self.scope.event, "command": self.scope.command}.get(
+            root, self.scope.state
+        )
         assert record is not None
         t: model.TypeRef | None = None
         for depth, name in enumerate(path):
@@ -576,7 +604,7 @@ class _Checker:
                     continue
                 raise ExprError(f"'{dotted}' is {describe(t)} and has no fields", node)
         assert t is not None
-        return model.Ref(cast(Literal["event", "state"], root), path, t, loc)
+        return model.Ref(cast(Literal["event", "state", "command"], root), path, t, loc)
 
     def _enum_of(self, t: model.TypeRef | None) -> str | None:
         if t is None:
@@ -606,11 +634,7 @@ class _Checker:
 
     @staticmethod
     def _bare_name(node: ast.expr) -> bool:
-        return (
-            isinstance(node, ast.Name)
-            and node.id not in _LITERALS
-            and node.id not in ("event", "state", "meta")
-        )
+        return isinstance(node, ast.Name) and node.id not in _LITERALS and node.id not in ROOTS
 
     def _pair(
         self,

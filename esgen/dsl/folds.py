@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from typing import cast
 
 from esgen import model
+from esgen.dsl import names as rules
 from esgen.dsl import typerules as tr
 from esgen.dsl.expressions import Scope, parse_expression
 from esgen.dsl.names import did_you_mean
@@ -18,7 +17,6 @@ from esgen.dsl.yamlnodes import Node, Scalar
 from esgen.dsl.yamlnodes import describe as describe_node
 
 OPS = ("set", "add", "subtract", "append", "remove", "put", "delete", "call")
-_CALL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
 
 
 @dataclass(frozen=True)
@@ -84,13 +82,14 @@ def _step(node: Node, ctx: FoldContext) -> model.FoldStep | None:
     )
 
 
-def _when(node: Node | None, ctx: FoldContext) -> model.Expression | None:
+def _when(node: Node | None, ctx: FoldContext, label: str = "'when'") -> model.Expression | None:
+    """A boolean expression: a step's ``when`` (or what ``label`` names, e.g. a precondition)."""
     if node is None:
         return None
-    expr = _expression(node, ctx, None, "'when'")
+    expr = _expression(node, ctx, None, label)
     if expr is not None and expr.tree.type != tr.BOOLEAN:
         ctx.reporter.error(
-            f"{ctx.what}: 'when' must be a boolean, not {describe(expr.tree.type)}",
+            f"{ctx.what}: {label} must be a boolean, not {describe(expr.tree.type)}",
             node,
             "wrap it in coalesce(..., false)"
             if tr.strip_optional(expr.tree.type) == tr.BOOLEAN
@@ -104,11 +103,8 @@ def _call(node: Node, ctx: FoldContext) -> str | None:
     text = ctx.reporter.text(node, f"{ctx.what}: 'call'")
     if text is None:
         return None
-    parts = re.split(r"[.:]", text)
-    if not _CALL.match(text) or any(keyword.iskeyword(p) for p in parts):
-        ctx.reporter.error(
-            f"{ctx.what}: 'call' needs 'package.module:function', not '{text}'", node
-        )
+    if reason := rules.function_spec(text):
+        ctx.reporter.error(f"{ctx.what}: 'call' {reason}, not '{text}'", node)
         return None
     return text
 

@@ -16,6 +16,7 @@ _PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _TOPIC = re.compile(r"[A-Za-z0-9._-]+\Z")
 _MAX_TOPIC = 249
+_FUNCTION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
 
 
 def avro_name(name: str) -> str | None:
@@ -79,6 +80,14 @@ def module_part(name: str) -> str | None:
     if not name.isidentifier() or not name.isascii():
         return "is not a valid Python module name (letters, digits and '_')"
     return _python_keyword(name)
+
+
+def function_spec(spec: str) -> str | None:
+    """Escape hatches (``call:``, ``decide:``) name ``package.module:function``."""
+    parts = re.split(r"[.:]", spec)
+    if not _FUNCTION.match(spec) or any(keyword.iskeyword(p) for p in parts):
+        return "needs 'package.module:function'"
+    return None
 
 
 def snake_case(name: str) -> str:

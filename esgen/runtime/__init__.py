@@ -5,8 +5,10 @@ applications that never run the generator do not need jinja2, click or pyyaml.
 Importing this package needs no running Kafka or registry.
 """
 
+from esgen.runtime.commands import CommandResult, require_meta
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import (
+    CommandRejected,
     ConcurrencyError,
     DecodeError,
     EncodeError,
@@ -17,7 +19,7 @@ from esgen.runtime.errors import (
 )
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.memory import InMemoryEventStore
-from esgen.runtime.meta import EventMeta
+from esgen.runtime.meta import CommandMeta, EventMeta
 from esgen.runtime.models import (
     InMemoryModelStore,
     ModelError,
@@ -38,6 +40,9 @@ from esgen.runtime.subjects import SubjectStrategy
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
+    "CommandMeta",
+    "CommandRejected",
+    "CommandResult",
     "ConcurrencyError",
     "DecodeError",
     "EncodeError",
@@ -70,5 +75,6 @@ __all__ = [
     "SubjectStrategy",
     "decode_message",
     "handles",
+    "require_meta",
     "resolve_function",
 ]

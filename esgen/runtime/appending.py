@@ -7,6 +7,7 @@ Shared by :class:`~esgen.runtime.store.EventStore` (Kafka) and
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,20 +30,25 @@ def fold_new_events(
     events: Sequence[Any],
     correlation_id: str | None = None,
     causation_id: str | None = None,
+    timestamp: datetime.datetime | None = None,
+    event_ids: Sequence[uuid.UUID] | None = None,
 ) -> tuple[Any, list[EventMeta]]:
     """``(new state, metadata per event)`` of appending ``events`` at ``version``.
 
     Folds onto a copy of ``state`` (which is left unchanged) and checks the invariants
     after every event, so ``InvariantViolation`` is raised before anything is stored.
+    ``timestamp`` (default: now) and ``event_ids`` (default: random) let a backend with a
+    controlled clock and ids (the in-memory store of tests) stamp what it chooses.
     """
     state = descriptor.copy_state(state)
-    timestamp = now_millis()
+    if timestamp is None:
+        timestamp = now_millis()
+    if event_ids is None:
+        event_ids = new_event_ids(len(events))
     apply = descriptor.apply
     check_invariants = descriptor.check_invariants
     metas: list[EventMeta] = []
-    for number, (event, event_id) in enumerate(
-        zip(events, new_event_ids(len(events)), strict=True), start=1
-    ):
+    for number, (event, event_id) in enumerate(zip(events, event_ids, strict=True), start=1):
         meta = make_meta(
             entity_id, version + number, timestamp, event_id, correlation_id, causation_id
         )

@@ -17,6 +17,41 @@ class InvariantViolation(EsgenError):
         super().__init__(f"{entity}: invariant violated: {invariant}")
 
 
+class CommandRejected(EsgenError):
+    """A command was refused: a precondition failed, or its events would break an invariant.
+
+    ``reason`` is the precondition's reason (or the invariant's text); nothing was written.
+    ``entity``, ``command`` and ``entity_id`` say what was refused; ``decide`` fills them in,
+    so a ``decide:`` function may raise ``CommandRejected("over the limit")`` alone.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        entity: str | None = None,
+        command: str | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.entity = entity
+        self.command = command
+        self.entity_id = entity_id
+
+    def __str__(self) -> str:
+        what = " ".join(
+            part
+            for part in (
+                self.entity,
+                repr(self.entity_id) if self.entity_id is not None else None,
+            )
+            if part
+        )
+        command = f"{self.command} rejected" if self.command else "rejected"
+        return f"{what}: {command}: {self.reason}" if what else f"{command}: {self.reason}"
+
+
 class DecodeError(EsgenError):
     """Bytes that cannot be decoded into an event or state of the descriptor."""
 

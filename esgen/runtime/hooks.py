@@ -1,4 +1,5 @@
-"""The ``call:`` fold step: user functions named as ``package.module:function``."""
+"""Escape hatches (the ``call:`` fold step, ``decide:`` of a command): user functions named
+as ``package.module:function``."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def resolve_function(spec: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
         function = getattr(module, attribute)
     except (ImportError, AttributeError) as exc:
-        raise EsgenError(f"fold step 'call: {spec}': cannot import it: {exc}") from exc
+        raise EsgenError(f"escape hatch {spec!r}: cannot import it: {exc}") from exc
     if not callable(function):
-        raise EsgenError(f"fold step 'call: {spec}': {attribute} is not callable")
+        raise EsgenError(f"escape hatch {spec!r}: {attribute} is not callable")
     return function  # type: ignore[no-any-return]

@@ -27,6 +27,21 @@ class EventMeta:
     causation_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CommandMeta:
+    """What ``decide`` sees as ``meta``: the entity a command is decided for and when.
+
+    ``version`` is the entity's current version (0 before its first event), the version
+    the command is decided on; ``command_id`` identifies the command (a retry carries the
+    same id); ``timestamp`` is when it is decided (UTC, to the millisecond).
+    """
+
+    entity_id: str
+    version: int
+    command_id: str
+    timestamp: datetime.datetime
+
+
 _META_SLOTS = tuple(
     EventMeta.__dict__[name].__set__
     for name in (

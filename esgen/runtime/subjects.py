@@ -16,7 +16,9 @@ events ordered). Three ways to name their subjects are supported:
     recipe Confluent recommends for several event types in one topic when tools need one
     schema per topic; the union schema lists which events a topic may carry.
 
-Snapshots live on ``<topic>.snapshots``; their subject follows the same strategy.
+Snapshots live on ``<topic>.snapshots`` and commands on ``<topic>.commands``; their
+subjects follow the same strategy (under ``topic`` the command topic has a union of its
+own).
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ DEFAULT_STRATEGY = SubjectStrategy.TOPIC_RECORD
 def snapshot_topic(topic: str) -> str:
     """The compacted topic that holds an entity type's snapshots."""
     return f"{topic}.snapshots"
+
+
+def command_topic(topic: str) -> str:
+    """The topic that carries an entity type's commands (co-partitioned with ``topic``)."""
+    return f"{topic}.commands"
 
 
 def dead_letter_topic(topic: str) -> str:

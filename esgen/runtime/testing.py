@@ -1,9 +1,16 @@
 """Given / when / then for the unit tests of an application's commands and folds.
 
-*Given* some events of one entity, *when* a command runs on its state (a function
-``(state) -> events``, or simply an event), *then* expect the new events, the new
-state, or an error. Everything goes through :class:`~esgen.runtime.memory.InMemoryEventStore`,
-so invariants, versions and Avro encoding are checked exactly as the real store does.
+*Given* some events of one entity, *when* a command runs on its state (a generated
+command such as ``account.Withdraw(...)``, a function ``(state) -> events``, or simply
+an event), *then* expect the new events, the new state, a rejection, or an error.
+Everything goes through :class:`~esgen.runtime.memory.InMemoryEventStore`, so
+preconditions, invariants, versions and Avro encoding are checked exactly as the real
+store and command processor do.
+
+A scenario's clock and ids are fixed by default (every event and command at
+``FIXED_TIME``, ids ``UUID(int=1)``, ``UUID(int=2)``, ...), so whole states, including a
+``meta.timestamp`` or ``meta.event_id`` a fold stored, compare equal run after run; pass
+``clock=`` and ``ids=`` (e.g. ``fixed_clock(...)``, ``sequential_ids(...)``) to choose.
 
 >>> from decimal import Decimal
 >>> from generated.bank import account
@@ -24,22 +31,50 @@ so invariants, versions and Avro encoding are checked exactly as the real store 
 Decimal('6.00')
 >>> _ = opened.when(withdraw(Decimal("99.00"))).then_raises(InvariantViolation, "balance")
 >>> _ = opened.when(account.AccountTagged(tag="vip")).then(check=lambda s: s.tags == ["vip"])
+>>> _ = opened.when(account.Withdraw(amount=Decimal("4.00"))).then(
+...     events=[account.MoneyWithdrawn(amount=Decimal("4.00"))],
+... )
+>>> _ = opened.when(account.Withdraw(amount=Decimal("99.00"))).then_rejected("insufficient funds")
+>>> given(account.ENTITY).when(account.OpenAccount(owner="Ann")).then().result.version
+1
 """
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from esgen.runtime.commands import CommandResult
 from esgen.runtime.descriptor import EntityDescriptor
+from esgen.runtime.errors import CommandRejected
 from esgen.runtime.memory import InMemoryEventStore
 
 Command = Callable[[Any], Any]
 """``(state) -> events``: an event, a list of events, or None (no events)."""
 
+Clock = Callable[[], datetime.datetime]
+Ids = Callable[[], uuid.UUID]
+
+FIXED_TIME = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+"""The time of every event and command of a scenario unless it is given a clock."""
+
 _UNSET: Any = object()
+
+
+def fixed_clock(at: datetime.datetime = FIXED_TIME) -> Clock:
+    """A clock that always says ``at`` (timezone-aware)."""
+    return lambda: at
+
+
+def sequential_ids(start: int = 1) -> Ids:
+    """Ids ``UUID(int=start)``, ``UUID(int=start + 1)``, ...: the same on every run."""
+    counter = itertools.count(start)
+    return lambda: uuid.UUID(int=next(counter))
 
 
 @dataclass
@@ -50,6 +85,7 @@ class Outcome:
     events: list[Any] = field(default_factory=list)
     state: Any = None
     error: BaseException | None = None
+    result: CommandResult | None = None  # when a generated command was executed
 
     def then(
         self,
@@ -77,6 +113,26 @@ class Outcome:
             raise AssertionError(f"check failed on the new state: {self.state!r}")
         return self
 
+    def then_rejected(self, reason: str | None = None) -> Outcome:
+        """Assert that the command was rejected (``CommandRejected``), with exactly this
+        ``reason`` if given: a precondition's reason, or the text of the invariant its
+        events would break. Nothing was stored."""
+        if not isinstance(self.error, CommandRejected):
+            got = (
+                f"it succeeded with events {self.events!r}"
+                if self.error is None
+                else f"it raised {type(self.error).__name__}: {self.error}"
+            )
+            raise AssertionError(f"expected the command to be rejected, but {got}") from (
+                self.error
+            )
+        if reason is not None and self.error.reason != reason:
+            raise AssertionError(
+                f"rejected for another reason\n  expected: {reason!r}\n"
+                f"  actual:   {self.error.reason!r}"
+            )
+        return self
+
     def then_raises(self, error: type[BaseException], match: str | None = None) -> Outcome:
         """Assert that the command (or its append) raised ``error``, whose message
         matches the regular expression ``match``. Nothing was stored."""
@@ -100,29 +156,51 @@ class Scenario:
     descriptor: EntityDescriptor[Any, Any]
     history: list[Any]
     entity_id: str = "test-1"
+    clock: Clock | None = None  # None: FIXED_TIME
+    ids: Ids | None = None  # None: sequential_ids(), fresh for every ``when``
 
-    def when(self, command_or_event: Command | object) -> Outcome:
-        """Run a command on the state after the history (or append one event)."""
-        store: InMemoryEventStore[Any, Any] = InMemoryEventStore(self.descriptor)
+    def when(
+        self, command_or_event: Command | object, *, command_id: str | None = None
+    ) -> Outcome:
+        """Run a command on the state after the history (or append one event).
+
+        A generated command is executed as the command processor would
+        (``InMemoryEventStore.execute``, with ``command_id`` if given).
+        """
+        store: InMemoryEventStore[Any, Any] = InMemoryEventStore(
+            self.descriptor,
+            clock=self.clock or fixed_clock(),
+            ids=self.ids or sequential_ids(),
+        )
         store.append(self.entity_id, self.history)
         outcome = Outcome(self.entity_id)
         try:
-            if callable(command_or_event) and not _is_event(self.descriptor, command_or_event):
-                produced = command_or_event(store.load(self.entity_id))
+            if self.descriptor.is_command(command_or_event):
+                outcome.result = store.execute(
+                    self.entity_id, command_or_event, command_id=command_id
+                )
+                outcome.events = outcome.result.events
             else:
-                produced = command_or_event
-            if produced is None:
-                new: list[Any] = []
-            elif isinstance(produced, (list, tuple)):
-                new = list(produced)
-            else:
-                new = [produced]
-            store.append(self.entity_id, new, expected_version=len(self.history))
-            outcome.events = new
+                outcome.events = self._run(store, command_or_event)
         except Exception as exc:  # the outcome asserts on it
             outcome.error = exc
         outcome.state = store.load(self.entity_id)
         return outcome
+
+    def _run(self, store: InMemoryEventStore[Any, Any], command_or_event: object) -> list[Any]:
+        """Append what a function of the state produced, or the event itself."""
+        if callable(command_or_event) and not _is_event(self.descriptor, command_or_event):
+            produced = command_or_event(store.load(self.entity_id))
+        else:
+            produced = command_or_event
+        if produced is None:
+            new: list[Any] = []
+        elif isinstance(produced, (list, tuple)):
+            new = list(produced)
+        else:
+            new = [produced]
+        store.append(self.entity_id, new, expected_version=len(self.history))
+        return new
 
     def then_state(self, state: Any) -> None:
         """Assert the state the history alone gives (no command)."""
@@ -138,7 +216,15 @@ def _is_event(descriptor: EntityDescriptor[Any, Any], value: object) -> bool:
 
 
 def given(
-    descriptor: EntityDescriptor[Any, Any], *events: Any, entity_id: str = "test-1"
+    descriptor: EntityDescriptor[Any, Any],
+    *events: Any,
+    entity_id: str = "test-1",
+    clock: Clock | None = None,
+    ids: Ids | None = None,
 ) -> Scenario:
-    """A scenario: the entity ``entity_id`` with ``events`` already stored."""
-    return Scenario(descriptor, list(events), entity_id)
+    """A scenario: the entity ``entity_id`` with ``events`` already stored.
+
+    ``clock`` and ``ids`` stamp the events and commands (default: ``FIXED_TIME`` and
+    ``sequential_ids()``, the same on every run).
+    """
+    return Scenario(descriptor, list(events), entity_id, clock, ids)

@@ -15,26 +15,43 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
-from esgen.runtime import EntityDescriptor, EventMeta, InvariantViolation, RecordType
+from esgen.runtime import (
+    CommandMeta,
+    CommandRejected,
+    EntityDescriptor,
+    EventMeta,
+    InvariantViolation,
+    RecordType,
+    require_meta,
+    resolve_function,
+)
 
 __all__ = [
     "AVRO_SCHEMAS",
     "ENTITY",
     "AccountAudited",
     "AccountClosed",
+    "AccountCommand",
     "AccountEvent",
     "AccountFrozen",
     "AccountOpened",
     "AccountState",
     "AccountTagged",
     "AccountUntagged",
+    "Close",
+    "Deposit",
     "LimitRemoved",
     "LimitSet",
     "Money",
     "MoneyDeposited",
     "MoneyWithdrawn",
+    "OpenAccount",
     "Status",
+    "Tag",
+    "Transfer",
+    "Withdraw",
     "check_invariants",
+    "decide",
     "fold",
     "initial_state",
     "replay",
@@ -402,6 +419,220 @@ def check_invariants(state: AccountState) -> None:
         raise InvariantViolation("Account", "state.balance >= 0", state)
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class OpenAccount:
+    """Open the account for its owner."""
+
+    owner: str
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"owner": self.owner}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> OpenAccount:
+        """Build a command from the dict that fastavro reads."""
+        return cls(owner=data["owner"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit:
+    """Pay money into the account."""
+
+    amount: decimal.Decimal
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"amount": self.amount}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Deposit:
+        """Build a command from the dict that fastavro reads."""
+        return cls(amount=data["amount"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Withdraw:
+    """Take money out of the account."""
+
+    amount: decimal.Decimal
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"amount": self.amount}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Withdraw:
+        """Build a command from the dict that fastavro reads."""
+        return cls(amount=data["amount"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Tag:
+    """The Tag command."""
+
+    tag: str
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"tag": self.tag}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Tag:
+        """Build a command from the dict that fastavro reads."""
+        return cls(tag=data["tag"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Close:
+    """Close the account; it must be empty."""
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Close:
+        """Build a command from the dict that fastavro reads."""
+        return cls()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer:
+    """Send money to another account (this is the sending side)."""
+
+    to: str
+    amount: decimal.Decimal
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"to": self.to, "amount": self.amount}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Transfer:
+        """Build a command from the dict that fastavro reads."""
+        return cls(to=data["to"], amount=data["amount"])
+
+
+AccountCommand: TypeAlias = OpenAccount | Deposit | Withdraw | Tag | Close | Transfer
+"""Every command of Account."""
+
+
+def _decide_open_account(
+    state: AccountState, command: OpenAccount, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    """Open the account for its owner."""
+    meta = require_meta(meta, command)
+    if meta.version != 0:
+        raise CommandRejected("the account exists already")
+    if not (len(command.owner) > 0):
+        raise CommandRejected("the owner's name is missing")
+    return [AccountOpened(owner=command.owner)]
+
+
+def _decide_deposit(
+    state: AccountState, command: Deposit, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    """Pay money into the account."""
+    meta = require_meta(meta, command)
+    if not (command.amount > 0):
+        raise CommandRejected("command.amount > 0")
+    if not (meta.version > 0):
+        raise CommandRejected("the account does not exist")
+    if state.status != Status.OPEN:
+        raise CommandRejected("the account is not open")
+    return [MoneyDeposited(amount=command.amount)]
+
+
+def _decide_withdraw(
+    state: AccountState, command: Withdraw, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    """Take money out of the account."""
+    meta = require_meta(meta, command)
+    if not (command.amount > 0):
+        raise CommandRejected("command.amount > 0")
+    if not (meta.version > 0):
+        raise CommandRejected("the account does not exist")
+    if state.status != Status.OPEN:
+        raise CommandRejected("the account is not open")
+    if not (state.balance >= command.amount):
+        raise CommandRejected("insufficient funds")
+    return [MoneyWithdrawn(amount=command.amount)]
+
+
+def _decide_tag(
+    state: AccountState, command: Tag, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    events: list[AccountEvent] = []
+    if command.tag not in state.tags:
+        events.append(AccountTagged(tag=command.tag))
+    return events
+
+
+def _decide_close(
+    state: AccountState, command: Close, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    """Close the account; it must be empty."""
+    meta = require_meta(meta, command)
+    if not (meta.version > 0):
+        raise CommandRejected("the account does not exist")
+    if state.status == Status.CLOSED:
+        raise CommandRejected("the account is closed already")
+    if state.balance != 0:
+        raise CommandRejected("the account still holds money")
+    events: list[AccountEvent] = []
+    if state.status == Status.OPEN:
+        events.append(AccountFrozen())
+    events.append(AccountClosed())
+    return events
+
+
+def _decide_transfer(
+    state: AccountState, command: Transfer, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    """Send money to another account (this is the sending side)."""
+    meta = require_meta(meta, command)
+    if not (command.amount > 0):
+        raise CommandRejected("command.amount > 0")
+    if state.status != Status.OPEN:
+        raise CommandRejected("the account is not open")
+    function = resolve_function("example_rules.bank:transfer")
+    events: list[AccountEvent] = function(state, command, meta)
+    return events
+
+
+def _decide(
+    state: AccountState, command: AccountCommand, meta: CommandMeta | None
+) -> list[AccountEvent]:
+    """The events of ``command`` by its own rules (``decide`` adds the invariants)."""
+    match command:
+        case OpenAccount():
+            return _decide_open_account(state, command, meta)
+        case Deposit():
+            return _decide_deposit(state, command, meta)
+        case Withdraw():
+            return _decide_withdraw(state, command, meta)
+        case Tag():
+            return _decide_tag(state, command, meta)
+        case Close():
+            return _decide_close(state, command, meta)
+        case Transfer():
+            return _decide_transfer(state, command, meta)
+    raise TypeError(f"not a command of Account: {command!r}")
+
+
+def decide(
+    state: AccountState, command: AccountCommand, meta: CommandMeta | None = None
+) -> list[AccountEvent]:
+    """The events ``command`` causes in ``state`` (the entity before it), in order.
+
+    Raises ``CommandRejected`` with the reason when a precondition fails or the events
+    would break an invariant of the entity. ``meta`` holds the entity's version, the
+    command id and its time; OpenAccount, Deposit, Withdraw, Close, Transfer need it.
+    """
+    return ENTITY.decide(state, command, meta)
+
+
 AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "com.example.bank.Money": {
         "type": "record",
@@ -509,6 +740,78 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "doc": "Bookkeeping only; records which event the auditor saw last.",
         "fields": [],
     },
+    "com.example.bank.OpenAccount": {
+        "type": "record",
+        "name": "OpenAccount",
+        "namespace": "com.example.bank",
+        "doc": "Open the account for its owner.",
+        "fields": [{"name": "owner", "type": "string"}],
+    },
+    "com.example.bank.Deposit": {
+        "type": "record",
+        "name": "Deposit",
+        "namespace": "com.example.bank",
+        "doc": "Pay money into the account.",
+        "fields": [
+            {
+                "name": "amount",
+                "type": {
+                    "type": "bytes",
+                    "logicalType": "decimal",
+                    "precision": 18,
+                    "scale": 2,
+                },
+            },
+        ],
+    },
+    "com.example.bank.Withdraw": {
+        "type": "record",
+        "name": "Withdraw",
+        "namespace": "com.example.bank",
+        "doc": "Take money out of the account.",
+        "fields": [
+            {
+                "name": "amount",
+                "type": {
+                    "type": "bytes",
+                    "logicalType": "decimal",
+                    "precision": 18,
+                    "scale": 2,
+                },
+            },
+        ],
+    },
+    "com.example.bank.Tag": {
+        "type": "record",
+        "name": "Tag",
+        "namespace": "com.example.bank",
+        "fields": [{"name": "tag", "type": "string"}],
+    },
+    "com.example.bank.Close": {
+        "type": "record",
+        "name": "Close",
+        "namespace": "com.example.bank",
+        "doc": "Close the account; it must be empty.",
+        "fields": [],
+    },
+    "com.example.bank.Transfer": {
+        "type": "record",
+        "name": "Transfer",
+        "namespace": "com.example.bank",
+        "doc": "Send money to another account (this is the sending side).",
+        "fields": [
+            {"name": "to", "type": "string"},
+            {
+                "name": "amount",
+                "type": {
+                    "type": "bytes",
+                    "logicalType": "decimal",
+                    "precision": 18,
+                    "scale": 2,
+                },
+            },
+        ],
+    },
     "com.example.bank.AccountState": {
         "type": "record",
         "name": "AccountState",
@@ -593,5 +896,14 @@ ENTITY: Final[EntityDescriptor[AccountState, AccountEvent]] = EntityDescriptor(
     copy_state=_copy_state,
     check_invariants=check_invariants,
     fingerprint="5932a5699cc33d7d6c49d6868e6cd713",
+    commands=(
+        RecordType(OpenAccount, AVRO_SCHEMAS["com.example.bank.OpenAccount"]),
+        RecordType(Deposit, AVRO_SCHEMAS["com.example.bank.Deposit"]),
+        RecordType(Withdraw, AVRO_SCHEMAS["com.example.bank.Withdraw"]),
+        RecordType(Tag, AVRO_SCHEMAS["com.example.bank.Tag"]),
+        RecordType(Close, AVRO_SCHEMAS["com.example.bank.Close"]),
+        RecordType(Transfer, AVRO_SCHEMAS["com.example.bank.Transfer"]),
+    ),
+    rules=_decide,
 )
 """What the esgen runtime needs to store, load and project Account."""

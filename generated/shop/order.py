@@ -17,10 +17,13 @@ from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
 from esgen.runtime import (
+    CommandMeta,
+    CommandRejected,
     EntityDescriptor,
     EventMeta,
     InvariantViolation,
     RecordType,
+    require_meta,
     resolve_function,
 )
 
@@ -29,7 +32,10 @@ from generated.bank.account import Money
 __all__ = [
     "AVRO_SCHEMAS",
     "ENTITY",
+    "AddItem",
     "Address",
+    "CancelOrder",
+    "CreateOrder",
     "DeliveryScheduled",
     "DiscountGranted",
     "ItemAdded",
@@ -38,6 +44,7 @@ __all__ = [
     "NoteAdded",
     "NoteDeleted",
     "OrderCancelled",
+    "OrderCommand",
     "OrderCreated",
     "OrderEvent",
     "OrderPaid",
@@ -45,9 +52,13 @@ __all__ = [
     "OrderShipped",
     "OrderState",
     "OrderStatus",
+    "PlaceOrder",
+    "RemoveItem",
+    "SetShippingAddress",
     "ShippingAddressSet",
     "ShippingCityCorrected",
     "check_invariants",
+    "decide",
     "fold",
     "initial_state",
     "replay",
@@ -647,6 +658,209 @@ def check_invariants(state: OrderState) -> None:
         raise InvariantViolation("Order", "0 <= state.discount_rate <= 1", state)
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CreateOrder:
+    """The CreateOrder command."""
+
+    customer_id: uuid.UUID
+    created_at: datetime.datetime
+    """The customer's local time."""
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"customer_id": self.customer_id, "created_at": self.created_at}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> CreateOrder:
+        """Build a command from the dict that fastavro reads."""
+        return cls(customer_id=data["customer_id"], created_at=data["created_at"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class AddItem:
+    """The AddItem command."""
+
+    item: LineItem
+    weight_kg: float = 0.0
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"item": self.item.to_avro(), "weight_kg": self.weight_kg}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> AddItem:
+        """Build a command from the dict that fastavro reads."""
+        return cls(item=LineItem.from_avro(data["item"]), weight_kg=data["weight_kg"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveItem:
+    """The RemoveItem command."""
+
+    item: LineItem
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"item": self.item.to_avro()}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> RemoveItem:
+        """Build a command from the dict that fastavro reads."""
+        return cls(item=LineItem.from_avro(data["item"]))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SetShippingAddress:
+    """The SetShippingAddress command."""
+
+    address: Address
+    gift: bool = False
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"address": self.address.to_avro(), "gift": self.gift}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> SetShippingAddress:
+        """Build a command from the dict that fastavro reads."""
+        return cls(address=Address.from_avro(data["address"]), gift=data["gift"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceOrder:
+    """Place the order; its time is when the command is decided."""
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> PlaceOrder:
+        """Build a command from the dict that fastavro reads."""
+        return cls()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    """The CancelOrder command."""
+
+    reason: str = ""
+
+    def to_avro(self) -> dict[str, Any]:
+        """This command as the dict that fastavro writes."""
+        return {"reason": self.reason}
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> CancelOrder:
+        """Build a command from the dict that fastavro reads."""
+        return cls(reason=data["reason"])
+
+
+OrderCommand: TypeAlias = (
+    CreateOrder | AddItem | RemoveItem | SetShippingAddress | PlaceOrder | CancelOrder
+)
+"""Every command of Order."""
+
+
+def _decide_create_order(
+    state: OrderState, command: CreateOrder, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    meta = require_meta(meta, command)
+    if meta.version != 0:
+        raise CommandRejected("the order exists already")
+    return [
+        OrderCreated(customer_id=command.customer_id, created_at=command.created_at)
+    ]
+
+
+def _decide_add_item(
+    state: OrderState, command: AddItem, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    meta = require_meta(meta, command)
+    if not (meta.version > 0):
+        raise CommandRejected("the order does not exist")
+    if state.status != OrderStatus.DRAFT:
+        raise CommandRejected("the order is no longer a draft")
+    if not (command.item.quantity > 0):
+        raise CommandRejected("the quantity must be positive")
+    return [ItemAdded(item=command.item, weight_kg=command.weight_kg)]
+
+
+def _decide_remove_item(
+    state: OrderState, command: RemoveItem, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    if state.status != OrderStatus.DRAFT:
+        raise CommandRejected("the order is no longer a draft")
+    if command.item not in state.items:
+        raise CommandRejected("the item is not in the order")
+    return [ItemRemoved(item=command.item)]
+
+
+def _decide_set_shipping_address(
+    state: OrderState, command: SetShippingAddress, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    if state.status == OrderStatus.SHIPPED:
+        raise CommandRejected("the order has shipped")
+    return [ShippingAddressSet(address=command.address, gift=command.gift)]
+
+
+def _decide_place_order(
+    state: OrderState, command: PlaceOrder, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    """Place the order; its time is when the command is decided."""
+    meta = require_meta(meta, command)
+    if state.status != OrderStatus.DRAFT:
+        raise CommandRejected("the order is no longer a draft")
+    if not (state.item_count > 0):
+        raise CommandRejected("the order is empty")
+    return [OrderPlaced(placed_at=meta.timestamp)]
+
+
+def _decide_cancel_order(
+    state: OrderState, command: CancelOrder, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    if state.status == OrderStatus.SHIPPED:
+        raise CommandRejected("the order has shipped")
+    if state.status == OrderStatus.CANCELLED:
+        raise CommandRejected("the order is cancelled already")
+    events: list[OrderEvent] = [OrderCancelled(reason=command.reason)]
+    if len(command.reason) > 0:
+        events.append(NoteAdded(topic="cancelled", text=command.reason))
+    return events
+
+
+def _decide(
+    state: OrderState, command: OrderCommand, meta: CommandMeta | None
+) -> list[OrderEvent]:
+    """The events of ``command`` by its own rules (``decide`` adds the invariants)."""
+    match command:
+        case CreateOrder():
+            return _decide_create_order(state, command, meta)
+        case AddItem():
+            return _decide_add_item(state, command, meta)
+        case RemoveItem():
+            return _decide_remove_item(state, command, meta)
+        case SetShippingAddress():
+            return _decide_set_shipping_address(state, command, meta)
+        case PlaceOrder():
+            return _decide_place_order(state, command, meta)
+        case CancelOrder():
+            return _decide_cancel_order(state, command, meta)
+    raise TypeError(f"not a command of Order: {command!r}")
+
+
+def decide(
+    state: OrderState, command: OrderCommand, meta: CommandMeta | None = None
+) -> list[OrderEvent]:
+    """The events ``command`` causes in ``state`` (the entity before it), in order.
+
+    Raises ``CommandRejected`` with the reason when a precondition fails or the events
+    would break an invariant of the entity. ``meta`` holds the entity's version, the
+    command id and its time; CreateOrder, AddItem, PlaceOrder need it.
+    """
+    return ENTITY.decide(state, command, meta)
+
+
 AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "com.example.shop.Address": {
         "type": "record",
@@ -947,6 +1161,149 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
             {"name": "reason", "type": "string", "default": "", "aliases": ["why"]},
         ],
     },
+    "com.example.shop.CreateOrder": {
+        "type": "record",
+        "name": "CreateOrder",
+        "namespace": "com.example.shop",
+        "fields": [
+            {"name": "customer_id", "type": {"type": "string", "logicalType": "uuid"}},
+            {
+                "name": "created_at",
+                "doc": "The customer's local time.",
+                "type": {"type": "long", "logicalType": "local-timestamp-millis"},
+            },
+        ],
+    },
+    "com.example.shop.AddItem": {
+        "type": "record",
+        "name": "AddItem",
+        "namespace": "com.example.shop",
+        "fields": [
+            {
+                "name": "item",
+                "type": {
+                    "type": "record",
+                    "name": "LineItem",
+                    "namespace": "com.example.shop",
+                    "fields": [
+                        {"name": "sku", "type": "string"},
+                        {"name": "quantity", "type": "int"},
+                        {
+                            "name": "unit_price",
+                            "type": {
+                                "type": "record",
+                                "name": "Money",
+                                "namespace": "com.example.bank",
+                                "doc": "An amount of money in one currency.",
+                                "fields": [
+                                    {
+                                        "name": "amount",
+                                        "type": {
+                                            "type": "bytes",
+                                            "logicalType": "decimal",
+                                            "precision": 18,
+                                            "scale": 2,
+                                        },
+                                    },
+                                    {
+                                        "name": "currency",
+                                        "type": "string",
+                                        "default": "EUR",
+                                    },
+                                ],
+                            },
+                        },
+                    ],
+                },
+            },
+            {"name": "weight_kg", "type": "double", "default": 0.0},
+        ],
+    },
+    "com.example.shop.RemoveItem": {
+        "type": "record",
+        "name": "RemoveItem",
+        "namespace": "com.example.shop",
+        "fields": [
+            {
+                "name": "item",
+                "type": {
+                    "type": "record",
+                    "name": "LineItem",
+                    "namespace": "com.example.shop",
+                    "fields": [
+                        {"name": "sku", "type": "string"},
+                        {"name": "quantity", "type": "int"},
+                        {
+                            "name": "unit_price",
+                            "type": {
+                                "type": "record",
+                                "name": "Money",
+                                "namespace": "com.example.bank",
+                                "doc": "An amount of money in one currency.",
+                                "fields": [
+                                    {
+                                        "name": "amount",
+                                        "type": {
+                                            "type": "bytes",
+                                            "logicalType": "decimal",
+                                            "precision": 18,
+                                            "scale": 2,
+                                        },
+                                    },
+                                    {
+                                        "name": "currency",
+                                        "type": "string",
+                                        "default": "EUR",
+                                    },
+                                ],
+                            },
+                        },
+                    ],
+                },
+            },
+        ],
+    },
+    "com.example.shop.SetShippingAddress": {
+        "type": "record",
+        "name": "SetShippingAddress",
+        "namespace": "com.example.shop",
+        "fields": [
+            {
+                "name": "address",
+                "type": {
+                    "type": "record",
+                    "name": "Address",
+                    "namespace": "com.example.shop",
+                    "doc": "A postal address.",
+                    "fields": [
+                        {"name": "street", "type": "string"},
+                        {"name": "city", "type": "string"},
+                        {"name": "postcode", "type": "string", "default": ""},
+                        {
+                            "name": "country",
+                            "doc": "ISO 3166 alpha-2 code.",
+                            "type": "string",
+                            "default": "DE",
+                        },
+                    ],
+                },
+            },
+            {"name": "gift", "type": "boolean", "default": False},
+        ],
+    },
+    "com.example.shop.PlaceOrder": {
+        "type": "record",
+        "name": "PlaceOrder",
+        "namespace": "com.example.shop",
+        "doc": "Place the order; its time is when the command is decided.",
+        "fields": [],
+    },
+    "com.example.shop.CancelOrder": {
+        "type": "record",
+        "name": "CancelOrder",
+        "namespace": "com.example.shop",
+        "fields": [{"name": "reason", "type": "string", "default": ""}],
+    },
     "com.example.shop.OrderState": {
         "type": "record",
         "name": "OrderState",
@@ -1149,5 +1506,17 @@ ENTITY: Final[EntityDescriptor[OrderState, OrderEvent]] = EntityDescriptor(
     copy_state=_copy_state,
     check_invariants=check_invariants,
     fingerprint="31e5f4010cbe65fe82798a7c7df0b8d8",
+    commands=(
+        RecordType(CreateOrder, AVRO_SCHEMAS["com.example.shop.CreateOrder"]),
+        RecordType(AddItem, AVRO_SCHEMAS["com.example.shop.AddItem"]),
+        RecordType(RemoveItem, AVRO_SCHEMAS["com.example.shop.RemoveItem"]),
+        RecordType(
+            SetShippingAddress,
+            AVRO_SCHEMAS["com.example.shop.SetShippingAddress"],
+        ),
+        RecordType(PlaceOrder, AVRO_SCHEMAS["com.example.shop.PlaceOrder"]),
+        RecordType(CancelOrder, AVRO_SCHEMAS["com.example.shop.CancelOrder"]),
+    ),
+    rules=_decide,
 )
 """What the esgen runtime needs to store, load and project Order."""

@@ -86,12 +86,15 @@ def test_edit_regenerate_import_replay(project: Path, monkeypatch: pytest.Monkey
     """The README's promise: edit a definition, regenerate, import, replay."""
     account = project / "schemas" / "bank" / "account.yaml"
     account.write_text(
-        account.read_text()
-        + "  AccountRenamed:\n"
-        + "    doc: The owner's name changed.\n"
-        + "    fields: {owner: string}\n"
-        + "    fold:\n"
-        + "      - set: {owner: upper(event.owner)}\n"
+        account.read_text().replace(
+            "\nevents:\n",
+            "\nevents:\n"
+            "  AccountRenamed:\n"
+            "    doc: The owner's name changed.\n"
+            "    fields: {owner: string}\n"
+            "    fold:\n"
+            "      - set: {owner: upper(event.owner)}\n",
+        )
     )
     assert CliRunner().invoke(main, ["generate"]).exit_code == 0
     monkeypatch.syspath_prepend(str(project / "src"))
