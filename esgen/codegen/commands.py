@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from esgen.codegen.expressions import ExpressionRenderer
 from esgen.codegen.folds import reads
-from esgen.codegen.layout import INDENT, bracketed, docstring, fits, wrap_lines
+from esgen.codegen.layout import INDENT, bracketed, docstring, fits, union_alias, wrap_lines
 from esgen.codegen.pytypes import PyTypes, py_str
 from esgen.dsl.names import snake_case
 from esgen.model import (
@@ -89,7 +89,7 @@ class CommandsRenderer:
             )
         return CommandsView(
             classes=[record_class(c.record) for c in commands],
-            union=self._union(),
+            union=union_alias(self.union, [c.name for c in commands]),
             functions=functions,
             decide_signature=signature(
                 "decide",
@@ -105,15 +105,6 @@ class CommandsRenderer:
         )
 
     # ------------------------------------------------------------ pieces
-
-    def _union(self) -> list[str]:
-        names = [c.name for c in self.entity.commands]
-        head = f"{self.union}: TypeAlias = "
-        if fits(head + " | ".join(names), 0):
-            return [head + " | ".join(names)]
-        if fits(" | ".join(names), 1):
-            return [head + "(", INDENT + " | ".join(names), ")"]
-        return [head + "(", f"{INDENT}{names[0]}", *(f"{INDENT}| {n}" for n in names[1:]), ")"]
 
     def _function(self, command: CommandDef) -> list[str]:
         body: list[str] = []

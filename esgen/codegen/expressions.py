@@ -132,7 +132,9 @@ class ExpressionRenderer:
         if isinstance(expr, Compare):
             parts = [self._wrap(expr.left, _COMPARE + 1)]
             for op, comparator in zip(expr.ops, expr.comparators, strict=True):
-                if isinstance(comparator, Literal_) and comparator.value is None:
+                if isinstance(comparator, Literal_) and (
+                    comparator.value is None or isinstance(comparator.value, bool)
+                ):  # singletons: ``x is False`` (``== False`` is what ruff's E712 refuses)
                     op = "is" if op == "==" else "is not"  # type: ignore[assignment]
                 parts.append(f"{op} {self._wrap(comparator, _COMPARE + 1)}")
             return " ".join(parts), _COMPARE

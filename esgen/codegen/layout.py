@@ -230,3 +230,14 @@ def _split_top_level(text: str) -> list[str]:
 
 def _balanced(target: str) -> bool:
     return all(target.count(o) == target.count(c) for o, c in _OPENERS.items())
+
+
+def union_alias(alias: str, names: list[str]) -> list[str]:
+    """``alias: TypeAlias = A | B | ...`` as ruff format lays it out."""
+    head = f"{alias}: TypeAlias = "
+    one_line = head + " | ".join(names)
+    if fits(one_line, 0):
+        return [one_line]
+    if fits(" | ".join(names), 1):
+        return [head + "(", INDENT + " | ".join(names), ")"]
+    return [head + "(", f"{INDENT}{names[0]}", *(f"{INDENT}| {n}" for n in names[1:]), ")"]

@@ -20,6 +20,7 @@ from esgen.codegen.layout import (
     docstring,
     fits,
     literal_lines,
+    union_alias,
     wrap_lines,
     wrap_statement,
 )
@@ -279,11 +280,7 @@ class ModuleBuilder:
 
     def _event_union(self) -> list[str]:
         names = [e.name for e in self.entity.events] or ["Never"]
-        head = f"{self.entity.name}Event: TypeAlias = "
-        one_line = head + " | ".join(names)
-        if fits(one_line, 0):
-            return [one_line]
-        return [head + "(", f"{INDENT}{names[0]}", *(f"{INDENT}| {n}" for n in names[1:]), ")"]
+        return union_alias(f"{self.entity.name}Event", names)
 
     def _copy_state(self) -> list[str]:
         args = []

@@ -233,10 +233,10 @@ class Builder:
                     )
                 else:
                     claim(f"{defs.namespace}.{key.text}", key, "event")
-            taken = {name: "a type in this file" for name in defs.short}
-            taken.update({key.text: "an event in this file" for key, _ in events or ()})
+            taken: dict[str, tuple[str, Node]] = {d.name: ("type", d.key) for d in defs.declared}
+            taken.update({key.text: ("event", key) for key, _ in events or ()})
             if state_name:
-                taken[state_name] = f"the state record of '{defs.entity}'"
+                taken[state_name] = ("state record", defs.root.get("entity") or defs.root)
             index_command_names(self.rep, defs.root, defs.namespace, defs.entity, taken, claim)
 
     # ------------------------------------------------------ stage 3: field types

@@ -31,9 +31,15 @@ COMMAND_KEYS = ("doc", "fields", "requires", "emits", "decide")
 PRECONDITION_KEYS = ("check", "reason")
 
 
-def command_union(entity: str) -> str:
-    """The generated union of an entity's commands: a name no type, event or command may take."""
-    return f"{entity}Command"
+def generated_names(entity: str) -> dict[str, str]:
+    """Names the generated module of an entity with commands defines or imports for them,
+    which no type, event or command of that file may take: name -> what it is."""
+    return {
+        f"{entity}Command": f"the union of the commands of '{entity}'",
+        f"{entity}Event": f"the union of the events of '{entity}'",
+        "CommandMeta": "the runtime's CommandMeta",
+        "CommandRejected": "the runtime's CommandRejected",
+    }
 
 
 def command_entries(rep: Reporter, root: MappingNode) -> list[tuple[Scalar, MappingNode]]:
@@ -45,7 +51,10 @@ def command_entries(rep: Reporter, root: MappingNode) -> list[tuple[Scalar, Mapp
             rep.error(f"command name '{key.text}' {reason}", key)
             continue
         what = f"command '{key.text}'"
-        body = rep.mapping(value, what, allow_null=True) or MappingNode((), key.location)
+        body = rep.mapping(value, what, allow_null=True)
+        if body is None and not (isinstance(value, Scalar) and value.is_null):
+            continue  # reported: not a mapping
+        body = body or MappingNode((), key.location)
         rep.keys(body, COMMAND_KEYS, what)
         entries.append((key, body))
     return entries
@@ -56,32 +65,32 @@ def index_command_names(
     root: MappingNode,
     namespace: str,
     entity: str | None,
-    taken: Mapping[str, str],
+    taken: Mapping[str, tuple[str, Node]],
     claim: Callable[[str, Node, str], bool],
 ) -> None:
     """Claim every command's full name through ``claim(full name, node, what)``, which
     reports clashes across files.
 
-    ``taken`` maps the names this file already uses to what uses them ("a type", "an event",
-    "the state record of 'Account'"), so a clash inside the file says what it clashes with.
+    ``taken`` maps the names this file already uses to what uses them ("type", "event",
+    "state record") and where, so a clash inside the file says what it clashes with.
     """
     commands = rep.mapping(root.get("commands"), "'commands'", allow_null=True)
     names = [key for key, _ in commands or () if not rules.pascal_case(key.text)]
-    union = command_union(entity) if entity else None
-    if names and union is not None and union in taken:
-        rep.error(
-            f"the name '{union}' is taken by the union of the commands of '{entity}'",
-            root.get("commands") or root,
-            f"rename the {taken[union]} '{union}'",
-        )
+    reserved = generated_names(entity) if entity else {}
+    for name, (kind, node) in taken.items() if names else ():
+        if name in reserved:
+            rep.error(f"{kind} name '{name}' is taken by {reserved[name]}", node)
     for key in names:
-        if key.text == union:
-            rep.error(
-                f"command name '{key.text}' is taken by the union of the commands of '{entity}'",
-                key,
-            )
+        if key.text in reserved:
+            rep.error(f"command name '{key.text}' is taken by {reserved[key.text]}", key)
         elif key.text in taken:
-            rep.error(f"command name '{key.text}' is already used by {taken[key.text]}", key)
+            kind = taken[key.text][0]
+            owner = (
+                f"the {kind} of '{entity}'"
+                if kind == "state record"
+                else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            )
+            rep.error(f"command name '{key.text}' is already used by {owner} in this file", key)
         else:
             claim(f"{namespace}.{key.text}", key, "command")
 
@@ -199,25 +208,32 @@ def _emission(
     node: Node, ctx: FoldContext, events: Mapping[str, model.RecordDef]
 ) -> model.Emission | None:
     rep = ctx.reporter
-    entry = rep.mapping(node, f"{ctx.what}: an emitted event")
-    if entry is None:
-        return None
-    names = [key for key, _ in entry.items if key.text != "when"]
-    if not names:
-        rep.error(
-            f"{ctx.what}: an 'emits' entry names no event",
-            entry,
-            "write '- EventName: {FIELD: EXPR}'",
-        )
-        return None
-    if len(names) > 1:
-        rep.error(
-            f"{ctx.what}: an 'emits' entry names one event, found "
-            + " and ".join(f"'{k.text}'" for k in names),
-            names[1],
-            "write each as its own '- ' item",
-        )
-    key = names[0]
+    body: Node | None = None  # None: ``- EventName`` alone, an event given no fields
+    when_node: Node | None = None
+    if isinstance(node, Scalar) and not node.is_null:
+        key = node
+    else:
+        entry = rep.mapping(node, f"{ctx.what}: an emitted event")
+        if entry is None:
+            return None
+        names = [k for k, _ in entry.items if k.text != "when"]
+        if not names:
+            rep.error(
+                f"{ctx.what}: an 'emits' entry names no event",
+                entry,
+                "write '- EventName: {FIELD: EXPR}'",
+            )
+            return None
+        if len(names) > 1:
+            rep.error(
+                f"{ctx.what}: an 'emits' entry names one event, found "
+                + " and ".join(f"'{k.text}'" for k in names),
+                names[1],
+                "write each as its own '- ' item",
+            )
+        key = names[0]
+        body = entry.get(key.text)
+        when_node = entry.get("when")
     event = events.get(key.text)
     if event is None:
         rep.error(
@@ -227,16 +243,18 @@ def _emission(
         )
         return None
     emitted = FoldContext(rep, ctx.scope, ctx.file_text, None, f"{ctx.what}, emits '{event.name}'")
-    when = _when(entry.get("when"), emitted)
-    body = entry.get(key.text)
-    assert body is not None
+    when = _when(when_node, emitted)
     given = rep.mapping(body, f"{emitted.what}: its fields", allow_null=True)
+    if given is None and body is not None and not (isinstance(body, Scalar) and body.is_null):
+        return None  # reported: the fields are not a mapping
     values: dict[str, model.FieldValue] = {}
     named: set[str] = set()
+    unknown = False
     for field_key, value_node in given or ():
         field = event.field(field_key.text)
         named.add(field.name if field else field_key.text)
         if field is None:
+            unknown = True  # likely a misspelt field: its "no value" would only repeat it
             rep.error(
                 f"{emitted.what}: the event has no field '{field_key.text}'",
                 field_key,
@@ -248,13 +266,12 @@ def _emission(
             where = field_key.location
             values[field.name] = model.FieldValue(field.name, field.type, value, where)
     missing = [f.name for f in event.fields if f.default is None and f.name not in named]
-    if missing:
+    if missing and not unknown:
         rep.error(
             f"{emitted.what}: no value for "
             + ", ".join(f"'{m}'" for m in missing)
-            + f" (the event's field{'s' if len(missing) > 1 else ''} without a default)",
+            + "; every field without a default needs one",
             key,
-            f"write '{event.name}: {{{missing[0]}: EXPR}}'",
         )
     ordered = tuple(values[f.name] for f in event.fields if f.name in values)
     return model.Emission(event.full_name, ordered, when, key.location)

@@ -35,7 +35,7 @@ COMMAND_META: dict[str, model.TypeRef] = {
     "command_id": tr.STRING,
     "timestamp": model.Logical("timestamp-millis"),
 }
-ROOTS = ("event", "state", "meta", "command")
+ROOTS = ("command", "event", "state", "meta")
 _LITERALS = {"true": True, "false": False, "null": None}
 _PY_LITERALS = {True: "true", False: "false", None: "null"}
 _BINARY: dict[type[ast.operator], model.BinaryOp] = {
@@ -120,7 +120,7 @@ class Scope:
         return tuple(
             root
             for root, seen in zip(
-                ROOTS, (self.event, self.state, self.meta, self.command), strict=True
+                ROOTS, (self.command, self.event, self.state, self.meta), strict=True
             )
             if seen
         )
