@@ -62,7 +62,8 @@ def _check_import_cycles(project: Project) -> None:
     edges: dict[str, dict[str, Location]] = {}
     for entity in project.entities:
         records = [t for t in entity.types if isinstance(t, RecordDef)]
-        for record in [*records, *(e.record for e in entity.events), entity.state]:
+        commands = [c.record for c in entity.commands]
+        for record in [*records, *(e.record for e in entity.events), *commands, entity.state]:
             for field in record.fields:
                 for full_name in sorted(named_refs(field.type)):
                     other = owner.get(full_name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from esgen.codegen.expressions import ExpressionRenderer
 from esgen.codegen.folds import reads
@@ -35,6 +36,9 @@ from esgen.model import (
     Unary,
 )
 
+if TYPE_CHECKING:
+    from esgen.codegen.module import ClassView  # module.py builds the views and imports us
+
 # Negations that read better inverted (and that ruff asks for: ``not x in y`` is E713).
 _INVERSE: dict[CompareOp, CompareOp] = {
     "==": "!=",
@@ -46,9 +50,9 @@ _INVERSE: dict[CompareOp, CompareOp] = {
 
 @dataclass
 class CommandsView:
-    """What ``commands.py.j2`` fills in; ``classes`` are the module's ``ClassView``s."""
+    """What ``commands.py.j2`` fills in."""
 
-    classes: list[object]
+    classes: list[ClassView]
     union: list[str]
     functions: list[list[str]]  # each ``_decide_<command>`` and ``_decide``, whole
     decide_signature: list[str]
@@ -68,7 +72,7 @@ class CommandsRenderer:
         self.union = f"{entity.name}Command"
         self._imports: set[str] = {"CommandMeta"}
 
-    def build(self, record_class: Callable[[RecordDef], object]) -> CommandsView | None:
+    def build(self, record_class: Callable[[RecordDef], ClassView]) -> CommandsView | None:
         commands = self.entity.commands
         if not commands:
             return None

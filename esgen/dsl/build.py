@@ -497,13 +497,7 @@ class Builder:
             )
             invariants = self._invariants(defs, base)
             for raw, fold_node in defs.events:
-                if key and any(f.name == key for f in raw.fields):
-                    rep.at(
-                        f"{raw.what} repeats the key field '{key}'; the key travels as "
-                        "the message key",
-                        _field_location(raw, key),
-                        "read it as meta.entity_id",
-                    )
+                self._no_key_field(raw, key)
                 record = self._record(raw, defs, table)
                 scope = Scope(
                     state_view,
@@ -558,17 +552,20 @@ class Builder:
         )
         commands = []
         for raw, body, name_node in defs.commands:
-            if key and any(f.name == key for f in raw.fields):
-                self.rep.at(
-                    f"{raw.what} repeats the key field '{key}'; the entity id travels as "
-                    "the message key",
-                    _field_location(raw, key),
-                    "read it as meta.entity_id",
-                )
+            self._no_key_field(raw, key)
             record = self._record(raw, defs, table)
             fields = {f.name: f.type for f in raw.fields}
             commands.append(build_command(record, fields, body, name_node, ctx))
         return commands
+
+    def _no_key_field(self, raw: RawRecord, key: str | None) -> None:
+        """Events and commands do not repeat the key: it travels as the message key."""
+        if key and any(f.name == key for f in raw.fields):
+            self.rep.at(
+                f"{raw.what} repeats the key field '{key}'; the key travels as the message key",
+                _field_location(raw, key),
+                "read it as meta.entity_id",
+            )
 
     def _unique_topics(self, entities: list[model.Entity]) -> None:
         # One topic per entity type: a fold must never see another entity's events.

@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from gen_commands import wallet
 
+from esgen.codegen import render_project
+from esgen.dsl import load_project
+from esgen.errors import DefinitionErrors
 from esgen.runtime import CommandMeta, CommandRejected, EsgenError, InvariantViolation
 
 D = decimal.Decimal
@@ -127,3 +131,36 @@ def test_commands_have_schemas_and_codecs() -> None:
     assert wallet.AVRO_SCHEMAS["test.commands.Debit"]["name"] == "Debit"
     with pytest.raises(EsgenError, match="not a command of entity Wallet"):
         wallet.ENTITY.decode_command("test.commands.Debited", body)
+
+
+ONE = """\
+entity: {name}
+namespace: t.{lower}
+key: id
+types:
+  T{lower}:
+    fields: {{x: string}}
+state:
+  fields:
+    id: string
+{state}events:
+  Poked:
+commands:
+  Poke:
+    fields:
+      other: {other}
+    emits:
+      - Poked
+"""
+
+
+def test_a_command_field_of_another_files_type_is_imported(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(ONE.format(name="A", lower="a", state="", other="t.b.Tb"))
+    (tmp_path / "b.yaml").write_text(ONE.format(name="B", lower="b", state="", other="string"))
+    files = render_project(load_project(tmp_path), "gen")
+    assert "from gen.b import Tb" in files["a.py"]
+    # ... and a cycle through a command field is refused like one through any other field
+    b_uses_a = ONE.format(name="B", lower="b", state="    mine: t.a.Ta?\n", other="string")
+    (tmp_path / "b.yaml").write_text(b_uses_a)
+    with pytest.raises(DefinitionErrors, match=r"a\.yaml -> b\.yaml -> a\.yaml"):
+        render_project(load_project(tmp_path), "gen")
