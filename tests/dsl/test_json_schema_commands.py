@@ -25,6 +25,7 @@ def _with(change: Any) -> dict[str, Any]:
 def test_the_example_commands_validate() -> None:
     assert ACCOUNT["commands"]["Transfer"]["decide"] == "example_rules.bank:transfer"
     jsonschema.validate(ACCOUNT, SCHEMA)
+    jsonschema.validate(_with(lambda c: c["Close"].update(emits=["AccountClosed"])), SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,7 @@ def test_the_example_commands_validate() -> None:
         lambda c: c["Withdraw"].update(emits=[]),
         lambda c: c["Transfer"].update(decide="not a function"),
         lambda c: c.update(withdraw=c.pop("Withdraw")),
+        lambda c: c["Close"].update(emits=["account_closed"]),
     ],
     ids=[
         "unknown-key",
@@ -48,6 +50,7 @@ def test_the_example_commands_validate() -> None:
         "no-events",
         "bad-function",
         "not-pascal-case",
+        "bad-event-name",
     ],
 )
 def test_command_mistakes_are_caught(change: Any) -> None:
