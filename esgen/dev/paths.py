@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 
@@ -28,3 +29,10 @@ def dist_dir() -> Path:
 def dev_dir() -> Path:
     """Home of the services started by ``esgen dev up``."""
     return cache_root() / "dev"
+
+
+def fresh(folder: Path) -> Path:
+    """``folder`` emptied (created when missing): services start from a clean work folder."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
