@@ -191,7 +191,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _SERVICES.stop_started()
 
 
-def _unavailable(message: str) -> BaseException:
+def unavailable(message: str) -> BaseException:
     """A setup failure that is reported as the test FAILING, with ``message``."""
     failure = pytest.fail.Exception(message, pytrace=False)
     setattr(failure, _ATTR, True)
@@ -202,7 +202,7 @@ def _require(name: str) -> str:
     try:
         return _SERVICES.address(name)
     except ServiceUnavailable as exc:
-        raise _unavailable(f"{name} is unavailable: {exc}") from None
+        raise unavailable(f"{name} is unavailable: {exc}") from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -295,7 +295,7 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
     try:
         cluster = Cluster.start(root, CLUSTER_BROKERS, owner_pid=os.getpid())
     except ServiceError as exc:
-        raise _unavailable(f"the Kafka cluster is unavailable: {exc}") from None
+        raise unavailable(f"the Kafka cluster is unavailable: {exc}") from None
     try:
         yield cluster
     finally:
