@@ -2,7 +2,8 @@
 
 ``ESGEN_CACHE_DIR`` overrides the cache root (default ``~/.cache/esgen``, or
 ``$XDG_CACHE_HOME/esgen``). Downloads live under ``<root>/dist``; the services that
-``esgen dev up`` starts keep their config, data, logs and state under ``<root>/dev``.
+``esgen dev up`` starts keep their config, data, logs and state under ``<root>/dev``
+(the cluster's nodes in ``<root>/dev/cluster/node-N``).
 """
 
 from __future__ import annotations

@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import functools
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
@@ -29,6 +31,7 @@ from esgen.runtime.subjects import snapshot_topic
 from generated.bank import account
 
 D = decimal.Decimal
+DOCS = Path(__file__).parents[2] / "docs" / "operations.md"
 ENTITIES = ("acc-1", "acc-2", "acc-3")
 BATCH = 10
 KILLS = 2
@@ -210,3 +213,16 @@ def _append_through_two_leader_kills(cluster: Cluster, store: EventStore[Any, An
     for node, moment in killed:
         assert appender.in_flight_at(moment), f"no append was in flight when node {node} died"
     return appender
+
+
+def test_the_operations_docs_example_runs(
+    kafka_cluster: Cluster, registry_url: str, unique_name: Callable[[str], str]
+) -> None:
+    """docs/operations.md's fixture example, on a topic of its own, leaves the cluster whole."""
+    section = DOCS.read_text().split("### In tests", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    namespace: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(block.replace("account.ENTITY", "ENTITY"), str(DOCS), "exec"), namespace)
+    namespace["ENTITY"] = dataclasses.replace(account.ENTITY, topic=unique_name("docs"))
+    namespace["test_appends_go_on_while_the_leader_is_down"](kafka_cluster, registry_url)
+    assert sorted(kafka_cluster.running()) == [1, 2, 3]
