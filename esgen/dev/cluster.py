@@ -157,9 +157,16 @@ class Cluster:
             members.append(Node(layout, record.pid, record.started_at, record.startup_seconds))
         return cls(members)
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> list[int]:
-        """Stop every node that still runs (all at once); the ids of those stopped."""
+    def stop(self, timeout: float = STOP_TIMEOUT, graceful: bool = True) -> list[int]:
+        """Stop every node that still runs (all at once); the ids of those stopped.
+
+        Graceful: SIGTERM (controlled shutdown), SIGKILL after ``timeout``. Not graceful:
+        SIGKILL at once, for a cluster whose data is thrown away (a test's)."""
         running = [node for node in self.nodes.values() if node.is_running()]
+        if not graceful:
+            for node in running:
+                self.kill(node.node_id)
+            return [node.node_id for node in running]
         with ThreadPoolExecutor(max_workers=len(running) or 1) as pool:
             stopped = list(
                 pool.map(lambda n: process.stop(n.pid, n.marker, timeout=timeout), running)

@@ -21,7 +21,7 @@ Fixtures
 ``kafka_cluster`` (module) -> :class:`esgen.dev.cluster.Cluster`
     A private KRaft cluster of three broker+controller nodes on free loopback ports in a
     temporary folder (replication factor 3, ``min.insync.replicas`` 2 by default), started
-    for the test module and stopped by its own pids at the module's end (watchdogs stop it
+    for the test module and killed by its own pids at the module's end (watchdogs stop it
     if the session is killed). ``.bootstrap``; ``.leader(topic, partition)`` and
     ``.in_sync(...)`` read the partition's metadata; ``.kill(node)`` sends SIGKILL,
     ``.restart(node)`` starts the node again on its data, ``.wait_in_sync(topic,
@@ -299,4 +299,4 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
     try:
         yield cluster
     finally:
-        cluster.stop(timeout=10)
+        cluster.stop(graceful=False)  # its data goes with the temporary folder
