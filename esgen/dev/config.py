@@ -1,11 +1,16 @@
-"""Generated configuration and command lines of the two services.
+"""Generated configuration and command lines of the services.
 
-Kafka runs as one KRaft node (broker and controller) on loopback, configured for what
-esgen needs on one node: transactions (state log replication 1, min ISR 1), offsets topic
-replication 1, no initial rebalance delay, the log cleaner on (compacted topics hold
-snapshots) with short back-off so cleaning is observable in tests, auto topic creation
-off (esgen creates its topics). Internal topics get few partitions to start fast on a
-small machine.
+Kafka runs as KRaft nodes that are each broker and controller, on loopback: one node for
+the everyday dev broker, or the N nodes of a cluster (``esgen dev up --brokers 3``), all
+voters of one controller quorum. Replication follows the node count: on one node every
+replication factor and min ISR is 1; on N >= 3 nodes topics default to replication N and
+``min.insync.replicas`` 2 (an ``acks=all`` write survives the loss of one broker), and the
+internal topics (offsets, transactions, share groups) are replicated the same way.
+Failed brokers are fenced within seconds (heartbeat 1 s, session 6 s) so a killed
+partition leader is replaced quickly. Otherwise the nodes are configured for what esgen
+needs: no initial rebalance delay, the log cleaner on (compacted topics hold snapshots)
+with short back-off so cleaning is observable in tests, auto topic creation off (esgen
+creates its topics). Internal topics get few partitions to start fast on a small machine.
 
 Apicurio runs in memory (its default H2 storage) with HTTP and its management interface
 bound to loopback, and deletion enabled so the Confluent ``DELETE`` endpoints work.
@@ -14,6 +19,7 @@ bound to loopback, and deletion enabled so the Confluent ``DELETE`` endpoints wo
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +34,19 @@ MARKER = "-Desgen.dev.service="
 
 @dataclass(frozen=True)
 class KafkaLayout:
+    """Where one Kafka node lives and listens, and the controller quorum it belongs to."""
+
     workdir: Path
     port: int
     controller_port: int
+    node_id: int = 1
+    quorum: tuple[tuple[int, int], ...] = ()
+    """``(node id, controller port)`` of every voter, this node included; empty: this node
+    alone (the single dev broker)."""
+
+    @property
+    def voters(self) -> tuple[tuple[int, int], ...]:
+        return self.quorum or ((self.node_id, self.controller_port),)
 
     @property
     def properties(self) -> Path:
@@ -68,11 +84,19 @@ class RegistryLayout:
         return f"http://{HOST}:{self.port}"
 
 
+def replication(nodes: int) -> tuple[int, int]:
+    """The default replication factor and ``min.insync.replicas`` for ``nodes`` brokers."""
+    return nodes, min(2, nodes)
+
+
 def kafka_properties(layout: KafkaLayout) -> str:
+    nodes = len(layout.voters)
+    factor, min_isr = replication(nodes)
+    voters = ",".join(f"{node}@{HOST}:{port}" for node, port in layout.voters)
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{HOST}:{layout.controller_port}",
+        "node.id": str(layout.node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://{HOST}:{layout.port},CONTROLLER://{HOST}:{layout.controller_port}",
         "advertised.listeners": f"PLAINTEXT://{HOST}:{layout.port}",
         "controller.listener.names": "CONTROLLER",
@@ -80,18 +104,19 @@ def kafka_properties(layout: KafkaLayout) -> str:
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(layout.data),
         "num.partitions": "1",
-        "default.replication.factor": "1",
-        "min.insync.replicas": "1",
+        "default.replication.factor": str(factor),
+        "min.insync.replicas": str(min_isr),
+        "unclean.leader.election.enable": "false",
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
-        # consumer groups and transactions on a single node
-        "offsets.topic.replication.factor": "1",
+        # consumer groups and transactions, replicated like every other topic
+        "offsets.topic.replication.factor": str(factor),
         "offsets.topic.num.partitions": "5",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": str(factor),
+        "transaction.state.log.min.isr": str(min_isr),
         "transaction.state.log.num.partitions": "5",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": str(factor),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
         "group.initial.rebalance.delay.ms": "0",
         # compacted topics (snapshots)
         "log.cleaner.enable": "true",
@@ -104,7 +129,13 @@ def kafka_properties(layout: KafkaLayout) -> str:
         "num.recovery.threads.per.data.dir": "1",
         "log.retention.check.interval.ms": "30000",
     }
-    lines = ["# Generated by esgen.dev.config: one KRaft node on loopback for esgen."]
+    what = "one KRaft node"
+    if nodes > 1:
+        what = f"node {layout.node_id} of a {nodes}-node KRaft cluster"
+        # a dead broker is fenced (and its partitions get new leaders) within seconds
+        settings["broker.heartbeat.interval.ms"] = "1000"
+        settings["broker.session.timeout.ms"] = "6000"
+    lines = [f"# Generated by esgen.dev.config: {what} on loopback for esgen."]
     lines += [f"{key}={value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
@@ -129,6 +160,16 @@ LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
   </Loggers>
 </Configuration>
 """
+
+
+def controller_port(properties: Path) -> int:
+    """The controller port a node's ``server.properties`` listens on (0 when unreadable)."""
+    try:
+        text = properties.read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^listeners=.*CONTROLLER://[^:,]+:(\d+)", text, re.M)
+    return int(found[1]) if found else 0
 
 
 def new_cluster_id() -> str:

@@ -5,6 +5,11 @@ Kafka: ``mvn dependency:copy-dependencies`` on ``esgen/dev/maven/kafka/pom.xml``
 Apicurio: the same goal on ``esgen/dev/maven/registry/pom.xml`` copies the ``tar.gz``, which is
 unpacked into ``<cache>/dist/apicurio-<version>/app`` (``quarkus-run.jar`` at its top).
 
+The AsyncAPI 3.0.0 JSON Schema that the contract tests validate against comes from the
+npm package ``@asyncapi/specs`` (``npm pack``, no install); only ``schemas/3.0.0.json``
+(checked against a pinned SHA-256) and the licence are kept, in
+``<cache>/dist/asyncapi-specs-<version>``.
+
 A finished download is marked by a ``.complete`` file; concurrent callers (two test
 sessions, ``esgen dev up`` beside pytest) serialise on a lock file, so a download
 happens once. Maven's own cache (``~/.m2``) makes a re-download after ``rm -rf`` of
@@ -14,6 +19,7 @@ the esgen cache fast.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import shutil
 import subprocess
 import tarfile
@@ -131,3 +137,59 @@ def ensure_registry(version: str = versions.APICURIO_VERSION) -> Path:
         (staging / COMPLETE).write_text(f"{time.monotonic() - started:.1f}s\n")
         staging.rename(home)
     return home / "app"
+
+
+ASYNCAPI_SCHEMA = "schemas/3.0.0.json"
+
+
+def asyncapi_home() -> Path:
+    return paths.dist_dir() / f"asyncapi-specs-{versions.ASYNCAPI_SPECS_VERSION}"
+
+
+def ensure_asyncapi_schema() -> Path:
+    """The official AsyncAPI 3.0.0 JSON Schema file, fetched with ``npm pack`` on first use."""
+    version = versions.ASYNCAPI_SPECS_VERSION
+    home = asyncapi_home()
+    target = home / ASYNCAPI_SCHEMA
+    if is_cached(home):
+        return target
+    with _locked(home.name):
+        if is_cached(home):
+            return target
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ServiceError(
+                f"fetching the AsyncAPI JSON Schema (npm package @asyncapi/specs@{version}) "
+                "needs npm (Node.js) on PATH"
+            )
+        shutil.rmtree(home, ignore_errors=True)
+        staging = home.with_name(home.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        command = [npm, "pack", f"@asyncapi/specs@{version}", "--pack-destination", str(staging)]
+        done = subprocess.run(
+            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300
+        )
+        tarball = staging / f"asyncapi-specs-{version}.tgz"
+        if done.returncode != 0 or not tarball.is_file():
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+            raise ServiceError(
+                f"npm could not fetch @asyncapi/specs@{version} ({' '.join(command)}):\n{tail}"
+            )
+        with tarfile.open(tarball) as archive:
+            for member in (ASYNCAPI_SCHEMA, "LICENSE"):
+                extracted = archive.extractfile(f"package/{member}")
+                if extracted is None:
+                    raise ServiceError(f"{tarball.name} holds no {member}")
+                (staging / member).parent.mkdir(parents=True, exist_ok=True)
+                (staging / member).write_bytes(extracted.read())
+        tarball.unlink()
+        digest = hashlib.sha256((staging / ASYNCAPI_SCHEMA).read_bytes()).hexdigest()
+        if digest != versions.ASYNCAPI_SCHEMA_SHA256:
+            raise ServiceError(
+                f"{ASYNCAPI_SCHEMA} of @asyncapi/specs@{version} has SHA-256 {digest}, not the "
+                f"pinned {versions.ASYNCAPI_SCHEMA_SHA256}: refusing it"
+            )
+        (staging / COMPLETE).write_text(f"@asyncapi/specs@{version} sha256 {digest}\n")
+        staging.rename(home)
+    return target

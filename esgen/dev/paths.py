@@ -2,12 +2,14 @@
 
 ``ESGEN_CACHE_DIR`` overrides the cache root (default ``~/.cache/esgen``, or
 ``$XDG_CACHE_HOME/esgen``). Downloads live under ``<root>/dist``; the services that
-``esgen dev up`` starts keep their config, data, logs and state under ``<root>/dev``.
+``esgen dev up`` starts keep their config, data, logs and state under ``<root>/dev``
+(the cluster's nodes in ``<root>/dev/cluster/node-N``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 
@@ -28,3 +30,10 @@ def dist_dir() -> Path:
 def dev_dir() -> Path:
     """Home of the services started by ``esgen dev up``."""
     return cache_root() / "dev"
+
+
+def fresh(folder: Path) -> Path:
+    """``folder`` emptied (created when missing): services start from a clean work folder."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder

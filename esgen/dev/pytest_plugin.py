@@ -18,6 +18,16 @@ Fixtures
 ``new_topic`` (function) -> ``Callable[..., str]``
     ``new_topic("orders", partitions=1, config={"cleanup.policy": "compact"})`` creates a
     uniquely named topic, waits until it exists and returns its name; deleted after the test.
+``kafka_cluster`` (module) -> :class:`esgen.dev.cluster.Cluster`
+    A private KRaft cluster of three broker+controller nodes on free loopback ports in a
+    temporary folder (replication factor 3, ``min.insync.replicas`` 2 by default), started
+    for the test module and killed by its own pids at the module's end (watchdogs stop it
+    if the session is killed). ``.bootstrap``; ``.leader(topic, partition)`` and
+    ``.in_sync(...)`` read the partition's metadata; ``.kill(node)`` sends SIGKILL,
+    ``.restart(node)`` starts the node again on its data, ``.wait_in_sync(topic,
+    partition)`` waits until it has caught up. Tests using it are marked ``cluster``. Never
+    the shared broker: break it as you please. If it cannot start, the module's tests FAIL
+    with the reason.
 
 Where the services come from (per service, first match wins)
 -------------------------------------------------------------
@@ -51,6 +61,7 @@ from typing import Any
 import pytest
 
 from esgen.dev import health, services, state
+from esgen.dev.cluster import Cluster
 from esgen.dev.errors import ServiceError
 from esgen.dev.state import ServiceRecord
 
@@ -62,6 +73,9 @@ NEEDS = {
     "registry_url": {"registry"},
     "schema_registry_client": {"registry"},
 }
+CLUSTER_FIXTURE = "kafka_cluster"
+CLUSTER_MARKER = "cluster"
+CLUSTER_BROKERS = 3
 _ATTR = "_esgen_service_failure"
 
 
@@ -150,6 +164,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kafka: needs the Kafka broker")
     config.addinivalue_line("markers", "registry: needs the schema registry")
+    config.addinivalue_line(
+        "markers", f"{CLUSTER_MARKER}: starts a private {CLUSTER_BROKERS}-broker Kafka cluster"
+    )
     _SERVICES.keep = bool(config.getoption("--esgen-keep-services", default=False))
     atexit.register(_SERVICES.stop_started)
 
@@ -157,8 +174,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         needs: set[str] = set()
-        for fixture in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        for fixture in fixtures:
             needs |= NEEDS.get(fixture, set())
+        if CLUSTER_FIXTURE in fixtures and not item.get_closest_marker(CLUSTER_MARKER):
+            item.add_marker(getattr(pytest.mark, CLUSTER_MARKER))
         for name in services.NAMES:
             if item.get_closest_marker(name):
                 needs.add(name)
@@ -171,13 +191,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     _SERVICES.stop_started()
 
 
+def unavailable(message: str) -> BaseException:
+    """A setup failure that is reported as the test FAILING, with ``message``."""
+    failure = pytest.fail.Exception(message, pytrace=False)
+    setattr(failure, _ATTR, True)
+    return failure
+
+
 def _require(name: str) -> str:
     try:
         return _SERVICES.address(name)
     except ServiceUnavailable as exc:
-        failure = pytest.fail.Exception(f"{name} is unavailable: {exc}", pytrace=False)
-        setattr(failure, _ATTR, True)
-        raise failure from None
+        raise unavailable(f"{name} is unavailable: {exc}") from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -262,3 +287,16 @@ def new_topic(
         for future in admin.delete_topics(created, operation_timeout=30).values():
             with contextlib.suppress(Exception):
                 future.result(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("esgen-cluster")
+    try:
+        cluster = Cluster.start(root, CLUSTER_BROKERS, owner_pid=os.getpid())
+    except ServiceError as exc:
+        raise unavailable(f"the Kafka cluster is unavailable: {exc}") from None
+    try:
+        yield cluster
+    finally:
+        cluster.stop(graceful=False)  # its data goes with the temporary folder

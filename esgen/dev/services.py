@@ -11,15 +11,13 @@ ids in old records would otherwise point nowhere).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from esgen.dev import config, download, health, java, ports, process, versions
+from esgen.dev import config, download, health, java, nodes, paths, ports, process, versions
 from esgen.dev.errors import ServiceError
 from esgen.dev.state import ServiceRecord
 from esgen.dev.watchdog import spawn_watchdog
@@ -29,42 +27,20 @@ KAFKA_TIMEOUT = 90.0
 REGISTRY_TIMEOUT = 120.0
 
 
-def _fresh(workdir: Path) -> None:
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-
-
 def start_kafka(
     workdir: Path, usual_ports: bool, taken: set[int] | None = None, owner_pid: int | None = None
 ) -> ServiceRecord:
     taken = taken if taken is not None else set()
-    libs = download.ensure_kafka()
-    exe = java.find_java(versions.KAFKA_MIN_JAVA, f"Kafka {versions.KAFKA_VERSION}")
+    exe, libs = nodes.runtime()
     began = time.monotonic()
     layout = config.KafkaLayout(
         workdir=workdir,
         port=ports.pick(versions.KAFKA_PORT if usual_ports else None, taken),
         controller_port=ports.pick(versions.KAFKA_CONTROLLER_PORT if usual_ports else None, taken),
     )
-    _fresh(workdir)
-    layout.properties.write_text(config.kafka_properties(layout))
-    layout.log4j.write_text(config.LOG4J2_XML)
-    formatted = subprocess.run(
-        config.kafka_format_command(exe, libs, layout, config.new_cluster_id()),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        cwd=workdir,
-        timeout=120,
-    )
-    layout.log.write_text(formatted.stdout + formatted.stderr)
-    if formatted.returncode != 0:
-        raise health.failure("Kafka", "formatting the storage failed", layout.log)
-    command = config.kafka_command(exe, libs, layout)
-    pid = process.spawn(command, layout.log, workdir)
-    marker = f"{config.MARKER}kafka:{workdir}"
-    if owner_pid is not None:
-        spawn_watchdog(owner_pid, pid, marker)
+    nodes.prepare(exe, libs, layout, config.new_cluster_id())
+    pid = nodes.spawn(exe, libs, layout, owner_pid)
+    marker = nodes.marker(layout)
     try:
         health.wait_until(
             "Kafka",
@@ -103,7 +79,7 @@ def start_registry(
         port=ports.pick(versions.REGISTRY_PORT if usual_ports else None, taken),
         management_port=ports.pick(None, taken),
     )
-    _fresh(workdir)
+    paths.fresh(workdir)
     pid = process.spawn(config.registry_command(exe, app, layout), layout.log, workdir)
     marker = f"{config.MARKER}registry:{workdir}"
     if owner_pid is not None:
@@ -150,17 +126,22 @@ def _confluent_defaults(url: str) -> None:
 
 
 def start(
-    names: Iterable[str], root: Path, usual_ports: bool, owner_pid: int | None = None
+    names: Iterable[str],
+    root: Path,
+    usual_ports: bool,
+    owner_pid: int | None = None,
+    taken: set[int] | None = None,
 ) -> dict[str, ServiceRecord | ServiceError]:
     """Start the named services in parallel, each in ``root/<name>``.
 
     With ``owner_pid``, each service gets a watchdog that stops it when that process is gone.
+    ``taken`` holds ports already handed out (by a cluster starting beside them).
 
     The result maps each name to its record, or to the error that stopped it: one
     service failing does not stop the other.
     """
     wanted = [name for name in NAMES if name in set(names)]
-    taken: set[int] = set()
+    taken = taken if taken is not None else set()
     starters = {"kafka": start_kafka, "registry": start_registry}
     results: dict[str, ServiceRecord | ServiceError] = {}
     with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:

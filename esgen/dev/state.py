@@ -21,7 +21,7 @@ from esgen.dev import paths, process
 @dataclass(frozen=True)
 class ServiceRecord:
     name: str
-    """``kafka`` or ``registry``."""
+    """``kafka``, ``registry``, or ``cluster-<node id>`` for a node of the cluster."""
     pid: int
     address: str
     """Kafka: ``host:port`` bootstrap; registry: the Confluent-compatible base URL."""

@@ -10,6 +10,12 @@ KAFKA_VERSION = "4.1.1"
 APICURIO_VERSION = "3.3.3"
 """Apicurio Registry (``io.apicurio:apicurio-registry-app``, ``tar.gz``, ``all``); Java 21+."""
 
+ASYNCAPI_SPECS_VERSION = "6.11.1"
+"""The npm package ``@asyncapi/specs`` (the AsyncAPI Initiative's JSON Schemas, Apache-2.0):
+``schemas/3.0.0.json`` validates the documents ``esgen contracts`` writes (in the tests)."""
+ASYNCAPI_SCHEMA_SHA256 = "d4571a420e6ffb7fcc7066c95a6db1202f299a3c51daa103d0706bf30f95e626"
+"""Of ``schemas/3.0.0.json`` in that package: a changed file is refused, not trusted."""
+
 KAFKA_MIN_JAVA = 17
 REGISTRY_MIN_JAVA = 21
 

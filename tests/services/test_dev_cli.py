@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from esgen.dev import config, download, paths, process, state
+from esgen.dev import config, download, health, paths, process, state
+from esgen.dev.cluster import Cluster
 from esgen.dev.state import ServiceRecord
 
 ESGEN = [str(Path(sys.executable).parent / "esgen")]
@@ -100,3 +101,74 @@ def test_a_pid_that_is_not_ours_is_stale(tmp_path: Path) -> None:
     assert not process.stop(record.pid, record.marker)  # so never signalled
     state.save({"kafka": record}, tmp_path / "state.json")
     assert state.load(tmp_path / "state.json") == {"kafka": record}
+
+
+def _exports(stdout: str) -> str:
+    found = re.findall(r"^export (.*)$", stdout, re.M)
+    assert found, stdout
+    return str(found[-1])
+
+
+def test_a_cluster_beside_the_single_broker_restarts_a_dead_node_on_its_data(
+    own_cache: dict[str, str],
+) -> None:
+    env = own_cache
+    state_path = Path(env["ESGEN_CACHE_DIR"]) / "dev" / "state.json"
+    try:
+        first = _run(env, "up")
+        assert first.returncode == 0, first.stdout + first.stderr
+        before = state.load(state_path)
+
+        up = _run(env, "up", "--brokers", "3")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "Schema registry already running" in up.stdout
+        records = state.load(state_path)
+        # the single broker and the registry are untouched: same processes, same ports
+        assert records["kafka"] == before["kafka"] and records["registry"] == before["registry"]
+        assert health.kafka_ready(records["kafka"].address)
+        members = [records[f"cluster-{i}"] for i in (1, 2, 3)]
+        bootstrap = ",".join(r.address for r in members)
+        assert f"ESGEN_BOOTSTRAP={bootstrap} " in _exports(up.stdout)
+        assert len({r.address for r in members} | {records["kafka"].address}) == 4
+        home = Path(env["ESGEN_CACHE_DIR"]) / "dev" / "cluster"
+        assert [Path(r.workdir) for r in members] == [home / f"node-{i}" for i in (1, 2, 3)]
+        cluster = Cluster.from_records(members)
+        assert cluster.live_brokers() == {1, 2, 3}
+        topic = f"kept-{os.getpid()}"
+        cluster.create_topic(topic)
+        assert cluster.in_sync(topic) == {1, 2, 3}
+        identity = (Path(members[1].workdir) / "data" / "meta.properties").read_text()
+
+        os.kill(members[1].pid, signal.SIGKILL)
+        for _ in range(100):
+            if not process.is_alive(members[1].pid):
+                break
+            time.sleep(0.1)
+        stale = _run(env, "status", "--brokers", "3")
+        assert stale.returncode == 1 and "stale" in stale.stdout
+        assert _run(env, "status", "--brokers", "1").returncode == 0  # the other Kafka is fine
+
+        repaired = _run(env, "up", "--brokers", "3")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        assert "node(s) 2 gone; restarting them on their data" in repaired.stdout
+        # restarted, not reformatted: the same storage, and it catches up as a replica
+        assert (Path(members[1].workdir) / "data" / "meta.properties").read_text() == identity
+        cluster = Cluster.from_records(_nodes(state.load(state_path)))
+        cluster.wait_in_sync(topic)
+        assert _run(env, "status", "--brokers", "3").returncode == 0
+        again = _run(env, "up", "--brokers", "3")
+        assert "Kafka cluster already running" in again.stdout
+
+        stopped = _run(env, "down", "--brokers", "3")
+        assert stopped.returncode == 0 and "Kafka cluster stopped" in stopped.stdout
+        assert not any(process.is_alive(r.pid) for r in members)
+        status = _run(env, "status")
+        assert status.returncode == 0, status.stdout  # single broker and registry still up
+    finally:
+        down = _run(env, "down")
+    assert down.returncode == 0
+    assert _run(env, "status").returncode == 1
+
+
+def _nodes(records: dict[str, ServiceRecord]) -> list[ServiceRecord]:
+    return [record for name, record in sorted(records.items()) if name.startswith("cluster-")]

@@ -62,3 +62,32 @@ def test_env_variable_that_does_not_answer_fails_with_the_reason(
     assert "ESGEN_REGISTRY_URL=http://127.0.0.1:9/apis/ccompat/v7 is set but does not answer" in (
         result.stdout.str()
     )
+
+
+def test_unstartable_cluster_fails_the_tests_that_use_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    _broken_kafka_cache(cache)
+    monkeypatch.setenv("ESGEN_CACHE_DIR", str(cache))
+    pytester.makeconftest('pytest_plugins = ["esgen.dev.pytest_plugin"]\n')
+    pytester.makepyfile(
+        """
+        def test_one(kafka_cluster):
+            pass
+
+        def test_two(kafka_cluster):
+            pass
+
+        def test_needs_nothing():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", "-m", "cluster")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 2, result.stdout.str()
+    assert outcomes.get("deselected") == 1  # the cluster marker was added from the fixture
+    assert "skipped" not in outcomes and "error" not in outcomes and "errors" not in outcomes
+    out = result.stdout.str()
+    assert "the Kafka cluster is unavailable: Kafka failed to start: formatting the storage" in out
+    assert "kafka.tools.StorageTool" in out

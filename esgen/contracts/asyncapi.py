@@ -1,0 +1,347 @@
+"""The AsyncAPI 3.0 document of a project: its topics, messages, keys and headers.
+
+Built from the resolved model (:mod:`esgen.model`), never from YAML, so it says exactly
+what the runtime puts on Kafka:
+
+- one **channel** per topic an entity uses: ``<topic>`` for its events and
+  ``<topic>.snapshots`` for its snapshots (the channel id is the topic name, which Kafka
+  and the definitions already keep unique), with Kafka channel bindings carrying the
+  topic configuration esgen intends: events are kept forever (``cleanup.policy: delete``
+  with ``retention.ms`` and ``retention.bytes`` -1), snapshots are compacted;
+- one **message** per event type and one for the entity's state on the snapshot topic,
+  in ``components.messages`` under the record's full name. The payload is the record's
+  self-contained Avro schema (``application/vnd.apache.avro+json;version=1.9.0``), the
+  same schema ``esgen generate`` writes and ``esgen register`` registers; the content is
+  Avro binary in the Confluent wire format (``schemaIdLocation: payload``,
+  ``schemaIdPayloadEncoding: confluent``, the subject strategy as
+  ``schemaLookupStrategy``); the Kafka message binding's ``key`` is the entity id in its
+  canonical text form; the esgen headers are a headers schema, and the correlation id is
+  the message's ``correlationId``;
+- **operations** ``<topic>.send`` and ``<topic>.receive`` per channel: an esgen
+  application appends events (and writes snapshots) and reads them back (loads,
+  projections, ``esgen tail``).
+
+Commands (SPEC §6) travel on ``<topic>.commands``: when the model has them, a third
+channel is one more :class:`Channel` from :func:`entity_channels`, built the same way.
+
+The document is a plain ``dict`` in a fixed key order; :func:`dumps` writes it as JSON,
+byte-identical on every run. Subject strategy ``topic`` is refused: its values are a
+union of every event type, which this document does not describe yet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from esgen.codegen.avro import SchemaBuilder
+from esgen.model import Entity, Logical, Primitive, Project, RecordDef, TypeRef
+from esgen.runtime import wire
+from esgen.runtime.subjects import SubjectStrategy, record_subject, snapshot_topic
+
+ASYNCAPI_VERSION = "3.0.0"
+AVRO_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
+CONTENT_TYPE = "application/octet-stream"
+"""Avro binary behind Confluent's 5-byte prefix: no media type names it better."""
+KAFKA_BINDING = "0.5.0"
+LOOKUP_STRATEGY = {
+    SubjectStrategy.TOPIC_RECORD: "TopicRecordNameStrategy",
+    SubjectStrategy.RECORD: "RecordNameStrategy",
+}
+
+KEPT_FOREVER = {"cleanup.policy": ["delete"], "retention.ms": -1, "retention.bytes": -1}
+"""Event topics: nothing is ever deleted by time or size (the events are the history)."""
+
+Document = dict[str, Any]
+
+
+class ContractError(ValueError):
+    """The model cannot be described as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Header:
+    name: str
+    schema: dict[str, Any]
+    required: bool = True
+
+
+def _text(description: str, **schema: Any) -> dict[str, Any]:
+    return {"type": "string", **schema, "description": description}
+
+
+DECIMAL = "^-?[0-9]+$"
+
+EVENT_HEADERS = (
+    Header(wire.H_TYPE, _text("Full name of the event record: which schema the value uses.")),
+    Header(wire.H_EVENT_ID, _text("The event's id (a UUID, 8-4-4-4-12 hex).", format="uuid")),
+    Header(
+        wire.H_VERSION,
+        _text(
+            "The entity version this event creates (1 for an entity's first event), decimal.",
+            pattern="^[1-9][0-9]*$",
+        ),
+    ),
+    Header(
+        wire.H_TIMESTAMP,
+        _text("Event time in milliseconds since the Unix epoch, decimal.", pattern=DECIMAL),
+    ),
+    Header(
+        wire.H_CORRELATION_ID,
+        _text("The id of the whole conversation this event belongs to."),
+        required=False,
+    ),
+    Header(
+        wire.H_CAUSATION_ID,
+        _text("The id of the message (command or event) that caused this event."),
+        required=False,
+    ),
+)
+SNAPSHOT_HEADERS = (
+    Header(wire.H_TYPE, _text("Full name of the state record.")),
+    Header(
+        wire.H_VERSION,
+        _text("The entity version the snapshot holds the state after.", pattern="^[1-9][0-9]*$"),
+    ),
+    Header(
+        wire.H_FINGERPRINT,
+        _text(
+            "Fingerprint of the state schema and fold rules that made the snapshot; a reader "
+            "with another fingerprint ignores it and replays the events."
+        ),
+    ),
+    Header(
+        wire.H_SOURCE_PARTITION,
+        _text("The event partition the snapshot covers, decimal.", pattern="^[0-9]+$"),
+    ),
+    Header(
+        wire.H_SOURCE_OFFSET,
+        _text("The offset of the last event the snapshot covers, decimal.", pattern=DECIMAL),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One kind of record on a channel: its Avro record and the headers it carries."""
+
+    record: RecordDef
+    headers: tuple[Header, ...]
+    description: str
+    pinned_type: str
+    """The value of ``esgen.type`` every such record carries."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One Kafka topic of an entity and what travels on it."""
+
+    topic: str
+    entity: Entity
+    title: str
+    description: str
+    messages: tuple[Message, ...]
+    topic_configuration: dict[str, Any]
+    operations: dict[str, str] = field(default_factory=dict)
+    """Action (``send``/``receive``) -> what an esgen application does that way."""
+
+
+def entity_channels(entity: Entity) -> list[Channel]:
+    """The channels of one entity, in a fixed order: events, snapshots (commands next)."""
+    events = Channel(
+        topic=entity.topic,
+        entity=entity,
+        title=f"{entity.name} events",
+        description=_join(
+            entity.doc,
+            f"Every event of every {entity.name}, in order per entity: the message key is "
+            f"the entity id (`{entity.key}`), so one entity's events share a partition. "
+            "Kept forever: the events are the system of record.",
+        ),
+        messages=tuple(
+            Message(
+                record=event.record,
+                headers=EVENT_HEADERS,
+                description=event.record.doc or f"The event {event.name} of {entity.name}.",
+                pinned_type=event.full_name,
+            )
+            for event in entity.events
+        ),
+        topic_configuration=KEPT_FOREVER,
+        operations={
+            "send": f"Append {entity.name} events (`EventStore.append`).",
+            "receive": f"Read {entity.name} events (loads, projections, `esgen tail`).",
+        },
+    )
+    snapshots = Channel(
+        topic=snapshot_topic(entity.topic),
+        entity=entity,
+        title=f"{entity.name} snapshots",
+        description=(
+            f"The latest state of each {entity.name} after a known event offset (compacted: "
+            "one record per entity id is kept). An optimisation only: the events are the truth."
+        ),
+        messages=(
+            Message(
+                record=entity.state,
+                headers=SNAPSHOT_HEADERS,
+                description=f"The state of one {entity.name}.",
+                pinned_type=entity.state.full_name,
+            ),
+        ),
+        topic_configuration={"cleanup.policy": ["compact"]},
+        operations={
+            "send": f"Write a snapshot of a {entity.name} (every `snapshot_every` events).",
+            "receive": f"Restore {entity.name} state before folding the events after it.",
+        },
+    )
+    return [events, snapshots]
+
+
+def build(
+    project: Project,
+    *,
+    title: str,
+    version: str,
+    strategy: SubjectStrategy | str = SubjectStrategy.TOPIC_RECORD,
+) -> Document:
+    """The AsyncAPI 3.0 document of ``project`` as a JSON-ready ``dict``."""
+    strategy = SubjectStrategy(strategy)
+    if strategy not in LOOKUP_STRATEGY:
+        raise ContractError(
+            f"subject strategy {strategy.value!r}: its values are a union of every event type, "
+            "which the AsyncAPI document does not describe; use topic_record or record"
+        )
+    schemas = SchemaBuilder(project.all_types())
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    owners: dict[str, Entity] = {}
+    for entity in project.entities:
+        for channel in entity_channels(entity):
+            _claim(owners, channel)
+            refs = {
+                m.record.name: {"$ref": f"#/components/messages/{_id(m)}"}
+                for m in channel.messages
+            }
+            channels[channel.topic] = {
+                "address": channel.topic,
+                "title": channel.title,
+                "description": channel.description,
+                "messages": refs,
+                "bindings": {
+                    "kafka": {
+                        "topic": channel.topic,
+                        "topicConfiguration": channel.topic_configuration,
+                        "bindingVersion": KAFKA_BINDING,
+                    }
+                },
+            }
+            for action, summary in channel.operations.items():
+                operations[f"{channel.topic}.{action}"] = {
+                    "action": action,
+                    "channel": {"$ref": f"#/channels/{channel.topic}"},
+                    "summary": summary,
+                    "messages": [
+                        {"$ref": f"#/channels/{channel.topic}/messages/{name}"} for name in refs
+                    ],
+                }
+            for message in channel.messages:
+                messages[_id(message)] = _message(channel, message, schemas, strategy)
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": title,
+            "version": version,
+            "description": (
+                "The Kafka topics of these entities and every record on them, generated by "
+                "esgen from the definitions. Values are Avro binary in the Confluent wire "
+                "format: byte 0 is 0, bytes 1-4 the schema id (big-endian) the schema "
+                "registry assigned, then the Avro body; decode with the writer schema fetched "
+                "by id. Keys are the entity id as UTF-8 text; header values are UTF-8 text."
+            ),
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def dumps(document: Document) -> str:
+    """The document as JSON text: key order as built, two-space indent, final newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _message(
+    channel: Channel, message: Message, schemas: SchemaBuilder, strategy: SubjectStrategy
+) -> dict[str, Any]:
+    entity = channel.entity
+    result: dict[str, Any] = {
+        "name": message.record.name,
+        "title": message.record.name,
+        "description": message.description,
+        "contentType": CONTENT_TYPE,
+        "headers": _headers(message),
+        "payload": {"schemaFormat": AVRO_FORMAT, "schema": schemas.named(message.record)},
+    }
+    if any(h.name == wire.H_CORRELATION_ID for h in message.headers):
+        result["correlationId"] = {
+            "description": "Shared by the messages of one conversation (optional).",
+            "location": f"$message.header#/{wire.H_CORRELATION_ID}",
+        }
+    result["bindings"] = {
+        "kafka": {
+            "key": _key_schema(entity),
+            "schemaIdLocation": "payload",
+            "schemaIdPayloadEncoding": "confluent",
+            "schemaLookupStrategy": LOOKUP_STRATEGY[strategy],
+            "bindingVersion": KAFKA_BINDING,
+        }
+    }
+    result["x-esgen-subject"] = record_subject(strategy, channel.topic, message.record.full_name)
+    return result
+
+
+def _headers(message: Message) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for header in message.headers:
+        schema = dict(header.schema)
+        if header.name == wire.H_TYPE:
+            schema["const"] = message.pinned_type
+        properties[header.name] = schema
+    return {
+        "type": "object",
+        "required": [h.name for h in message.headers if h.required],
+        "properties": properties,
+    }
+
+
+def _key_schema(entity: Entity) -> dict[str, Any]:
+    """The Kafka key: the entity id as UTF-8 text, in the canonical form of its type."""
+    field = entity.state.field(entity.key)
+    described = f"The {entity.name} id (`{entity.key}`) as UTF-8 text."
+    key_type: TypeRef | None = field.type if field is not None else None
+    if key_type == Logical("uuid"):
+        return _text(f"{described} A lower-case hyphenated UUID.", format="uuid")
+    if key_type in (Primitive("int"), Primitive("long")):
+        return _text(f"{described} An integer in decimal.", pattern=DECIMAL)
+    return _text(described)
+
+
+def _id(message: Message) -> str:
+    return message.record.full_name
+
+
+def _claim(owners: dict[str, Entity], channel: Channel) -> None:
+    first = owners.setdefault(channel.topic, channel.entity)
+    if first is not channel.entity:
+        raise ContractError(
+            f"topic {channel.topic!r} is used by both {first.name} ({first.source}) and "
+            f"{channel.entity.name} ({channel.entity.source}); give one of them another topic"
+        )
+
+
+def _join(*parts: str | None) -> str:
+    return "\n\n".join(part.strip() for part in parts if part and part.strip())
