@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from esgen.cli.errors import Abort
-from esgen.compat.modes import Mode
+from esgen.model import Mode
 
 MODES = [mode.value for mode in Mode]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from esgen.compat.modes import Direction, Mode
+from esgen.model import Direction, Mode
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from esgen import model
-from esgen.compat.modes import Mode
 from esgen.dsl import names as rules
 from esgen.dsl import typerules as tr
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
@@ -21,6 +20,7 @@ from esgen.dsl.shape import Reporter
 from esgen.dsl.types import TypeNames, TypeSyntaxError, parse_type
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar
 from esgen.errors import DefinitionError, Location
+from esgen.model import Mode
 
 ENTITY_KEYS = (
     "entity",

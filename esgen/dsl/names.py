@@ -11,7 +11,8 @@ import keyword
 import re
 from collections.abc import Iterable
 
-_AVRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+from esgen.model import is_avro_name, is_avro_namespace
+
 _PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _TOPIC = re.compile(r"[A-Za-z0-9._-]+\Z")
@@ -19,7 +20,7 @@ _MAX_TOPIC = 249
 
 
 def avro_name(name: str) -> str | None:
-    if not _AVRO.match(name):
+    if not is_avro_name(name):
         return "is not a valid Avro name (letters, digits and '_', not starting with a digit)"
     return None
 
@@ -59,7 +60,7 @@ def enum_symbol(name: str) -> str | None:
 
 
 def namespace(name: str) -> str | None:
-    if not name or not all(_AVRO.match(part) for part in name.split(".")):
+    if not is_avro_namespace(name):
         return "is not a valid Avro namespace (dot-separated Avro names, e.g. 'com.example.shop')"
     return None
 
