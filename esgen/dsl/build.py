@@ -15,11 +15,13 @@ from esgen.dsl import typerules as tr
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
 from esgen.dsl.expressions import Record, Scope, parse_expression
 from esgen.dsl.folds import FoldContext, build_fold
+from esgen.dsl.limits import MAX_FIXED_SIZE
 from esgen.dsl.names import did_you_mean
+from esgen.dsl.outputs import output_errors
 from esgen.dsl.shape import Reporter
 from esgen.dsl.types import TypeNames, TypeSyntaxError, parse_type
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar
-from esgen.errors import DefinitionError, Location
+from esgen.errors import DefinitionError, Location, quote
 from esgen.model import Mode
 
 ENTITY_KEYS = (
@@ -132,7 +134,10 @@ class Builder:
         entities = [e for defs in self.defs if (e := self._entity(defs, table))]
         self._unique_topics(entities)
         all_types = {t.full_name: t for defs in self.defs for t in defs.types}
-        return model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
+        project = model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
+        for error in output_errors(project):
+            self.rep.add(error)
+        return project
 
     # ------------------------------------------------------------ stage 1: header
     def _header(self, file: SourceFile, root: Mapping) -> FileDefs:
@@ -145,19 +150,19 @@ class Builder:
         if (entity := rep.text(entity_node, "'entity'")) is not None:
             assert entity_node is not None
             if reason := rules.pascal_case(entity):
-                rep.error(f"entity name '{entity}' {reason}", entity_node)
+                rep.error(f"entity name {quote(entity)} {reason}", entity_node)
             defs.entity = entity  # kept even when wrong, so the rest is still checked
         ns_node = root.get("namespace")
         if (namespace := rep.text(ns_node, "'namespace'")) is not None:
             assert ns_node is not None
             if reason := rules.namespace(namespace):
-                rep.error(f"namespace '{namespace}' {reason}", ns_node)
+                rep.error(f"namespace {quote(namespace)} {reason}", ns_node)
             defs.namespace = namespace
         types = rep.mapping(root.get("types"), "'types'", allow_null=True)
         for key, value in types or ():
-            what = f"type '{key.text}'"
+            what = f"type {quote(key.text)}"
             if reason := rules.pascal_case(key.text):
-                rep.error(f"type name '{key.text}' {reason}", key)
+                rep.error(f"type name {quote(key.text)} {reason}", key)
                 continue
             body = rep.mapping(value, what)
             if body is None:
@@ -181,7 +186,7 @@ class Builder:
 
         def claim(full: str, node: Node, what: str) -> bool:
             if full in seen:
-                self.rep.error(f"{what} '{full}' is already defined at {seen[full]}", node)
+                self.rep.error(f"{what} {quote(full)} is already defined at {seen[full]}", node)
                 return False
             seen[full] = node.location
             return True
@@ -194,8 +199,8 @@ class Builder:
                 full = f"{defs.namespace}.{declared.name}"
                 if declared.name == state_name:
                     self.rep.error(
-                        f"type name '{declared.name}' is taken by the state record "
-                        f"of '{defs.entity}'",
+                        f"type name {quote(declared.name)} is taken by the state record "
+                        f"of {quote(defs.entity or '')}",
                         declared.key,
                     )
                     continue
@@ -208,7 +213,7 @@ class Builder:
                 claim(
                     f"{defs.namespace}.{state_name}",
                     entity_node,
-                    f"entity '{defs.entity}' (its state record)",
+                    f"entity {quote(defs.entity)} (its state record)",
                 )
             events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
             for key, _ in events or ():
@@ -216,12 +221,13 @@ class Builder:
                     continue  # reported when the event is built
                 if key.text == state_name:
                     self.rep.error(
-                        f"event name '{key.text}' is taken by the state record of '{defs.entity}'",
+                        f"event name {quote(key.text)} is taken by the state record of "
+                        f"{quote(defs.entity or '')}",
                         key,
                     )
                 elif key.text in defs.short:
                     self.rep.error(
-                        f"event name '{key.text}' is already used by a type in this file", key
+                        f"event name {quote(key.text)} is already used by a type in this file", key
                     )
                 else:
                     claim(f"{defs.namespace}.{key.text}", key, "event")
@@ -231,7 +237,7 @@ class Builder:
         names = TypeNames(defs.short, self.kinds)
         for declared in defs.declared:
             full = defs.short.get(declared.name)
-            what = f"type '{declared.name}'"
+            what = f"type {quote(declared.name)}"
             body = declared.node
             if declared.kind == "record":
                 raw = self._raw_record(
@@ -285,9 +291,9 @@ class Builder:
             )
         events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
         for key, value in events or ():
-            what = f"event '{key.text}'"
+            what = f"event {quote(key.text)}"
             if reason := rules.pascal_case(key.text):
-                self.rep.error(f"event name '{key.text}' {reason}", key)
+                self.rep.error(f"event name {quote(key.text)} {reason}", key)
                 continue
             event = self.rep.mapping(value, what, allow_null=True) or Mapping((), key.location)
             self.rep.keys(event, EVENT_KEYS, what)
@@ -307,9 +313,9 @@ class Builder:
                 self.rep.error(f"{what}: enum symbols must be names", item)
                 continue
             if reason := rules.enum_symbol(item.text):
-                self.rep.error(f"{what}: enum symbol '{item.text}' {reason}", item)
+                self.rep.error(f"{what}: enum symbol {quote(item.text)} {reason}", item)
             elif item.text in symbols:
-                self.rep.error(f"{what}: duplicate enum symbol '{item.text}'", item)
+                self.rep.error(f"{what}: duplicate enum symbol {quote(item.text)}", item)
             else:
                 symbols.append(item.text)
         if node is not None and not node.items:
@@ -322,7 +328,7 @@ class Builder:
             return None
         if text not in symbols:
             self.rep.error(
-                f"{what}: default '{text}' is not one of its symbols",
+                f"{what}: default {quote(text)} is not one of its symbols",
                 node,
                 did_you_mean(text, symbols),
             )
@@ -334,12 +340,15 @@ class Builder:
             isinstance(node, Scalar)
             and node.kind == "int"
             and node.text.isdigit()
-            and int(node.text) > 0
+            and len(node.text.lstrip("0")) <= 10
+            and 0 < int(node.text) <= MAX_FIXED_SIZE
         ):
             return int(node.text)
         if node is not None:
             self.rep.error(
-                f"{what}: 'fixed' must be a size in bytes (a positive whole number)", node
+                f"{what}: 'fixed' must be a size in bytes (a whole number from 1 to "
+                f"{MAX_FIXED_SIZE})",
+                node,
             )
         return None
 
@@ -363,15 +372,15 @@ class Builder:
             for name_ in (raw.name, *raw.aliases):
                 if name_ in taken:
                     self.rep.error(
-                        f"{what}: field '{raw.name}': the name '{name_}' is already "
+                        f"{what}: field {quote(raw.name)}: the name {quote(name_)} is already "
                         f"used by {taken[name_]}",
                         key,
                     )
                 taken.setdefault(
                     name_,
-                    f"the field '{raw.name}'"
+                    f"the field {quote(raw.name)}"
                     if name_ == raw.name
-                    else f"an alias of '{raw.name}'",
+                    else f"an alias of {quote(raw.name)}",
                 )
             record.fields.append(raw)
         return record
@@ -380,9 +389,9 @@ class Builder:
         rep = self.rep
         name = key.text
         if reason := rules.field_name(name):
-            rep.error(f"{what}: field name '{name}' {reason}", key)
+            rep.error(f"{what}: field name {quote(name)} {reason}", key)
             return None
-        where = f"{what}, field '{name}'"
+        where = f"{what}, field {quote(name)}"
         type_node: Node | None = spec
         default: Node | None = None
         doc: str | None = None
@@ -398,7 +407,7 @@ class Builder:
                 if text is None:
                     continue
                 if reason := rules.alias_name(text):
-                    rep.error(f"{where}: alias '{text}' {reason}", item)
+                    rep.error(f"{where}: alias {quote(text)} {reason}", item)
                 else:
                     aliases.append(text)
         type_ref: model.TypeRef | None = None
@@ -429,7 +438,9 @@ class Builder:
                 except DefaultError as exc:
                     self.rep.add(
                         DefinitionError(
-                            f"{raw.what}, field '{f.name}': {exc.message}", exc.location, exc.hint
+                            f"{raw.what}, field {quote(f.name)}: {exc.message}",
+                            exc.location,
+                            exc.hint,
                         )
                     )
             elif isinstance(f.type, model.OptionalType):
@@ -437,7 +448,7 @@ class Builder:
             elif raw.what == "state" and f.name != key:
                 self.rep.add(
                     DefinitionError(
-                        f"state field '{f.name}' needs a default or an optional type",
+                        f"state field {quote(f.name)} needs a default or an optional type",
                         f.location,
                         f"write '{tr.describe(f.type)}?' or "
                         f"'{{type: {tr.describe(f.type)}, default: ...}}'",
@@ -479,7 +490,7 @@ class Builder:
             for raw, fold_node in defs.events:
                 if key and any(f.name == key for f in raw.fields):
                     rep.at(
-                        f"{raw.what} repeats the key field '{key}'; the key travels as "
+                        f"{raw.what} repeats the key field {quote(key)}; the key travels as "
                         "the message key",
                         _field_location(raw, key),
                         "read it as meta.entity_id",
@@ -524,8 +535,8 @@ class Builder:
             duplicate = (first.namespace, first.name) == (entity.namespace, entity.name)
             if first is not entity and not duplicate:  # a duplicate entity is reported already
                 self.rep.at(
-                    f"entity '{entity.name}' uses the topic '{entity.topic}' of "
-                    f"'{first.name}' ({first.source}); each entity needs its own topic",
+                    f"entity {quote(entity.name)} uses the topic {quote(entity.topic)} of "
+                    f"{quote(first.name)} ({first.source}); each entity needs its own topic",
                     entity.location,
                 )
 
@@ -539,7 +550,7 @@ class Builder:
             return None  # its name is reported already
         if key not in fields:
             self.rep.error(
-                f"key '{key}' is not a state field",
+                f"key {quote(key)} is not a state field",
                 node,
                 did_you_mean(key, fields) or "add it to state.fields as a string",
             )
@@ -547,7 +558,7 @@ class Builder:
         t = fields[key].type
         if t is not None and t != tr.STRING:
             self.rep.at(
-                f"the key field '{key}' is {tr.describe(t)}; it must be string "
+                f"the key field {quote(key)} is {tr.describe(t)}; it must be string "
                 "(it holds the entity id)",
                 _field_location(defs.state, key),
             )
@@ -562,7 +573,7 @@ class Builder:
             return None
         topic = self.rep.text(node, "'topic'")
         if topic is not None and (reason := rules.topic(topic)):
-            self.rep.error(f"topic '{topic}' {reason}", node)
+            self.rep.error(f"topic {quote(topic)} {reason}", node)
             return None
         return topic
 
@@ -572,7 +583,7 @@ class Builder:
             return None
         if level not in COMPATIBILITY:
             self.rep.error(
-                f"compatibility '{level}' is not a registry level",
+                f"compatibility {quote(level)} is not a registry level",
                 node,
                 did_you_mean(level.upper(), COMPATIBILITY)
                 or "expected one of " + ", ".join(COMPATIBILITY),
@@ -595,7 +606,7 @@ class Builder:
             elif expr is not None:
                 if expr.tree.type != tr.BOOLEAN:
                     self.rep.error(
-                        f"invariant: '{expr.source}' must be a boolean, not "
+                        f"invariant: {quote(expr.source)} must be a boolean, not "
                         f"{tr.describe(expr.tree.type)}",
                         item,
                     )

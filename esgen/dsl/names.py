@@ -79,6 +79,9 @@ def module_part(name: str) -> str | None:
     """A folder or file stem of the definitions tree: it becomes a Python module."""
     if not name.isidentifier() or not name.isascii():
         return "is not a valid Python module name (letters, digits and '_')"
+    if name.startswith("__") and name.endswith("__"):
+        # __init__.yaml would overwrite the package's own __init__.py
+        return "is reserved by Python for a package's own files (such as __init__.py)"
     return _python_keyword(name)
 
 

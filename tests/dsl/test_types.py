@@ -78,7 +78,7 @@ def _t(text: str) -> model.TypeRef:
         ("int", "double", True),
         ("long", "int", False),
         ("int", "decimal(5,2)", True),
-        ("decimal(38,9)", "decimal(5,2)", True),
+        ("decimal(28,9)", "decimal(5,2)", True),
         ("double", "decimal(5,2)", False),
         ("timestamp-millis", "timestamp-micros?", True),
         ("time-micros", "time-millis", True),
