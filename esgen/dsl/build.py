@@ -15,8 +15,8 @@ from esgen.dsl import typerules as tr
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
 from esgen.dsl.expressions import Record, Scope, parse_expression
 from esgen.dsl.folds import FoldContext, build_fold
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.limits import MAX_FIXED_SIZE
-from esgen.dsl.names import did_you_mean
 from esgen.dsl.outputs import output_errors
 from esgen.dsl.shape import Reporter
 from esgen.dsl.types import TypeNames, TypeSyntaxError, parse_type

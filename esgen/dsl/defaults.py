@@ -24,8 +24,8 @@ from decimal import Decimal, InvalidOperation
 import yaml
 
 from esgen import model
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.limits import MAX_NUMBER_DIGITS
-from esgen.dsl.names import did_you_mean
 from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar, Sequence
 from esgen.errors import Location, quote, shorten
@@ -128,7 +128,7 @@ def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, ob
     if not isinstance(node, Mapping):
         raise _expected(node, "a mapping of its fields", t)
     fields = table.records[full]
-    names = [f.name for f in fields]
+    names = {f.name: f for f in fields}
     for key, _ in node.items:
         if key.text not in names:
             raise DefaultError(

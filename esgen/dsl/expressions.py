@@ -22,8 +22,8 @@ from typing import Literal, cast
 from esgen import model
 from esgen.dsl import typerules as tr
 from esgen.dsl.constants import constant_problem
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, too_deep
-from esgen.dsl.names import did_you_mean
 from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Scalar
 from esgen.errors import DefinitionError, Location, quote
@@ -38,6 +38,7 @@ META: dict[str, model.TypeRef] = {
     "causation_id": model.OptionalType(tr.STRING),
 }
 _LITERALS = {"true": True, "false": False, "null": None}
+_NAMES = ("event", "state", "meta", *_LITERALS)  # what a bare name may be
 _PY_LITERALS = {True: "true", False: "false", None: "null"}
 _BINARY: dict[type[ast.operator], model.BinaryOp] = {
     ast.Add: "+",
@@ -125,6 +126,42 @@ class ExprError(Exception):
 
 class _Broken(Exception):
     """The expression reads a field whose type was already reported as wrong."""
+
+
+# Lookups derived from a scope's mappings, built once per mapping (the last one asked for:
+# every scope of a project shares one ``enums``, every scope of a file one ``short``), so
+# that hints in a project of thousands of names stay linear.
+_owners_cache: list[tuple[Mapping[str, tuple[str, ...]], dict[str, str]]] = []
+_short_cache: list[tuple[Mapping[str, str], _ShortLookups]] = []
+
+
+def _symbol_owners(enums: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Enum symbol -> the first enum that has it."""
+    if not _owners_cache or _owners_cache[0][0] is not enums:
+        owners: dict[str, str] = {}
+        for full, symbols in enums.items():
+            for symbol in symbols:
+                owners.setdefault(symbol, full)
+        _owners_cache[:] = [(enums, owners)]
+    return _owners_cache[0][1]
+
+
+@dataclass(frozen=True)
+class _ShortLookups:
+    short_of: dict[str, str]  # full name -> the first short name this file gives it
+    roots: tuple[str, ...]  # what a dotted name may start with: roots and enum short names
+
+
+def _short_lookups(
+    short: Mapping[str, str], enums: Mapping[str, tuple[str, ...]]
+) -> _ShortLookups:
+    if not _short_cache or _short_cache[0][0] is not short:
+        short_of: dict[str, str] = {}
+        for name, full in short.items():
+            short_of.setdefault(full, name)
+        roots = ("event", "state", "meta", *(s for s, f in short.items() if f in enums))
+        _short_cache[:] = [(short, _ShortLookups(short_of, roots))]
+    return _short_cache[0][1]
 
 
 @functools.lru_cache(maxsize=4)
@@ -320,9 +357,9 @@ class _Checker:
             raise ExprError(f"the name {quote(name)} is not allowed in expressions", node)
         if name in FUNCTIONS:
             raise ExprError(f"{quote(name)} is a function; call it: '{name}(...)'", node)
-        owners = [full for full, symbols in self.scope.enums.items() if name in symbols]
-        if owners:
-            short = self._short_name(owners[0])
+        owner = _symbol_owners(self.scope.enums).get(name)
+        if owner is not None:
+            short = self._short_name(owner)
             raise ExprError(
                 f"unknown name {quote(name)}: a bare enum symbol is only understood "
                 "where an enum is expected",
@@ -332,7 +369,7 @@ class _Checker:
         raise ExprError(
             f"unknown name {quote(name)}",
             node,
-            did_you_mean(name, ["event", "state", "meta", *_LITERALS]),
+            did_you_mean(name, _NAMES),
         )
 
     def _Attribute(self, node: ast.Attribute, expected: model.TypeRef | None) -> model.Expr:
@@ -360,7 +397,7 @@ class _Checker:
         raise ExprError(
             f"unknown name {quote(enum_name)}",
             current,
-            did_you_mean(root, ["event", "state", "meta", *self._enum_shorts()]),
+            did_you_mean(root, _short_lookups(self.scope.short, self.scope.enums).roots),
         )
 
     def _UnaryOp(self, node: ast.UnaryOp, expected: model.TypeRef | None) -> model.Expr:
@@ -657,10 +694,7 @@ class _Checker:
         return model.EnumSymbol(enum, symbol, model.NamedRef(enum), self.loc(node))
 
     def _short_name(self, full: str) -> str:
-        return next((s for s, f in self.scope.short.items() if f == full), full)
-
-    def _enum_shorts(self) -> list[str]:
-        return [s for s, f in self.scope.short.items() if f in self.scope.enums]
+        return _short_lookups(self.scope.short, self.scope.enums).short_of.get(full, full)
 
     @staticmethod
     def _bare_name(node: ast.expr) -> bool:

@@ -11,7 +11,7 @@ from typing import cast
 from esgen import model
 from esgen.dsl import typerules as tr
 from esgen.dsl.expressions import Scope, parse_expression
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.shape import Reporter
 from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Node, Scalar
@@ -19,6 +19,7 @@ from esgen.dsl.yamlnodes import describe as describe_node
 from esgen.errors import quote
 
 OPS = ("set", "add", "subtract", "append", "remove", "put", "delete", "call")
+STEP_KEYS = (*OPS, "when")
 _CALL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
 
 
@@ -50,7 +51,7 @@ def _step(node: Node, ctx: FoldContext) -> model.FoldStep | None:
             rep.error(
                 f"{ctx.what}: unknown fold step {quote(key.text)}",
                 key,
-                did_you_mean(key.text, [*OPS, "when"]),
+                did_you_mean(key.text, STEP_KEYS),
             )
     if len(ops) > 1:
         rep.error(

@@ -6,10 +6,8 @@ fragment such as "must be PascalCase").
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
-from collections.abc import Iterable
 
 from esgen.model import is_avro_name, is_avro_namespace
 
@@ -88,13 +86,3 @@ def module_part(name: str) -> str | None:
 def snake_case(name: str) -> str:
     """'OrderLine' -> 'order_line'; for the default topic name."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A hint such as "did you mean 'decimal(P,S)'?" or None when nothing is close."""
-    pool = list(dict.fromkeys(candidates))
-    by_key = {c.split("(")[0].lower(): c for c in pool}
-    matches = difflib.get_close_matches(word.lower(), list(by_key), n=1, cutoff=0.6)
-    if not matches:
-        return None
-    return f"did you mean '{by_key[matches[0]]}'?"

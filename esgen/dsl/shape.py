@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar, Sequence, describe
 from esgen.errors import DefinitionError, Location, quote
 

@@ -9,14 +9,15 @@ Types nest at most ``MAX_TYPE_DEPTH`` levels; ``decimal(P,S)`` needs
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast, get_args
 
 from esgen import model
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.limits import MAX_DECIMAL_PRECISION, MAX_TYPE_DEPTH, too_deep
-from esgen.dsl.names import did_you_mean
 from esgen.errors import quote
 
 PRIMITIVES: tuple[str, ...] = get_args(model.PrimitiveName)
@@ -45,6 +46,19 @@ class TypeNames:
         if name in self.short:
             return self.short[name]
         return name if name in self.full else None
+
+    @functools.cached_property
+    def spellings(self) -> tuple[str, ...]:
+        """Everything a type string may name, for hints (built once per file)."""
+        return (*BUILTIN_SPELLINGS, *self.short, *self.full)
+
+    @functools.cached_property
+    def by_short_name(self) -> dict[str, str]:
+        """Short name -> the first full name (sorted) that ends in it, across all files."""
+        index: dict[str, str] = {}
+        for full in sorted(self.full):
+            index.setdefault(full.rsplit(".", 1)[-1], full)
+        return index
 
 
 def parse_type(text: str, names: TypeNames) -> model.TypeRef:
@@ -123,8 +137,7 @@ def _top_level_comma(text: str) -> bool:
 
 def _hint(text: str, names: TypeNames) -> str | None:
     # A short name of a type in another file: offer its full name.
-    matches = sorted(full for full in names.full if full.rsplit(".", 1)[-1] == text)
-    if matches:
-        return f"types of other files need their full name: did you mean '{matches[0]}'?"
-    candidates = [*BUILTIN_SPELLINGS, *names.short, *names.full]
-    return did_you_mean(text, candidates)
+    match = names.by_short_name.get(text)
+    if match is not None:
+        return f"types of other files need their full name: did you mean '{match}'?"
+    return did_you_mean(text, names.spellings)
