@@ -455,11 +455,15 @@ class _Parser:
 
 
 def json_text(value: Any) -> str:
-    """A JSON value as it would appear in the schema, for messages."""
+    """A JSON value as it would appear in the schema, for messages (cut when long)."""
     try:
-        return json.dumps(value)
+        text = json.dumps(value)
     except (TypeError, ValueError):
-        return repr(value)
+        try:
+            text = repr(value)
+        except ValueError:  # an int too long to print (Python refuses over 4,300 digits)
+            return f"a number of {value.bit_length()} bits"
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
 
 
 def _resolve_pending(parser: _Parser, root: Node) -> Node:
