@@ -35,6 +35,7 @@ ENTITY_KEYS = (
     "state",
     "events",
 )
+REQUIRED_KEYS = ("entity", "namespace", "key", "state")
 TYPE_KEYS = {
     "record": ("doc", "fields"),
     "enum": ("doc", "enum", "default"),
@@ -144,7 +145,7 @@ class Builder:
         rep = self.rep
         defs = FileDefs(file, root)
         rep.keys(root, ENTITY_KEYS, "definition")
-        for required in ("entity", "namespace", "key", "state"):
+        for required in REQUIRED_KEYS:
             rep.required(root, required, "definition")
         entity_node = root.get("entity")
         if (entity := rep.text(entity_node, "'entity'")) is not None:

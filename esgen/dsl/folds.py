@@ -20,7 +20,8 @@ from esgen.errors import quote
 
 OPS = ("set", "add", "subtract", "append", "remove", "put", "delete", "call")
 STEP_KEYS = (*OPS, "when")
-_CALL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
+CALL = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*"  # package.module:function
+_CALL = re.compile(CALL + r"\Z")
 
 
 @dataclass(frozen=True)

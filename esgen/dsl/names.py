@@ -1,7 +1,8 @@
 """Naming rules, in one place. A bad name is reported, never changed.
 
 Every function returns None for a good name, else the reason it is bad (a message
-fragment such as "must be PascalCase").
+fragment such as "must be PascalCase"). The patterns are public so that the editor schema
+(``esgen.dsl.editor_schema``) states the same rules.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import re
 
 from esgen.model import is_avro_name, is_avro_namespace
 
-_PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
-_SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
-_TOPIC = re.compile(r"[A-Za-z0-9._-]+\Z")
-_MAX_TOPIC = 249
+PASCAL_CASE = r"[A-Z][A-Za-z0-9]*"
+SNAKE_CASE = r"[a-z][a-z0-9_]*"
+TOPIC = r"[A-Za-z0-9._-]+"
+MAX_TOPIC = 249
+_PASCAL = re.compile(PASCAL_CASE + r"\Z")
+_SNAKE = re.compile(SNAKE_CASE + r"\Z")
+_TOPIC = re.compile(TOPIC + r"\Z")
 
 
 def avro_name(name: str) -> str | None:
@@ -66,8 +70,8 @@ def namespace(name: str) -> str | None:
 def topic(name: str) -> str | None:
     if not _TOPIC.match(name):
         return "is not a valid Kafka topic name (letters, digits, '.', '_' and '-')"
-    if len(name) > _MAX_TOPIC:
-        return f"is longer than {_MAX_TOPIC} characters, the Kafka limit for topic names"
+    if len(name) > MAX_TOPIC:
+        return f"is longer than {MAX_TOPIC} characters, the Kafka limit for topic names"
     if name in (".", ".."):
         return "is not a valid Kafka topic name"
     return None
