@@ -107,6 +107,7 @@ class Builder:
         self.kinds: dict[str, str] = {}  # full name of a declared type -> kind
         self.enums: dict[str, tuple[str, ...]] = {}
         self.fixed: dict[str, int] = {}
+        self.scope_records: dict[str, Record] = {}
 
     def build(self) -> model.Project:
         for file in self.files:
@@ -132,6 +133,12 @@ class Builder:
         for defs in self.defs:
             for raw in defs.raw_types.values():
                 self._record(raw, defs, table)
+        # What expressions see of every record type, built once for all files.
+        self.scope_records = {
+            full: Record(full, {f.name: f.type for f in raw.fields})
+            for defs in self.defs
+            for full, raw in defs.raw_types.items()
+        }
         entities = [e for defs in self.defs if (e := self._entity(defs, table))]
         self._unique_topics(entities)
         all_types = {t.full_name: t for defs in self.defs for t in defs.types}
@@ -195,9 +202,9 @@ class Builder:
         for defs in self.defs:
             if defs.namespace is None:
                 continue
-            state_name = f"{defs.entity}State" if defs.entity else None
+            state_name = model.state_record_name(defs.entity) if defs.entity else None
             for declared in defs.declared:
-                full = f"{defs.namespace}.{declared.name}"
+                full = model.full_name(defs.namespace, declared.name)
                 if declared.name == state_name:
                     self.rep.error(
                         f"type name {quote(declared.name)} is taken by the state record "
@@ -212,7 +219,7 @@ class Builder:
                 entity_node = defs.root.get("entity")
                 assert entity_node is not None
                 claim(
-                    f"{defs.namespace}.{state_name}",
+                    model.full_name(defs.namespace, state_name),
                     entity_node,
                     f"entity {quote(defs.entity)} (its state record)",
                 )
@@ -231,7 +238,7 @@ class Builder:
                         f"event name {quote(key.text)} is already used by a type in this file", key
                     )
                 else:
-                    claim(f"{defs.namespace}.{key.text}", key, "event")
+                    claim(model.full_name(defs.namespace, key.text), key, "event")
 
     # ------------------------------------------------------ stage 3: field types
     def _parse_types(self, defs: FileDefs) -> None:
@@ -283,7 +290,7 @@ class Builder:
             self.rep.keys(state, STATE_KEYS, "state")
             self.rep.required(state, "fields", "state")
             defs.state = self._raw_record(
-                f"{defs.entity or ''}State",
+                model.state_record_name(defs.entity or ""),
                 state.get("doc"),
                 state.get("fields"),
                 state.location,
@@ -466,8 +473,8 @@ class Builder:
     # ------------------------------------------------ stage 5: entity and folds
     def _entity(self, defs: FileDefs, table: TypeTable) -> model.Entity | None:
         rep, root = self.rep, defs.root
-        order = [d.name for d in defs.declared]
-        defs.types.sort(key=lambda t: order.index(t.name))
+        order = {d.name: position for position, d in enumerate(defs.declared)}
+        defs.types.sort(key=lambda t: order[t.name])
         key = self._key(defs)
         key_node = root.get("key")
         key_text = key_node.text if isinstance(key_node, Scalar) else None  # even if wrong
@@ -475,17 +482,12 @@ class Builder:
         compatibility = self._compatibility(root.get("compatibility"))
         doc = self._doc(root.get("doc"), "'doc'")
         state = self._record(defs.state, defs, table, key_text) if defs.state else None
-        scope_records = {
-            full: Record(full, {f.name: f.type for f in raw.fields})
-            for d in self.defs
-            for full, raw in d.raw_types.items()
-        }
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
         if defs.state is not None:
             state_view = Record(defs.state.name, {f.name: f.type for f in defs.state.fields})
             base = Scope(
-                state_view, None, False, scope_records, self.enums, defs.short, "invariants"
+                state_view, None, False, self.scope_records, self.enums, defs.short, "invariants"
             )
             invariants = self._invariants(defs, base)
             for raw, fold_node in defs.events:
@@ -501,7 +503,7 @@ class Builder:
                     state_view,
                     Record(raw.name, {f.name: f.type for f in raw.fields}),
                     True,
-                    scope_records,
+                    self.scope_records,
                     self.enums,
                     defs.short,
                     "fold steps",

@@ -275,3 +275,16 @@ def test_surrogate_pairs_written_as_escapes_are_one_character(tmp_path: Path) ->
     field = state.field("s")
     assert field is not None and field.default is not None
     assert field.default.value == "\U0001f600"
+
+
+def test_thousands_of_events_and_types_validate_without_recursion(tmp_path: Path) -> None:
+    events = "".join(
+        f"  E{i}:\n    fields: {{x: long}}\n    fold:\n      - add: {{n: event.x}}\n"
+        for i in range(3000)
+    )
+    types = "".join(f"  T{i}: {{fields: {{x: long}}}}\n" for i in range(3000))
+    text = BASE.split("events:\n")[0].replace("state:", "types:\n" + types + "state:")
+    (tmp_path / "t.yaml").write_text(text + "events:\n" + events)
+    [entity] = load_project(tmp_path).entities
+    assert (len(entity.events), len(entity.types)) == (3000, 3000)
+    assert [t.name for t in entity.types[:3]] == ["T0", "T1", "T2"]  # in file order
