@@ -1,13 +1,19 @@
-"""Project configuration: ``[tool.esgen]`` in pyproject.toml, else ``esgen.toml``."""
+"""Project configuration: ``[tool.esgen]`` in pyproject.toml, else ``esgen.toml``.
+
+Every problem is a ``ConfigError`` (a usage error, exit 2) that names the file: a file
+that is not UTF-8 TOML, an unknown key, a value that is not a string, a ``package`` that
+is not a Python import name (it is written into the generated ``import`` statements).
+"""
 
 from __future__ import annotations
 
+import keyword
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esgen.errors import ConfigError
+from esgen.errors import ConfigError, quote
 
 KNOWN_KEYS = ("definitions", "output", "package", "registry", "subject_strategy", "lock")
 
@@ -37,12 +43,30 @@ def load_config(start: Path | None = None) -> Config:
     return _config(here, None, {})
 
 
+def package_problem(name: str) -> str | None:
+    """Why ``name`` cannot be the import name of the generated package (None if it can)."""
+    parts = name.split(".")
+    if not all(part.isidentifier() and part.isascii() for part in parts):
+        return (
+            f"package {quote(name)} is not a Python import name (dot-separated names of "
+            "letters, digits and '_')"
+        )
+    if any(keyword.iskeyword(part) for part in parts):
+        return f"package {quote(name)} contains a Python keyword"
+    return None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read configuration: the file is not UTF-8") from None
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        # ValueError: an integer too long for Python to convert
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: cannot read configuration: nested too deeply") from None
 
 
 def _config(root: Path, source: Path | None, data: dict[str, Any]) -> Config:
@@ -53,13 +77,16 @@ def _config(root: Path, source: Path | None, data: dict[str, Any]) -> Config:
         if key not in KNOWN_KEYS:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(KNOWN_KEYS)})")
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+            raise ConfigError(f"{where}: {key} must be a string, got {type(value).__name__}")
     output = root / data.get("output", "generated")
+    package = data.get("package", output.name)
+    if problem := package_problem(package):
+        raise ConfigError(f"{where}: {problem}")
     return Config(
         root=root,
         definitions=root / data.get("definitions", "schemas"),
         output=output,
-        package=data.get("package", output.name),
+        package=package,
         source=source,
         extra={k: v for k, v in data.items() if k not in ("definitions", "output", "package")},
     )

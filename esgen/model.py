@@ -1,18 +1,123 @@
-"""The resolved model of a set of definitions.
+"""The resolved model of a set of definitions, and the vocabulary every part shares.
 
 The DSL stage (``esgen.dsl``) turns YAML into these frozen dataclasses; the code
 generator (``esgen.codegen``) and the compatibility checker read them. Nothing here
 holds a YAML object: every name is resolved, every default validated, every
 expression type-checked. Every node keeps the :class:`Location` it came from so
 later stages (``esgen check``) can point at the definition line.
+
+The shared vocabulary lives here once: Avro's naming rules (:func:`is_avro_name`,
+:data:`AVRO_PRIMITIVES`, :func:`full_name`), the registry's compatibility :class:`Mode`,
+and walkers over types (:func:`type_parts`, :func:`named_refs`) and expressions
+(:func:`subexpressions`, :func:`refs`, :func:`reads`). The walkers are iterative, so no
+input can exhaust Python's recursion limit through them.
 """
 
 from __future__ import annotations
 
+import enum
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from esgen.errors import Location
+
+# ---------------------------------------------------------------------- Avro names
+# The Avro specification's rules, used by the DSL (to refuse names), the code generator
+# and the compatibility checker's strict dialect.
+
+AVRO_PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def is_avro_name(text: str) -> bool:
+    """``[A-Za-z_][A-Za-z0-9_]*``: a name, a field name, an enum symbol, a namespace part."""
+    return _AVRO_NAME.match(text) is not None
+
+
+def is_avro_namespace(text: str) -> bool:
+    """Dot-separated Avro names (``com.example.bank``); never empty."""
+    return bool(text) and all(is_avro_name(part) for part in text.split("."))
+
+
+def full_name(namespace: str | None, name: str) -> str:
+    """``namespace.name``, or ``name`` alone in the null namespace."""
+    return f"{namespace}.{name}" if namespace else name
+
+
+def state_record_name(entity: str) -> str:
+    """The name of an entity's state record: ``Account`` -> ``AccountState``."""
+    return f"{entity}State"
+
+
+# ------------------------------------------------------------- compatibility modes
+
+
+class Direction(enum.StrEnum):
+    """Which reading failed: BACKWARD (new schema reads old events) or FORWARD (old schema
+    reads new events). SCHEMA marks problems of a schema on its own."""
+
+    BACKWARD = "BACKWARD"
+    FORWARD = "FORWARD"
+    SCHEMA = "SCHEMA"
+
+
+class Mode(enum.StrEnum):
+    """Confluent Schema Registry's compatibility levels, and which checks each one runs.
+
+    | mode | checks the new schema against | as |
+    | --- | --- | --- |
+    | ``NONE`` | nothing (the new schema must still be valid) | |
+    | ``BACKWARD`` | the latest previous version | reader (new reads old events) |
+    | ``BACKWARD_TRANSITIVE`` | every previous version | reader |
+    | ``FORWARD`` | the latest previous version | writer (old readers read new events) |
+    | ``FORWARD_TRANSITIVE`` | every previous version | writer |
+    | ``FULL`` | the latest previous version | both |
+    | ``FULL_TRANSITIVE`` | every previous version | both |
+    """
+
+    NONE = "NONE"
+    BACKWARD = "BACKWARD"
+    BACKWARD_TRANSITIVE = "BACKWARD_TRANSITIVE"
+    FORWARD = "FORWARD"
+    FORWARD_TRANSITIVE = "FORWARD_TRANSITIVE"
+    FULL = "FULL"
+    FULL_TRANSITIVE = "FULL_TRANSITIVE"
+
+    @classmethod
+    def parse(cls, value: str | Mode) -> Mode:
+        """Accept a Mode or its name in any case; raise ValueError naming the choices."""
+        if isinstance(value, Mode):
+            return value
+        try:
+            return cls(str(value).strip().upper())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise ValueError(
+                f"unknown compatibility mode {value!r} (choose from {choices})"
+            ) from None
+
+    @property
+    def transitive(self) -> bool:
+        return self.value.endswith("_TRANSITIVE")
+
+    @property
+    def directions(self) -> tuple[Direction, ...]:
+        if self is Mode.NONE:
+            return ()
+        if self.value.startswith("BACKWARD"):
+            return (Direction.BACKWARD,)
+        if self.value.startswith("FORWARD"):
+            return (Direction.FORWARD,)
+        return (Direction.BACKWARD, Direction.FORWARD)
+
+    def versions_to_check(self, count: int) -> list[int]:
+        """Indexes (oldest first) of the previous versions this mode compares with."""
+        if self is Mode.NONE or count == 0:
+            return []
+        return list(range(count)) if self.transitive else [count - 1]
+
 
 # --------------------------------------------------------------------------- types
 
@@ -81,6 +186,32 @@ TypeRef: TypeAlias = (
 )
 
 
+def type_parts(t: TypeRef) -> Iterator[TypeRef]:
+    """``t`` and every type inside it (array items, map values, optional inner), outside in."""
+    while True:
+        yield t
+        if isinstance(t, ArrayType):
+            t = t.items
+        elif isinstance(t, MapType):
+            t = t.values
+        elif isinstance(t, OptionalType):
+            t = t.inner
+        else:
+            return
+
+
+def innermost(t: TypeRef) -> TypeRef:
+    """The type inside every array, map and optional wrapper: ``array<Money?>`` -> Money."""
+    *_, last = type_parts(t)
+    return last
+
+
+def named_refs(t: TypeRef) -> set[str]:
+    """Full names of the records, enums and fixed types that ``t`` refers to."""
+    inner = innermost(t)
+    return {inner.full_name} if isinstance(inner, NamedRef) else set()
+
+
 # ----------------------------------------------------------------------- defaults
 
 
@@ -120,7 +251,7 @@ class RecordDef:
 
     @property
     def full_name(self) -> str:
-        return f"{self.namespace}.{self.name}"
+        return full_name(self.namespace, self.name)
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
@@ -140,7 +271,7 @@ class EnumDef:
 
     @property
     def full_name(self) -> str:
-        return f"{self.namespace}.{self.name}"
+        return full_name(self.namespace, self.name)
 
 
 @dataclass(frozen=True)
@@ -153,7 +284,7 @@ class FixedDef:
 
     @property
     def full_name(self) -> str:
-        return f"{self.namespace}.{self.name}"
+        return full_name(self.namespace, self.name)
 
 
 NamedType: TypeAlias = RecordDef | EnumDef | FixedDef
@@ -248,6 +379,43 @@ class Call:
 Expr: TypeAlias = Literal_ | EnumSymbol | Ref | Unary | Binary | Compare | BoolOp | IfElse | Call
 
 
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The operands of ``expr``, left to right."""
+    match expr:
+        case Unary():
+            return (expr.operand,)
+        case Binary():
+            return (expr.left, expr.right)
+        case Compare():
+            return (expr.left, *expr.comparators)
+        case BoolOp():
+            return expr.values
+        case IfElse():
+            return (expr.condition, expr.then, expr.otherwise)
+        case Call():
+            return expr.args
+    return ()
+
+
+def subexpressions(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and every expression inside it, depth first, left to right."""
+    stack = [expr]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def refs(expr: Expr) -> Iterator[Ref]:
+    """Every ``event.*``, ``state.*`` and ``meta.*`` reference in ``expr``, left to right."""
+    return (e for e in subexpressions(expr) if isinstance(e, Ref))
+
+
+def reads(expr: Expr, root: str) -> bool:
+    """Whether ``expr`` refers to ``root`` (``event``, ``state`` or ``meta``)."""
+    return any(r.root == root for r in refs(expr))
+
+
 @dataclass(frozen=True)
 class Expression:
     """A checked expression with the text it was written as."""
@@ -285,6 +453,15 @@ class FoldStep:
     function: str | None  # ``package.module:function`` for ``call``
     when: Expression | None
     location: Location
+
+    def expressions(self) -> Iterator[Expression]:
+        """The step's expressions: its ``when``, then each assignment's value (and key)."""
+        if self.when is not None:
+            yield self.when
+        for assignment in self.assignments:
+            yield assignment.value
+            if assignment.key is not None:
+                yield assignment.key
 
 
 # ------------------------------------------------------------------------ commands
@@ -368,7 +545,7 @@ class Entity:
     doc: str | None
     key: str  # name of the state field that identifies an instance
     topic: str
-    compatibility: str | None  # as written; None means the default level
+    compatibility: str | None  # a Mode's value; None means the default level
     source: str  # definition file, relative to the definitions folder ("bank/account.yaml")
     module: str  # dotted module path inside the output package ("bank.account")
     types: tuple[NamedType, ...]  # named types declared in this file, in file order
@@ -377,6 +554,11 @@ class Entity:
     invariants: tuple[Expression, ...]
     location: Location
     commands: tuple[CommandDef, ...] = ()  # in file order
+
+    @property
+    def full_name(self) -> str:
+        """``namespace.Entity``: how lock files and the registry history name an entity."""
+        return full_name(self.namespace, self.name)
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,31 @@ def test_unknown_key_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.esgen]\ndefinition = "x"\n')
     with pytest.raises(ConfigError, match="unknown key 'definition'"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b'[tool.esgen]\npackage = "my-events"\n', "package 'my-events' is not a Python import"),
+        (
+            b'[tool.esgen]\npackage = "gen.class"\n',
+            "package 'gen.class' contains a Python keyword",
+        ),
+        (b'[tool.esgen]\noutput = "out-dir"\n', "package 'out-dir' is not a Python import name"),
+        (
+            b'[tool.esgen]\ndefinitions = "caf\xe9"\n',
+            "cannot read configuration: the file is not UTF-8",
+        ),
+        (
+            b"[tool.esgen]\nlock = " + b"9" * 5000 + b"\n",
+            "cannot read configuration: Exceeds the limit",
+        ),
+        (b"[tool.esgen]\nlock = " + b"[" * 3000 + b"]" * 3000 + b"\n", "nested too deeply"),
+        (b"[tool.esgen]\nlock = 3\n", "lock must be a string, got int"),
+    ],
+)
+def test_a_bad_configuration_is_a_config_error(tmp_path: Path, text: bytes, message: str) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)

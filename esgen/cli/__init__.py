@@ -18,9 +18,12 @@ from esgen.cli.compat import compat  # noqa: E402
 from esgen.cli.contracts import contracts  # noqa: E402
 from esgen.cli.dev import dev  # noqa: E402
 from esgen.cli.generate import generate, validate  # noqa: E402
+from esgen.cli.project import init, schema_path  # noqa: E402
 from esgen.cli.register import register  # noqa: E402
 from esgen.cli.runtime import replay, tail  # noqa: E402
 
+main.add_command(init)
+main.add_command(schema_path)
 main.add_command(validate)
 main.add_command(generate)
 main.add_command(compat)

@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from esgen.cli.errors import Abort
-from esgen.compat.modes import Mode
+from esgen.errors import SourceError
+from esgen.model import Mode
+from esgen.sources import read_json
 
 MODES = [mode.value for mode in Mode]
 
@@ -22,21 +24,11 @@ class _ModeChoice(click.Choice):  # type: ignore[type-arg]
 
 
 def _load(path: Path, param: str) -> Any:
+    """The schema JSON of a file; any problem reading it is a usage error at its place."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot read {path}: {exc.strerror or exc}", param_hint=param
-        ) from None
-    except UnicodeDecodeError:
-        raise click.BadParameter(f"{path} is not UTF-8 text", param_hint=param) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            param_hint=param,
-        ) from None
+        return read_json(path)
+    except SourceError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
 
 
 @click.command()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import click
 
-from esgen.errors import ConfigError, DefinitionErrors
+from esgen.errors import ConfigError, DefinitionErrors, one_line
 
 
 class Abort(click.exceptions.Exit):
@@ -34,7 +34,8 @@ def reported_errors(what: str) -> Iterator[None]:
         raise
     except Exception as exc:  # an esgen bug: say so, with the input that triggered it
         click.echo(
-            f"esgen: internal error while processing {what}: {type(exc).__name__}: {exc}\n"
+            one_line(f"esgen: internal error while processing {what}: {type(exc).__name__}: {exc}")
+            + "\n"
             "This is a bug in esgen; please report it with the definition that caused it.",
             err=True,
         )

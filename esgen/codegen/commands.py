@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from esgen.codegen.expressions import ExpressionRenderer
-from esgen.codegen.folds import reads
 from esgen.codegen.layout import INDENT, bracketed, docstring, fits, union_alias, wrap_lines
 from esgen.codegen.pytypes import PyTypes, py_str
 from esgen.dsl.names import snake_case
@@ -34,6 +33,7 @@ from esgen.model import (
     MapType,
     RecordDef,
     Unary,
+    reads,
 )
 
 if TYPE_CHECKING:

@@ -15,16 +15,13 @@ from esgen.model import (
     ArrayType,
     Assignment,
     Binary,
-    BoolOp,
-    Call,
-    Compare,
     DecimalType,
     Expr,
     FoldStep,
     IfElse,
     MapType,
     Ref,
-    Unary,
+    reads,
 )
 
 INDENT = "    "
@@ -44,24 +41,6 @@ def uses_meta(steps: tuple[FoldStep, ...]) -> bool:
             if reads(a.value.tree, "meta") or (a.key is not None and reads(a.key.tree, "meta")):
                 return True
     return False
-
-
-def reads(expr: Expr, root: str) -> bool:
-    """Whether ``expr`` refers to ``root`` (``event``, ``state`` or ``meta``)."""
-    if isinstance(expr, Ref):
-        return expr.root == root
-    children: tuple[Expr, ...] = ()
-    if isinstance(expr, Unary):
-        children = (expr.operand,)
-    elif isinstance(expr, Binary):
-        children = (expr.left, expr.right)
-    elif isinstance(expr, Compare):
-        children = (expr.left, *expr.comparators)
-    elif isinstance(expr, BoolOp | Call):
-        children = expr.values if isinstance(expr, BoolOp) else expr.args
-    elif isinstance(expr, IfElse):
-        children = (expr.condition, expr.then, expr.otherwise)
-    return any(reads(c, root) for c in children)
 
 
 class FoldRenderer:

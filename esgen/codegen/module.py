@@ -31,11 +31,11 @@ from esgen.model import (
     EnumDef,
     FixedDef,
     MapType,
-    NamedRef,
     OptionalType,
     Project,
     RecordDef,
     TypeRef,
+    named_refs,
 )
 
 
@@ -411,18 +411,6 @@ class ModuleBuilder:
             digest.update("\n".join([branch.event, *branch.body]).encode())
         digest.update("\n".join(view.invariants).encode())
         return digest.hexdigest()[:32]
-
-
-def named_refs(t: TypeRef) -> set[str]:
-    if isinstance(t, NamedRef):
-        return {t.full_name}
-    if isinstance(t, OptionalType):
-        return named_refs(t.inner)
-    if isinstance(t, ArrayType):
-        return named_refs(t.items)
-    if isinstance(t, MapType):
-        return named_refs(t.values)
-    return set()
 
 
 def _import_sort_key(name: str) -> tuple[int, str]:

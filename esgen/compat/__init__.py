@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from esgen.compat.check import check
 from esgen.compat.dialect import AVRO_1_11, AVRO_1_12, DIALECTS, STRICT, Dialect
-from esgen.compat.modes import Direction, Mode
 from esgen.compat.report import Problem, Report
 from esgen.compat.rules import ALL_RULES, RULES_BY_ID, Rule
+from esgen.model import Direction, Mode
 
 __all__ = [
     "ALL_RULES",

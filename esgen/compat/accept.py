@@ -23,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from esgen.compat.findings import Finding
-from esgen.errors import ConfigError
+from esgen.errors import ConfigError, SourceError
+from esgen.sources import read_text
 
 ACCEPT_FILE = "esgen-accept.yaml"
 _KEYS = {"schema", "path", "rule", "reason"}
@@ -50,9 +51,19 @@ def load_accepts(path: Path, known_rules: Iterable[str]) -> list[Acceptance]:
     if not path.is_file():
         return []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        data = yaml.safe_load(read_text(path))
+    except SourceError as exc:
+        raise ConfigError(str(exc)) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:  # the reader's: a character YAML does not allow
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be an accept file") from None
+    except ValueError:  # a number longer than Python converts
+        raise ConfigError(f"{path}: holds a number with more than 4300 digits") from None
     if data is None:
         return []
     if (

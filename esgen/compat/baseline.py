@@ -54,13 +54,9 @@ class Baseline:
         self.versions.setdefault(full_name, []).append(version)
 
 
-def entity_full_name(entity: Entity) -> str:
-    return f"{entity.namespace}.{entity.name}"
-
-
 def entity_info(entity: Entity) -> EntityInfo:
     return EntityInfo(
-        name=entity_full_name(entity),
+        name=entity.full_name,
         topic=entity.topic,
         key=entity.key,
         events=tuple(e.full_name for e in entity.events),

@@ -7,11 +7,11 @@ from typing import Any
 
 from esgen.compat import rules
 from esgen.compat.dialect import STRICT, Dialect, get_dialect
-from esgen.compat.modes import Direction, Mode
 from esgen.compat.report import Problem, Report
 from esgen.compat.resolution import resolve
 from esgen.compat.schema import Issue, Parsed, parse_schema
 from esgen.compat.validity import default_issues
+from esgen.model import Direction, Mode
 
 
 def _path(root: str, steps: tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from esgen.errors import Location
+from esgen.errors import Location, one_line
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Finding:
         where = f"{self.location}: " if self.location else ""
         level = f"accepted ({self.accepted})" if self.accepted is not None else "error"
         against = f" (vs {self.versus})" if self.versus else ""
-        return (
+        return one_line(
             f"{where}{level}: {self.schema}: `{self.path}`: {self.message}{against}. "
             f"{self.fix} [{self.rule}]"
         )
@@ -59,7 +59,7 @@ class Finding:
         props = []
         if self.location is not None:
             props = [
-                f"file={self.location.path}",
+                f"file={_escape_property(self.location.path)}",
                 f"line={self.location.line}",
                 f"col={self.location.column}",
             ]
@@ -88,7 +88,8 @@ class Finding:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return one_line(escaped)  # what else cannot be printed (lone surrogates) is escaped
 
 
 def _escape_property(text: str) -> str:
@@ -121,7 +122,7 @@ class CheckResult:
             lines.extend(f"::warning::{_escape_data(n)}" for n in self.notes)
         else:
             lines = [f.format_text() for f in findings]
-            lines.extend(f"warning: {n}" for n in self.notes)
+            lines.extend(one_line(f"warning: {n}") for n in self.notes)
         lines.append(self.summary())
         return "\n".join(lines)
 

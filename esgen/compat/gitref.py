@@ -8,14 +8,14 @@ semantic rules know the old topics, keys and event types.
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
 from esgen.compat.baseline import Baseline, Version, entity_info
-from esgen.errors import ConfigError, DefinitionErrors
+from esgen.errors import ConfigError, DefinitionErrors, SourceError
+from esgen.sources import decode, parse_json
 
 
 def _git(args: list[str], cwd: Path) -> bytes:
@@ -47,11 +47,11 @@ def read_git(ref: str, output: Path, definitions: Path, cwd: Path | None = None)
     for name in sorted(listing.splitlines()):
         if not name.endswith(".avsc"):
             continue
-        text = _git(["show", f"{commit}:{name}"], top)
+        data = _git(["show", f"{commit}:{name}"], top)
         try:
-            schema = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{ref}:{name} is not valid JSON: {exc}") from None
+            schema = parse_json(decode(data, f"{ref}:{name}"), f"{ref}:{name}")
+        except SourceError as exc:
+            raise ConfigError(str(exc)) from None
         baseline.add(Path(name).name.removesuffix(".avsc"), Version(ref, schema))
     defs_rel = _relative_to_top(definitions, top)
     if _git(["ls-tree", commit, "--", defs_rel], top).strip():

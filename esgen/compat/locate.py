@@ -5,27 +5,14 @@ from __future__ import annotations
 import re
 
 from esgen.errors import Location
-from esgen.model import (
-    ArrayType,
-    MapType,
-    NamedRef,
-    NamedType,
-    OptionalType,
-    RecordDef,
-    TypeRef,
-)
+from esgen.model import NamedRef, NamedType, RecordDef, TypeRef, innermost
 
 # ``.name`` field steps; ``[]``, ``{}`` and ``<branch>`` steps go inside a field's type.
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[\]|\{\}|<[^>]*>")
 
 
 def _record_of(types: dict[str, NamedType], type_: TypeRef) -> RecordDef | None:
-    while isinstance(type_, ArrayType | MapType | OptionalType):
-        type_ = (
-            type_.items
-            if isinstance(type_, ArrayType)
-            else (type_.values if isinstance(type_, MapType) else type_.inner)
-        )
+    type_ = innermost(type_)
     if isinstance(type_, NamedRef):
         named = types.get(type_.full_name)
         if isinstance(named, RecordDef):

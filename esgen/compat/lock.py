@@ -12,37 +12,89 @@ schemas.lock/
 latest version (compared as parsed JSON), and never rewrites or deletes a version: like a
 lockfile it records what shipped, so ``esgen check --lock`` can compare against every
 version ever released even when git history is squashed.
+
+The lock is read as untrusted input (it is edited by hand and merged by git): a file that
+is not UTF-8 JSON, an index of another shape, or a subject or version name that would lead
+outside the lock folder is a ``ConfigError`` naming the file and the place, never a crash.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from esgen.compat.baseline import Baseline, EntityInfo, SubjectPlan, Version, entity_info
-from esgen.errors import ConfigError
+from esgen.errors import ConfigError, SourceError, quote
 from esgen.model import Project
+from esgen.sources import read_json
 
 INDEX = "index.json"
 FORMAT = 1
+_VERSION_FILE = re.compile(r"v[1-9][0-9]{0,8}\.avsc\Z")
+_SUBJECT = re.compile(r"[A-Za-z0-9._-]+\Z")  # a topic, '-', a full name: no '/' nor '\\'
 
 
 def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def _read(path: Path, what: str) -> Any:
+    try:
+        return read_json(path)
+    except SourceError as exc:
+        raise ConfigError(f"{exc.location}: cannot read {what}: {exc.message}") from None
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _index_problem(data: Any) -> str | None:
+    """What is wrong with the shape of a parsed index, if anything."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f"not an esgen lock index (format {FORMAT})"
+    subjects, entities = data.get("subjects", {}), data.get("entities", {})
+    if not isinstance(subjects, dict) or not isinstance(entities, dict):
+        return "'subjects' and 'entities' must be objects"
+    for subject, entry in subjects.items():
+        if not _SUBJECT.match(subject) or subject in (".", ".."):
+            return f"subject {quote(subject)} is not a subject name"
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("record"), str)
+            and _strings(entry.get("versions"))
+            and all(_VERSION_FILE.match(v) for v in entry["versions"])
+        ):
+            return (
+                f"subject {quote(subject)} needs 'record' (a full name) and 'versions' "
+                "(file names like 'v1.avsc')"
+            )
+    for name, info in entities.items():
+        if not (
+            isinstance(info, dict)
+            and isinstance(info.get("topic"), str)
+            and isinstance(info.get("key"), str | None)
+            and isinstance(info.get("state"), str | None)
+            and _strings(info.get("events", []))
+        ):
+            return f"entity {quote(name)} needs 'topic', 'key', 'state' and 'events'"
+    return None
+
+
 def _read_index(folder: Path) -> dict[str, Any]:
     path = folder / INDEX
     if not path.is_file():
         return {"format": FORMAT, "subjects": {}, "entities": {}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the lock index: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ConfigError(f"{path}: not an esgen lock index (format {FORMAT})")
+    data = _read(path, "the lock index")
+    problem = _index_problem(data)
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}")
+    data.setdefault("subjects", {})
+    data.setdefault("entities", {})
+    assert isinstance(data, dict)
     return data
 
 
@@ -54,11 +106,7 @@ def read_lock(folder: Path) -> Baseline:
     baseline = Baseline(source=f"lock {folder}")
     for subject, entry in sorted(index["subjects"].items()):
         for file in entry["versions"]:
-            path = folder / subject / file
-            try:
-                schema = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ConfigError(f"{path}: cannot read a locked schema: {exc}") from None
+            schema = _read(folder / subject / file, "a locked schema")
             baseline.add(
                 entry["record"], Version(f"{subject} {file.removesuffix('.avsc')}", schema)
             )
@@ -99,7 +147,7 @@ def write_lock(
         )
         versions: list[str] = entry["versions"]
         if versions:
-            latest = json.loads((folder / plan.subject / versions[-1]).read_text("utf-8"))
+            latest = _read(folder / plan.subject / versions[-1], "a locked schema")
             if _same(latest, schema):
                 continue
         file = f"v{len(versions) + 1}.avsc"

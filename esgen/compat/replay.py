@@ -27,7 +27,7 @@ import fastavro
 from esgen.compat.findings import Finding
 from esgen.compat.rules import Rule
 from esgen.errors import ConfigError
-from esgen.model import Project
+from esgen.model import Project, full_name
 from esgen.runtime import EntityDescriptor, EventMeta, InvariantViolation
 from esgen.runtime.serde import parse_schema
 
@@ -130,7 +130,7 @@ def record(samples: Mapping[str, Sequence[object]], folder: Path) -> Recorded:
             descriptor = getattr(module, "ENTITY", None)
             if not isinstance(descriptor, EntityDescriptor):
                 raise ConfigError(f"{event!r} is not an instance of a generated event class")
-            entity_name = f"{descriptor.namespace}.{descriptor.name}"
+            entity_name = full_name(descriptor.namespace, descriptor.name)
             event_type = descriptor.event_type(event)
             # Decode what we encode so the stored datum is what a reader would see.
             datum = event_type.codec.decode(event_type.encode(event))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from esgen.compat.modes import Direction, Mode
+from esgen.errors import one_line
+from esgen.model import Direction, Mode
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Problem:
             )
         else:
             where = f"{self.direction.value} vs previous #{self.previous_index}"
-        return f"`{self.path}`: {self.message} ({where}). {self.fix} [{self.rule}]"
+        return one_line(f"`{self.path}`: {self.message} ({where}). {self.fix} [{self.rule}]")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +74,7 @@ class Report:
 
     def format_text(self) -> str:
         checked = ", ".join(f"#{i}" for i in self.checked) or "none"
-        head = (
+        head = one_line(
             f"{self.schema}: mode {self.mode.value}, {self.previous_count} previous "
             f"version{'s' if self.previous_count != 1 else ''} (checked: {checked})"
         )

@@ -19,8 +19,9 @@ from typing import Any
 from esgen.compat import rules
 from esgen.compat.dialect import STRICT, Dialect
 from esgen.compat.rules import Rule
+from esgen.model import AVRO_PRIMITIVES, is_avro_name
 
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+PRIMITIVES = frozenset(AVRO_PRIMITIVES)
 NAMED_KINDS = frozenset({"record", "enum", "fixed"})
 ORDERS = frozenset({"ascending", "descending", "ignore"})
 
@@ -151,7 +152,8 @@ def root_display(root: Node | None) -> str:
 
 
 def valid_identifier(text: str) -> bool:
-    """Java's default name check: a letter or ``_``, then letters, digits or ``_``."""
+    """Java's default name check: a letter or ``_``, then letters, digits or ``_`` (Unicode
+    letters and digits count; the strict dialect uses ``esgen.model.is_avro_name``)."""
     if not text:
         return False
     first, rest = text[0], text[1:]
@@ -184,6 +186,7 @@ class _Pending(Node):
 class _Parser:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
+        self.valid_name = is_avro_name if dialect.spec_names else valid_identifier
         self.named: dict[str, Named] = {}
         self.issues: list[Issue] = []
         self.pending: list[_Pending] = []
@@ -287,17 +290,17 @@ class _Parser:
             self.issue(rules.MALFORMED_SCHEMA, steps, f"`namespace` of `{name}` is not a string")
             space = namespace
         short, resolved = split_fullname(name, space)
-        ok = valid_identifier(short)
+        ok = self.valid_name(short)
         if resolved and self.dialect.validate_namespaces:
-            ok = ok and all(valid_identifier(part) for part in resolved.split("."))
+            ok = ok and all(self.valid_name(part) for part in resolved.split("."))
         if not ok:
             self.issue(
                 rules.INVALID_NAME, steps, f"`{qualify(short, resolved)}` is not a valid name"
             )
         full = qualify(short, resolved)
-        if full in PRIMITIVES:
+        if (short if self.dialect.spec_names else full) in PRIMITIVES:
             self.issue(
-                rules.INVALID_NAME, steps, f"a type cannot be named after the primitive `{full}`"
+                rules.INVALID_NAME, steps, f"a type cannot be named after the primitive `{short}`"
             )
         return short, resolved
 
@@ -354,7 +357,7 @@ class _Parser:
                 )
                 continue
             fsteps = [*steps, "." + fname]
-            if not valid_identifier(fname):
+            if not self.valid_name(fname):
                 self.issue(rules.INVALID_NAME, fsteps, f"`{fname}` is not a valid field name")
             if fname in seen:
                 self.issue(
@@ -406,7 +409,7 @@ class _Parser:
             symbols = []
         seen: set[str] = set()
         for symbol in symbols:
-            if not valid_identifier(symbol):
+            if not self.valid_name(symbol):
                 self.issue(rules.INVALID_NAME, steps, f"`{symbol}` is not a valid enum symbol")
             if symbol in seen:
                 self.issue(
@@ -452,11 +455,15 @@ class _Parser:
 
 
 def json_text(value: Any) -> str:
-    """A JSON value as it would appear in the schema, for messages."""
+    """A JSON value as it would appear in the schema, for messages (cut when long)."""
     try:
-        return json.dumps(value)
+        text = json.dumps(value)
     except (TypeError, ValueError):
-        return repr(value)
+        try:
+            text = repr(value)
+        except ValueError:  # an int too long to print (Python refuses over 4,300 digits)
+            return f"a number of {value.bit_length()} bits"
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
 
 
 def _resolve_pending(parser: _Parser, root: Node) -> Node:

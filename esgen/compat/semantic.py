@@ -24,24 +24,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from esgen.compat.baseline import Baseline, Version, entity_full_name
+from esgen.compat.baseline import Baseline, Version
 from esgen.compat.findings import Finding
 from esgen.compat.rules import Rule
 from esgen.errors import Location
 from esgen.model import (
-    Binary,
-    BoolOp,
-    Call,
-    Compare,
     Entity,
     EnumDef,
-    Expr,
-    Expression,
-    IfElse,
     Project,
     RecordDef,
-    Ref,
-    Unary,
+    refs,
 )
 
 FOLD_READS_MISSING_FIELD = Rule(
@@ -211,40 +203,6 @@ def _namespace_of(record: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------ fold reads
 
 
-def _refs(expr: Expr) -> Iterator[Ref]:
-    if isinstance(expr, Ref):
-        yield expr
-    elif isinstance(expr, Unary):
-        yield from _refs(expr.operand)
-    elif isinstance(expr, Binary):
-        yield from _refs(expr.left)
-        yield from _refs(expr.right)
-    elif isinstance(expr, Compare):
-        yield from _refs(expr.left)
-        for c in expr.comparators:
-            yield from _refs(c)
-    elif isinstance(expr, BoolOp):
-        for v in expr.values:
-            yield from _refs(v)
-    elif isinstance(expr, IfElse):
-        yield from _refs(expr.condition)
-        yield from _refs(expr.then)
-        yield from _refs(expr.otherwise)
-    elif isinstance(expr, Call):
-        for a in expr.args:
-            yield from _refs(a)
-
-
-def _expressions(entity: Entity, event_index: int) -> Iterator[Expression]:
-    for step in entity.events[event_index].fold:
-        if step.when is not None:
-            yield step.when
-        for assignment in step.assignments:
-            yield assignment.value
-            if assignment.key is not None:
-                yield assignment.key
-
-
 def _missing_in(
     record: RecordDef, path: tuple[str, ...], old: Version, types: dict[str, Any]
 ) -> str | None:
@@ -277,15 +235,16 @@ def _missing_in(
 
 def _fold_reads(entity: Entity, baseline: Baseline) -> Iterator[Finding]:
     types: dict[str, Any] = {}
-    for i, event in enumerate(entity.events):
+    for event in entity.events:
         old_versions = baseline.versions.get(event.full_name, [])
         if not old_versions:
             continue
         if not types:
             types = {k: v for k, v in index_from_entity(entity).items()}
         reported: set[tuple[str, Location]] = set()
-        for expression in _expressions(entity, i):
-            for ref in _refs(expression.tree):
+        expressions = (x for step in event.fold for x in step.expressions())
+        for expression in expressions:
+            for ref in refs(expression.tree):
                 if ref.root != "event":
                     continue
                 for old in old_versions:
@@ -425,7 +384,7 @@ def _line_of_key(entity: Entity, key: str) -> Location:
 
 
 def _entity_identity(entity: Entity, baseline: Baseline) -> Iterator[Finding]:
-    name = entity_full_name(entity)
+    name = entity.full_name
     old = baseline.entities.get(name)
     if old is None:
         return
@@ -464,7 +423,7 @@ def _entity_identity(entity: Entity, baseline: Baseline) -> Iterator[Finding]:
 
 
 def _removed(project: Project, baseline: Baseline) -> Iterator[Finding]:
-    today = {entity_full_name(e) for e in project.entities}
+    today = {e.full_name for e in project.entities}
     for name, old in sorted(baseline.entities.items()):
         if name not in today:
             yield _finding(

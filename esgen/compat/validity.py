@@ -8,7 +8,8 @@ schemas, so esgen checks defaults itself:
 - ``int``/``long``: a JSON integer in the 32/64-bit range (``1.0`` is not an integer);
 - ``float``/``double``: any JSON number; directly on a field, also a string Java's
   ``Double.parseDouble`` accepts (``"NaN"``, ``"Infinity"``, ``"1.5"``);
-- ``string``: a string; ``bytes``: a string of code points <= 255; ``fixed``: such a string of
+- ``string``: a string UTF-8 can encode (no lone surrogate, which JSON can escape:
+  ``"\\ud800"``); ``bytes``: a string of code points <= 255; ``fixed``: such a string of
   exactly ``size`` code points; ``enum``: one of the symbols;
 - ``array``/``map``: a JSON array/object whose items/values fit;
 - ``record``: an object where every field has a fitting value, or is absent and has a default;
@@ -40,6 +41,7 @@ from esgen.compat.schema import (
 
 _INT_RANGE = (-(2**31), 2**31 - 1)
 _LONG_RANGE = (-(2**63), 2**63 - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _JAVA_DOUBLE = re.compile(r"[+-]?(NaN|Infinity|((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)[fFdD]?)")
 
 
@@ -51,6 +53,11 @@ def _is_int(value: Any, bounds: tuple[int, int]) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _utf8(value: str) -> bool:
+    """Java would write a lone surrogate as '?': the default would silently change."""
+    return _SURROGATE.search(value) is None
 
 
 def _latin1(value: Any) -> bool:
@@ -77,7 +84,7 @@ def fits(node: Node, value: Any, dialect: Dialect = STRICT) -> bool:
     if kind in ("float", "double"):
         return _is_number(value)
     if kind == "string":
-        return isinstance(value, str)
+        return isinstance(value, str) and (not dialect.strict_string_defaults or _utf8(value))
     if not dialect.strict_string_defaults and kind in ("bytes", "fixed", "enum"):
         return isinstance(value, str)  # Java only asks for a JSON string
     if kind == "bytes":
@@ -143,7 +150,9 @@ def _why(node: Node, value: Any, dialect: Dialect) -> str:
     if node.kind == "bytes":
         return f"default {json_text(value)} is not a string of code points <= 255, as bytes needs"
     if node.kind in ("int", "long") and isinstance(value, int) and not isinstance(value, bool):
-        return f"default {value} is out of range for {node.kind}"
+        return f"default {json_text(value)} is out of range for {node.kind}"
+    if node.kind == "string" and isinstance(value, str):
+        return f"default {json_text(value)} holds a lone surrogate, which UTF-8 cannot encode"
     return f"default {json_text(value)} does not fit type `{node.display()}`"
 
 

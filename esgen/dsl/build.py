@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from esgen import model
-from esgen.compat.modes import Mode
 from esgen.dsl import names as rules
 from esgen.dsl import typerules as tr
 from esgen.dsl.commands import (
@@ -22,11 +21,14 @@ from esgen.dsl.commands import (
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
 from esgen.dsl.expressions import Record, Scope, parse_expression
 from esgen.dsl.folds import FoldContext, build_fold
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
+from esgen.dsl.limits import MAX_FIXED_SIZE
+from esgen.dsl.outputs import output_errors
 from esgen.dsl.shape import Reporter
 from esgen.dsl.types import TypeNames, TypeSyntaxError, parse_type
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar
-from esgen.errors import DefinitionError, Location
+from esgen.errors import DefinitionError, Location, quote
+from esgen.model import Mode
 
 ENTITY_KEYS = (
     "entity",
@@ -40,6 +42,7 @@ ENTITY_KEYS = (
     "events",
     "commands",
 )
+REQUIRED_KEYS = ("entity", "namespace", "key", "state")
 TYPE_KEYS = {
     "record": ("doc", "fields"),
     "enum": ("doc", "enum", "default"),
@@ -112,6 +115,7 @@ class Builder:
         self.kinds: dict[str, str] = {}  # full name of a declared type -> kind
         self.enums: dict[str, tuple[str, ...]] = {}
         self.fixed: dict[str, int] = {}
+        self.scope_records: dict[str, Record] = {}
 
     def build(self) -> model.Project:
         for file in self.files:
@@ -137,35 +141,44 @@ class Builder:
         for defs in self.defs:
             for raw in defs.raw_types.values():
                 self._record(raw, defs, table)
+        # What expressions see of every record type, built once for all files.
+        self.scope_records = {
+            full: Record(full, {f.name: f.type for f in raw.fields})
+            for defs in self.defs
+            for full, raw in defs.raw_types.items()
+        }
         entities = [e for defs in self.defs if (e := self._entity(defs, table))]
         self._unique_topics(entities)
         all_types = {t.full_name: t for defs in self.defs for t in defs.types}
-        return model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
+        project = model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
+        for error in output_errors(project):
+            self.rep.add(error)
+        return project
 
     # ------------------------------------------------------------ stage 1: header
     def _header(self, file: SourceFile, root: Mapping) -> FileDefs:
         rep = self.rep
         defs = FileDefs(file, root)
         rep.keys(root, ENTITY_KEYS, "definition")
-        for required in ("entity", "namespace", "key", "state"):
+        for required in REQUIRED_KEYS:
             rep.required(root, required, "definition")
         entity_node = root.get("entity")
         if (entity := rep.text(entity_node, "'entity'")) is not None:
             assert entity_node is not None
             if reason := rules.pascal_case(entity):
-                rep.error(f"entity name '{entity}' {reason}", entity_node)
+                rep.error(f"entity name {quote(entity)} {reason}", entity_node)
             defs.entity = entity  # kept even when wrong, so the rest is still checked
         ns_node = root.get("namespace")
         if (namespace := rep.text(ns_node, "'namespace'")) is not None:
             assert ns_node is not None
             if reason := rules.namespace(namespace):
-                rep.error(f"namespace '{namespace}' {reason}", ns_node)
+                rep.error(f"namespace {quote(namespace)} {reason}", ns_node)
             defs.namespace = namespace
         types = rep.mapping(root.get("types"), "'types'", allow_null=True)
         for key, value in types or ():
-            what = f"type '{key.text}'"
+            what = f"type {quote(key.text)}"
             if reason := rules.pascal_case(key.text):
-                rep.error(f"type name '{key.text}' {reason}", key)
+                rep.error(f"type name {quote(key.text)} {reason}", key)
                 continue
             body = rep.mapping(value, what)
             if body is None:
@@ -189,7 +202,7 @@ class Builder:
 
         def claim(full: str, node: Node, what: str) -> bool:
             if full in seen:
-                self.rep.error(f"{what} '{full}' is already defined at {seen[full]}", node)
+                self.rep.error(f"{what} {quote(full)} is already defined at {seen[full]}", node)
                 return False
             seen[full] = node.location
             return True
@@ -197,13 +210,13 @@ class Builder:
         for defs in self.defs:
             if defs.namespace is None:
                 continue
-            state_name = f"{defs.entity}State" if defs.entity else None
+            state_name = model.state_record_name(defs.entity) if defs.entity else None
             for declared in defs.declared:
-                full = f"{defs.namespace}.{declared.name}"
+                full = model.full_name(defs.namespace, declared.name)
                 if declared.name == state_name:
                     self.rep.error(
-                        f"type name '{declared.name}' is taken by the state record "
-                        f"of '{defs.entity}'",
+                        f"type name {quote(declared.name)} is taken by the state record "
+                        f"of {quote(defs.entity or '')}",
                         declared.key,
                     )
                     continue
@@ -214,9 +227,9 @@ class Builder:
                 entity_node = defs.root.get("entity")
                 assert entity_node is not None
                 claim(
-                    f"{defs.namespace}.{state_name}",
+                    model.full_name(defs.namespace, state_name),
                     entity_node,
-                    f"entity '{defs.entity}' (its state record)",
+                    f"entity {quote(defs.entity)} (its state record)",
                 )
             events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
             for key, _ in events or ():
@@ -224,15 +237,16 @@ class Builder:
                     continue  # reported when the event is built
                 if key.text == state_name:
                     self.rep.error(
-                        f"event name '{key.text}' is taken by the state record of '{defs.entity}'",
+                        f"event name {quote(key.text)} is taken by the state record of "
+                        f"{quote(defs.entity or '')}",
                         key,
                     )
                 elif key.text in defs.short:
                     self.rep.error(
-                        f"event name '{key.text}' is already used by a type in this file", key
+                        f"event name {quote(key.text)} is already used by a type in this file", key
                     )
                 else:
-                    claim(f"{defs.namespace}.{key.text}", key, "event")
+                    claim(model.full_name(defs.namespace, key.text), key, "event")
             taken: dict[str, tuple[str, Node]] = {d.name: ("type", d.key) for d in defs.declared}
             taken.update({key.text: ("event", key) for key, _ in events or ()})
             if state_name:
@@ -244,7 +258,7 @@ class Builder:
         names = TypeNames(defs.short, self.kinds)
         for declared in defs.declared:
             full = defs.short.get(declared.name)
-            what = f"type '{declared.name}'"
+            what = f"type {quote(declared.name)}"
             body = declared.node
             if declared.kind == "record":
                 raw = self._raw_record(
@@ -289,7 +303,7 @@ class Builder:
             self.rep.keys(state, STATE_KEYS, "state")
             self.rep.required(state, "fields", "state")
             defs.state = self._raw_record(
-                f"{defs.entity or ''}State",
+                model.state_record_name(defs.entity or ""),
                 state.get("doc"),
                 state.get("fields"),
                 state.location,
@@ -298,9 +312,9 @@ class Builder:
             )
         events = self.rep.mapping(defs.root.get("events"), "'events'", allow_null=True)
         for key, value in events or ():
-            what = f"event '{key.text}'"
+            what = f"event {quote(key.text)}"
             if reason := rules.pascal_case(key.text):
-                self.rep.error(f"event name '{key.text}' {reason}", key)
+                self.rep.error(f"event name {quote(key.text)} {reason}", key)
                 continue
             event = self.rep.mapping(value, what, allow_null=True) or Mapping((), key.location)
             self.rep.keys(event, EVENT_KEYS, what)
@@ -326,9 +340,9 @@ class Builder:
                 self.rep.error(f"{what}: enum symbols must be names", item)
                 continue
             if reason := rules.enum_symbol(item.text):
-                self.rep.error(f"{what}: enum symbol '{item.text}' {reason}", item)
+                self.rep.error(f"{what}: enum symbol {quote(item.text)} {reason}", item)
             elif item.text in symbols:
-                self.rep.error(f"{what}: duplicate enum symbol '{item.text}'", item)
+                self.rep.error(f"{what}: duplicate enum symbol {quote(item.text)}", item)
             else:
                 symbols.append(item.text)
         if node is not None and not node.items:
@@ -341,7 +355,7 @@ class Builder:
             return None
         if text not in symbols:
             self.rep.error(
-                f"{what}: default '{text}' is not one of its symbols",
+                f"{what}: default {quote(text)} is not one of its symbols",
                 node,
                 did_you_mean(text, symbols),
             )
@@ -353,12 +367,15 @@ class Builder:
             isinstance(node, Scalar)
             and node.kind == "int"
             and node.text.isdigit()
-            and int(node.text) > 0
+            and len(node.text.lstrip("0")) <= 10
+            and 0 < int(node.text) <= MAX_FIXED_SIZE
         ):
             return int(node.text)
         if node is not None:
             self.rep.error(
-                f"{what}: 'fixed' must be a size in bytes (a positive whole number)", node
+                f"{what}: 'fixed' must be a size in bytes (a whole number from 1 to "
+                f"{MAX_FIXED_SIZE})",
+                node,
             )
         return None
 
@@ -382,15 +399,15 @@ class Builder:
             for name_ in (raw.name, *raw.aliases):
                 if name_ in taken:
                     self.rep.error(
-                        f"{what}: field '{raw.name}': the name '{name_}' is already "
+                        f"{what}: field {quote(raw.name)}: the name {quote(name_)} is already "
                         f"used by {taken[name_]}",
                         key,
                     )
                 taken.setdefault(
                     name_,
-                    f"the field '{raw.name}'"
+                    f"the field {quote(raw.name)}"
                     if name_ == raw.name
-                    else f"an alias of '{raw.name}'",
+                    else f"an alias of {quote(raw.name)}",
                 )
             record.fields.append(raw)
         return record
@@ -399,9 +416,9 @@ class Builder:
         rep = self.rep
         name = key.text
         if reason := rules.field_name(name):
-            rep.error(f"{what}: field name '{name}' {reason}", key)
+            rep.error(f"{what}: field name {quote(name)} {reason}", key)
             return None
-        where = f"{what}, field '{name}'"
+        where = f"{what}, field {quote(name)}"
         type_node: Node | None = spec
         default: Node | None = None
         doc: str | None = None
@@ -417,7 +434,7 @@ class Builder:
                 if text is None:
                     continue
                 if reason := rules.alias_name(text):
-                    rep.error(f"{where}: alias '{text}' {reason}", item)
+                    rep.error(f"{where}: alias {quote(text)} {reason}", item)
                 else:
                     aliases.append(text)
         type_ref: model.TypeRef | None = None
@@ -448,7 +465,9 @@ class Builder:
                 except DefaultError as exc:
                     self.rep.add(
                         DefinitionError(
-                            f"{raw.what}, field '{f.name}': {exc.message}", exc.location, exc.hint
+                            f"{raw.what}, field {quote(f.name)}: {exc.message}",
+                            exc.location,
+                            exc.hint,
                         )
                     )
             elif isinstance(f.type, model.OptionalType):
@@ -456,7 +475,7 @@ class Builder:
             elif raw.what == "state" and f.name != key:
                 self.rep.add(
                     DefinitionError(
-                        f"state field '{f.name}' needs a default or an optional type",
+                        f"state field {quote(f.name)} needs a default or an optional type",
                         f.location,
                         f"write '{tr.describe(f.type)}?' or "
                         f"'{{type: {tr.describe(f.type)}, default: ...}}'",
@@ -473,8 +492,8 @@ class Builder:
     # ------------------------------------------------ stage 5: entity and folds
     def _entity(self, defs: FileDefs, table: TypeTable) -> model.Entity | None:
         rep, root = self.rep, defs.root
-        order = [d.name for d in defs.declared]
-        defs.types.sort(key=lambda t: order.index(t.name))
+        order = {d.name: position for position, d in enumerate(defs.declared)}
+        defs.types.sort(key=lambda t: order[t.name])
         key = self._key(defs)
         key_node = root.get("key")
         key_text = key_node.text if isinstance(key_node, Scalar) else None  # even if wrong
@@ -482,18 +501,13 @@ class Builder:
         compatibility = self._compatibility(root.get("compatibility"))
         doc = self._doc(root.get("doc"), "'doc'")
         state = self._record(defs.state, defs, table, key_text) if defs.state else None
-        scope_records = {
-            full: Record(full, {f.name: f.type for f in raw.fields})
-            for d in self.defs
-            for full, raw in d.raw_types.items()
-        }
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
         commands: list[model.CommandDef] = []
         if defs.state is not None:
             state_view = Record(defs.state.name, {f.name: f.type for f in defs.state.fields})
             base = Scope(
-                state_view, None, False, scope_records, self.enums, defs.short, "invariants"
+                state_view, None, False, self.scope_records, self.enums, defs.short, "invariants"
             )
             invariants = self._invariants(defs, base)
             for raw, fold_node in defs.events:
@@ -503,7 +517,7 @@ class Builder:
                     state_view,
                     Record(raw.name, {f.name: f.type for f in raw.fields}),
                     True,
-                    scope_records,
+                    self.scope_records,
                     self.enums,
                     defs.short,
                     "fold steps",
@@ -512,7 +526,7 @@ class Builder:
                     fold_node, FoldContext(rep, scope, defs.file.text, key, raw.what)
                 )
                 events.append(model.EventDef(record, fold))
-            commands = self._commands(defs, table, key, state_view, scope_records, events)
+            commands = self._commands(defs, table, key, state_view, self.scope_records, events)
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
         return model.Entity(
@@ -575,8 +589,8 @@ class Builder:
             duplicate = (first.namespace, first.name) == (entity.namespace, entity.name)
             if first is not entity and not duplicate:  # a duplicate entity is reported already
                 self.rep.at(
-                    f"entity '{entity.name}' uses the topic '{entity.topic}' of "
-                    f"'{first.name}' ({first.source}); each entity needs its own topic",
+                    f"entity {quote(entity.name)} uses the topic {quote(entity.topic)} of "
+                    f"{quote(first.name)} ({first.source}); each entity needs its own topic",
                     entity.location,
                 )
 
@@ -590,7 +604,7 @@ class Builder:
             return None  # its name is reported already
         if key not in fields:
             self.rep.error(
-                f"key '{key}' is not a state field",
+                f"key {quote(key)} is not a state field",
                 node,
                 did_you_mean(key, fields) or "add it to state.fields as a string",
             )
@@ -598,7 +612,7 @@ class Builder:
         t = fields[key].type
         if t is not None and t != tr.STRING:
             self.rep.at(
-                f"the key field '{key}' is {tr.describe(t)}; it must be string "
+                f"the key field {quote(key)} is {tr.describe(t)}; it must be string "
                 "(it holds the entity id)",
                 _field_location(defs.state, key),
             )
@@ -613,7 +627,7 @@ class Builder:
             return None
         topic = self.rep.text(node, "'topic'")
         if topic is not None and (reason := rules.topic(topic)):
-            self.rep.error(f"topic '{topic}' {reason}", node)
+            self.rep.error(f"topic {quote(topic)} {reason}", node)
             return None
         return topic
 
@@ -623,7 +637,7 @@ class Builder:
             return None
         if level not in COMPATIBILITY:
             self.rep.error(
-                f"compatibility '{level}' is not a registry level",
+                f"compatibility {quote(level)} is not a registry level",
                 node,
                 did_you_mean(level.upper(), COMPATIBILITY)
                 or "expected one of " + ", ".join(COMPATIBILITY),
@@ -646,7 +660,7 @@ class Builder:
             elif expr is not None:
                 if expr.tree.type != tr.BOOLEAN:
                     self.rep.error(
-                        f"invariant: '{expr.source}' must be a boolean, not "
+                        f"invariant: {quote(expr.source)} must be a boolean, not "
                         f"{tr.describe(expr.tree.type)}",
                         item,
                     )

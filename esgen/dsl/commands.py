@@ -22,7 +22,7 @@ from esgen import model
 from esgen.dsl import names as rules
 from esgen.dsl.expressions import COMMAND_META, Record, Scope
 from esgen.dsl.folds import FoldContext, _typed, _when
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.shape import Reporter
 from esgen.dsl.yamlnodes import Mapping as MappingNode
 from esgen.dsl.yamlnodes import Node, Scalar

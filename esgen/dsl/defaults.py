@@ -3,27 +3,37 @@
 Choices: decimals are normalized to their scale (``"0"`` for decimal(18,2) becomes
 ``"0.00"``); uuids to lowercase; timestamps and times are kept as written (validated, not
 converted); records are filled in with every field, missing ones taking their own default.
+
+A default is refused rather than changed: a whole number outside the 32/64-bit range, a
+float beyond float32 (which would be written as infinity), any number beyond a double, a
+decimal with more digits than its precision, a timestamp outside the years 1-9999 once in
+UTC. Numbers are never converted from more than ``MAX_NUMBER_DIGITS`` digits (Python's own
+limit is 4,300).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 import yaml
 
 from esgen import model
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
+from esgen.dsl.limits import MAX_NUMBER_DIGITS
 from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar, Sequence
-from esgen.errors import Location
+from esgen.errors import Location, quote, shorten
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
+# A plain scalar that YAML 1.1 reads as text but everyone reads as a number: 1e39, 2E-5.
+_EXPONENT_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _TIME = r"\d{2}:\d{2}:\d{2}(?:\.(\d{1,6}))?"
 _TIME_RE = re.compile(_TIME + r"\Z")
@@ -106,7 +116,7 @@ def _expected(node: Node, what: str, t: model.TypeRef, hint: str | None = None) 
         if isinstance(node, Mapping)
         else "a list"
         if isinstance(node, Sequence)
-        else f"'{node.text}'"
+        else f"{quote(node.text)}"
     )
     return DefaultError(
         f"expected {what} as the default for '{describe(t)}', got {got}", node.location, hint
@@ -118,11 +128,11 @@ def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, ob
     if not isinstance(node, Mapping):
         raise _expected(node, "a mapping of its fields", t)
     fields = table.records[full]
-    names = [f.name for f in fields]
+    names = {f.name: f for f in fields}
     for key, _ in node.items:
         if key.text not in names:
             raise DefaultError(
-                f"default of '{full}': unknown field '{key.text}'",
+                f"default of {quote(full)}: unknown field {quote(key.text)}",
                 key.location,
                 did_you_mean(key.text, names),
             )
@@ -136,7 +146,7 @@ def _record(node: Node, full: str, table: TypeTable, depth: int) -> dict[str, ob
             result[f.name] = field_default(f, table, depth + 1)
         except LookupError:
             raise DefaultError(
-                f"default of '{full}' lacks the field '{f.name}', which has no default",
+                f"default of {quote(full)} lacks the field {quote(f.name)}, which has no default",
                 node.location,
             ) from None
     return result
@@ -152,28 +162,17 @@ def _scalar(node: Scalar, t: model.TypeRef, table: TypeTable) -> object:
         case model.Primitive("int" | "long" as name):
             if kind != "int":
                 raise _expected(node, "a whole number", t)
-            value = _construct_int(node)
             low, high = INT32 if name == "int" else INT64
-            if not low <= value <= high:
+            value = _construct_int(node)
+            if value is None or not low <= value <= high:
                 raise DefaultError(
-                    f"default {text} is out of range for '{name}' ({low} to {high})",
+                    f"default {shorten(text)} is out of range for '{name}' ({low} to {high})",
                     node.location,
                     "use 'long'" if name == "int" else None,
                 )
             return value
-        case model.Primitive("float" | "double"):
-            if kind == "int":
-                return float(_construct_int(node))
-            if kind != "float":
-                raise _expected(node, "a number", t)
-            number = float(yaml.constructor.SafeConstructor().construct_yaml_float(_raw(node)))
-            if not math.isfinite(number):
-                raise DefaultError(
-                    f"default {text} is not a finite number; Avro defaults are "
-                    "JSON, which has no NaN or infinity",
-                    node.location,
-                )
-            return number
+        case model.Primitive("float" | "double" as name):
+            return _float(node, name, t)
         case model.Primitive("string"):
             _need_string(node, t)
             return text
@@ -188,7 +187,7 @@ def _scalar(node: Scalar, t: model.TypeRef, table: TypeTable) -> object:
             symbols = table.enums[full]
             if kind not in _STRINGLIKE or text not in symbols:
                 raise DefaultError(
-                    f"default '{text}' is not a symbol of the enum '{full}'",
+                    f"default {quote(text)} is not a symbol of the enum {quote(full)}",
                     node.location,
                     did_you_mean(text, symbols),
                 )
@@ -198,7 +197,7 @@ def _scalar(node: Scalar, t: model.TypeRef, table: TypeTable) -> object:
             chars = _latin1(node, t)
             if len(chars) != table.fixed[full]:
                 raise DefaultError(
-                    f"default of the fixed type '{full}' has {len(chars)} "
+                    f"default of the fixed type {quote(full)} has {len(chars)} "
                     f"characters; expected exactly {table.fixed[full]}",
                     node.location,
                 )
@@ -210,8 +209,42 @@ def _raw(node: Scalar) -> yaml.ScalarNode:
     return yaml.ScalarNode(node.tag, node.text)
 
 
-def _construct_int(node: Scalar) -> int:
+def _construct_int(node: Scalar) -> int | None:
+    """The value of a YAML int; None when it has more than MAX_NUMBER_DIGITS digits."""
+    if sum(c.isalnum() for c in node.text) > MAX_NUMBER_DIGITS:
+        return None
     return int(yaml.constructor.SafeConstructor().construct_yaml_int(_raw(node)))
+
+
+def _float(node: Scalar, name: str, t: model.TypeRef) -> float:
+    text, kind = node.text, node.kind
+    if kind == "int":
+        whole = _construct_int(node)
+        number = math.inf if whole is None or len(str(abs(whole))) > 309 else float(whole)
+    elif kind == "float" or (node.style is None and _EXPONENT_NUMBER.match(text)):
+        number = float(yaml.constructor.SafeConstructor().construct_yaml_float(_raw(node)))
+        if math.isnan(number):
+            raise DefaultError(
+                f"default {shorten(text)} is not a number; Avro defaults are JSON, "
+                "which has no NaN",
+                node.location,
+            )
+    else:
+        raise _expected(node, "a number", t)
+    if name == "float" and math.isfinite(number):
+        try:
+            struct.pack("<f", number)
+        except OverflowError:
+            number = math.inf  # float32 would write it as infinity
+    if not math.isfinite(number):
+        limit = "3.4028235e+38" if name == "float" else "1.7976931348623157e+308"
+        raise DefaultError(
+            f"default {shorten(text)} is out of range for '{name}' (at most {limit} "
+            "either side of 0); Avro defaults are JSON, which has no infinity",
+            node.location,
+            "use 'double'" if name == "float" else None,
+        )
+    return number
 
 
 def _need_string(node: Scalar, t: model.TypeRef) -> None:
@@ -244,18 +277,18 @@ def _decimal(node: Scalar, precision: int, scale: int, t: model.TypeRef) -> str:
     assert isinstance(exponent, int)
     if -exponent > scale:
         raise DefaultError(
-            f'default "{node.text}" has more than {scale} digits after the '
+            f"default {quote(node.text)} has more than {scale} digits after the "
             f"point for '{describe(t)}'",
             node.location,
         )
-    quantized = value.quantize(Decimal(1).scaleb(-scale))
-    if len(quantized.as_tuple().digits) > precision and quantized != 0:
+    # Digits before the point, counted without arithmetic (no context can overflow).
+    if value != 0 and value.adjusted() + 1 > precision - scale:
         raise DefaultError(
-            f"default \"{node.text}\" does not fit '{describe(t)}' (at most "
+            f"default {quote(node.text)} does not fit '{describe(t)}' (at most "
             f"{precision - scale} digits before the point)",
             node.location,
         )
-    return str(quantized)
+    return str(value.quantize(Decimal(1).scaleb(-scale)))
 
 
 def _logical(node: Scalar, name: str, t: model.TypeRef) -> str:
@@ -279,14 +312,24 @@ def _logical(node: Scalar, name: str, t: model.TypeRef) -> str:
             raise ValueError
         if name.endswith("millis") and match[1] and len(match[1]) > 3:
             raise DefaultError(
-                f"default '{text}' has more than millisecond precision for '{name}'",
+                f"default {quote(text)} has more than millisecond precision for '{name}'",
                 node.location,
                 f"use '{name[:-6]}micros'",
             )
         if name.startswith("time-"):
             time.fromisoformat(text)
+        elif name.startswith("timestamp-"):
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            try:
+                moment.astimezone(UTC)
+            except OverflowError:
+                raise DefaultError(
+                    f"default {quote(text)} is outside the years 1 to 9999 in UTC, "
+                    f"which '{name}' holds",
+                    node.location,
+                ) from None
         else:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
+            datetime.fromisoformat(text)
         return text
     except ValueError:
         raise _expected(node, _FORMATS[name], t) from None

@@ -2,22 +2,31 @@
 
 We parse with ``ast.parse(mode="eval")`` and walk the tree ourselves: anything the
 walker does not know is an error, so nothing outside the allow-list can slip through.
+
+The walker recurses, so an expression is first measured: longer than
+``MAX_EXPRESSION_LENGTH`` characters or nested deeper than ``MAX_EXPRESSION_DEPTH``
+operators is an error at its place, before anything recurses over it (here, in the code
+generator, or in Python compiling the generated module). Constant parts are then computed
+(``esgen.dsl.constants``): ``1 / 0`` and overflowing constants are refused.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, cast
 
 from esgen import model
 from esgen.dsl import typerules as tr
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.constants import constant_problem
+from esgen.dsl.hints import did_you_mean
+from esgen.dsl.limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, too_deep
 from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Scalar
-from esgen.errors import DefinitionError, Location
+from esgen.errors import DefinitionError, Location, quote
 
 FUNCTIONS = ("len", "min", "max", "abs", "coalesce", "lower", "upper")
 META: dict[str, model.TypeRef] = {
@@ -138,6 +147,42 @@ class _Broken(Exception):
     """The expression reads a field whose type was already reported as wrong."""
 
 
+# Lookups derived from a scope's mappings, built once per mapping (the last one asked for:
+# every scope of a project shares one ``enums``, every scope of a file one ``short``), so
+# that hints in a project of thousands of names stay linear.
+_owners_cache: list[tuple[Mapping[str, tuple[str, ...]], dict[str, str]]] = []
+_short_cache: list[tuple[Mapping[str, str], _ShortLookups]] = []
+
+
+def _symbol_owners(enums: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Enum symbol -> the first enum that has it."""
+    if not _owners_cache or _owners_cache[0][0] is not enums:
+        owners: dict[str, str] = {}
+        for full, symbols in enums.items():
+            for symbol in symbols:
+                owners.setdefault(symbol, full)
+        _owners_cache[:] = [(enums, owners)]
+    return _owners_cache[0][1]
+
+
+@dataclass(frozen=True)
+class _ShortLookups:
+    short_of: dict[str, str]  # full name -> the first short name this file gives it
+    roots: tuple[str, ...]  # what a dotted name may start with: roots and enum short names
+
+
+def _short_lookups(
+    short: Mapping[str, str], enums: Mapping[str, tuple[str, ...]]
+) -> _ShortLookups:
+    if not _short_cache or _short_cache[0][0] is not short:
+        short_of: dict[str, str] = {}
+        for name, full in short.items():
+            short_of.setdefault(full, name)
+        roots = ("event", "state", "meta", *(s for s, f in short.items() if f in enums))
+        _short_cache[:] = [(short, _ShortLookups(short_of, roots))]
+    return _short_cache[0][1]
+
+
 @functools.lru_cache(maxsize=4)
 def _lines(file_text: str) -> list[str]:
     """The file's lines, split once per file (str caches its hash, so lookups are cheap)."""
@@ -202,15 +247,32 @@ def parse_expression(
 
     if not body.strip():
         return DefinitionError(f"{what}: empty expression", scalar.location)
+    if len(body) > MAX_EXPRESSION_LENGTH:
+        return DefinitionError(
+            f"{what}: the expression is {len(body)} characters long "
+            f"(limit {MAX_EXPRESSION_LENGTH})",
+            scalar.location,
+            "split it over several fold steps, or use 'call'",
+        )
     try:
         tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
         offset = lead + max((exc.offset or 1) - 1, 0)
         return DefinitionError(
-            f"{what}: invalid expression '{source.strip()}': {exc.msg}",
+            f"{what}: invalid expression {quote(source.strip())}: {exc.msg}",
             flat_locate(min(offset, len(source))),
         )
-    checker = _Checker(scope, lambda n: _node_location(n, locate, scalar))
+    except (RecursionError, MemoryError):  # Python's parser has limits of its own
+        return DefinitionError(
+            f"{what}: {too_deep('the expression', MAX_EXPRESSION_DEPTH)}", scalar.location
+        )
+    deep = _too_deep(tree.body)
+    if deep is not None:
+        return DefinitionError(
+            f"{what}: {too_deep('the expression', MAX_EXPRESSION_DEPTH)}",
+            _node_location(deep, locate, scalar),
+        )
+    checker = _Checker(scope, lambda n: _node_location(n, locate, scalar), body)
     try:
         expr = checker.check(tree.body, expected)
     except _Broken:
@@ -218,7 +280,23 @@ def parse_expression(
     except ExprError as exc:
         location = _node_location(exc.node, locate, scalar) if exc.node else scalar.location
         return DefinitionError(f"{what}: {exc.message}", location, exc.hint)
-    return model.Expression(source.strip(), expr, flat_locate(lead))
+    checked = model.Expression(source.strip(), expr, flat_locate(lead))
+    problem = constant_problem(checked, expected)
+    if problem is not None:
+        return DefinitionError(f"{what}: {problem.message}", problem.location)
+    return checked
+
+
+def _too_deep(root: ast.expr) -> ast.AST | None:
+    """The first node nested deeper than MAX_EXPRESSION_DEPTH expressions (iteratively)."""
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            return node
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + isinstance(child, ast.expr)))
+    return None
 
 
 def _node_location(
@@ -232,9 +310,14 @@ def _node_location(
 
 
 class _Checker:
-    def __init__(self, scope: Scope, locate: Callable[[ast.AST], Location]) -> None:
+    def __init__(self, scope: Scope, locate: Callable[[ast.AST], Location], source: str) -> None:
         self.scope = scope
         self.loc = locate
+        self.source = source  # the text ``ast.parse`` saw
+
+    def written(self, node: ast.AST) -> str:
+        """A part of the expression as the user wrote it, quoted for a message."""
+        return quote(ast.get_source_segment(self.source, node) or ast.unparse(node))
 
     # ----------------------------------------------------------------- dispatch
     def check(self, node: ast.expr, expected: model.TypeRef | None = None) -> model.Expr:
@@ -249,7 +332,7 @@ class _Checker:
                 )
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
-            raise ExprError(f"'{ast.unparse(node)}' is not allowed in expressions", node)
+            raise ExprError(f"{self.written(node)} is not allowed in expressions", node)
         return cast(model.Expr, method(node, expected))
 
     def _Constant(self, node: ast.Constant, expected: model.TypeRef | None) -> model.Expr:
@@ -264,6 +347,12 @@ class _Checker:
             kind = tr.INT if -(2**31) <= value < 2**31 else tr.LONG
             return model.Literal_(value, kind, loc)
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ExprError(
+                    f"the number {self.written(node)} is beyond the range of a double "
+                    "(it would be infinity)",
+                    node,
+                )
             return model.Literal_(value, tr.DOUBLE, loc)
         if isinstance(value, str):
             return model.Literal_(value, tr.STRING, loc)
@@ -277,25 +366,27 @@ class _Checker:
             return model.Literal_(value, tr.NULL if value is None else tr.BOOLEAN, loc)
         if name in ROOTS:
             self._root_allowed(name, node)
-            raise ExprError(f"'{name}' alone is not a value; name a field, e.g. '{name}.x'", node)
+            raise ExprError(
+                f"{quote(name)} alone is not a value; name a field, e.g. '{name}.x'", node
+            )
         enum = self._enum_of(expected)
         if enum is not None:
             return self._symbol(enum, name, node)
         if name.startswith("__"):
-            raise ExprError(f"the name '{name}' is not allowed in expressions", node)
+            raise ExprError(f"the name {quote(name)} is not allowed in expressions", node)
         if name in FUNCTIONS:
-            raise ExprError(f"'{name}' is a function; call it: '{name}(...)'", node)
-        owners = [full for full, symbols in self.scope.enums.items() if name in symbols]
-        if owners:
-            short = self._short_name(owners[0])
+            raise ExprError(f"{quote(name)} is a function; call it: '{name}(...)'", node)
+        owner = _symbol_owners(self.scope.enums).get(name)
+        if owner is not None:
+            short = self._short_name(owner)
             raise ExprError(
-                f"unknown name '{name}': a bare enum symbol is only understood "
+                f"unknown name {quote(name)}: a bare enum symbol is only understood "
                 "where an enum is expected",
                 node,
                 f"write '{short}.{name}'",
             )
         raise ExprError(
-            f"unknown name '{name}'",
+            f"unknown name {quote(name)}",
             node,
             did_you_mean(name, [*self._known_roots(), *_LITERALS]),
         )
@@ -314,7 +405,7 @@ class _Checker:
         parts.reverse()
         for part in parts:
             if part.startswith("__"):
-                raise ExprError(f"the name '{part}' is not allowed in expressions", node)
+                raise ExprError(f"the name {quote(part)} is not allowed in expressions", node)
         root = parts[0]
         if root in ROOTS:
             return self._ref(root, tuple(parts[1:]), node, current)
@@ -323,9 +414,12 @@ class _Checker:
         if full in self.scope.enums:
             return self._symbol(full, parts[-1], node)
         raise ExprError(
-            f"unknown name '{enum_name}'",
+            f"unknown name {quote(enum_name)}",
             current,
-            did_you_mean(root, [*self._known_roots(), *self._enum_shorts()]),
+            did_you_mean(
+                root,
+                [*self._known_roots(), *_short_lookups(self.scope.short, self.scope.enums).roots],
+            ),
         )
 
     def _UnaryOp(self, node: ast.UnaryOp, expected: model.TypeRef | None) -> model.Expr:
@@ -428,9 +522,11 @@ class _Checker:
             raise ExprError("only the functions " + ", ".join(FUNCTIONS) + " can be called", node)
         name = node.func.id
         if name not in FUNCTIONS:
-            raise ExprError(f"unknown function '{name}'", node.func, did_you_mean(name, FUNCTIONS))
+            raise ExprError(
+                f"unknown function {quote(name)}", node.func, did_you_mean(name, FUNCTIONS)
+            )
         if node.keywords:
-            raise ExprError(f"'{name}' takes no keyword arguments", node.keywords[0])
+            raise ExprError(f"{quote(name)} takes no keyword arguments", node.keywords[0])
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise ExprError("'*' unpacking is not allowed in expressions", arg)
@@ -451,7 +547,7 @@ class _Checker:
                 else f"{low} to {high}"
             )
             raise ExprError(
-                f"'{name}' takes {want} argument{'s' if want != '1' else ''}, got {n}", node
+                f"{quote(name)} takes {want} argument{'s' if want != '1' else ''}, got {n}", node
             )
 
     def _fn_len(
@@ -486,10 +582,10 @@ class _Checker:
         args = [self.check(a) for a in node.args]
         result: model.TypeRef | None = None
         for arg, raw in zip(args, node.args, strict=True):
-            self._number(arg, raw, f"'{name}'")
+            self._number(arg, raw, f"{quote(name)}")
             result = arg.type if result is None else tr.promote(result, arg.type)
             if result is None:
-                raise ExprError(f"'{name}' cannot mix decimals with float or double", raw)
+                raise ExprError(f"{quote(name)} cannot mix decimals with float or double", raw)
         assert result is not None
         return args, result
 
@@ -501,9 +597,11 @@ class _Checker:
         self._arity(node, 1, 1)
         arg = self.check(node.args[0])
         name = cast(ast.Name, node.func).id
-        self._not_optional(arg, node.args[0], f"'{name}'")
+        self._not_optional(arg, node.args[0], f"{quote(name)}")
         if arg.type != tr.STRING:
-            raise ExprError(f"'{name}' needs a string, not {describe(arg.type)}", node.args[0])
+            raise ExprError(
+                f"{quote(name)} needs a string, not {describe(arg.type)}", node.args[0]
+            )
         return [arg], tr.STRING
 
     _fn_upper = _fn_lower
@@ -524,8 +622,7 @@ class _Checker:
         for arg, raw in zip(args[:-1], node.args[:-1], strict=True):
             if not tr.is_optional(arg.type):
                 raise ExprError(
-                    f"'{ast.unparse(raw)}' is never null, so the arguments after "
-                    "it are never used",
+                    f"{self.written(raw)} is never null, so the arguments after it are never used",
                     raw,
                     "put it last",
                 )
@@ -583,7 +680,7 @@ class _Checker:
             if name not in record.fields:
                 where = ".".join((root, *path[:depth]))
                 raise ExprError(
-                    f"'{where}' ({record.name}) has no field '{name}'",
+                    f"{quote(where)} ({record.name}) has no field {quote(name)}",
                     node,
                     did_you_mean(name, record.fields),
                 )
@@ -596,13 +693,13 @@ class _Checker:
                 if isinstance(inner, model.NamedRef) and inner.full_name in self.scope.records:
                     if isinstance(t, model.OptionalType):
                         raise ExprError(
-                            f"'{dotted}' may be null, so it has no fields to read",
+                            f"{quote(dotted)} may be null, so it has no fields to read",
                             node,
                             f"test '{dotted} != null' in 'when' first",
                         )
                     record = self.scope.records[inner.full_name]
                     continue
-                raise ExprError(f"'{dotted}' is {describe(t)} and has no fields", node)
+                raise ExprError(f"{quote(dotted)} is {describe(t)} and has no fields", node)
         assert t is not None
         return model.Ref(cast(Literal["event", "state", "command"], root), path, t, loc)
 
@@ -620,17 +717,14 @@ class _Checker:
         symbols = self.scope.enums[enum]
         if symbol not in symbols:
             raise ExprError(
-                f"'{symbol}' is not a symbol of the enum '{enum}'",
+                f"{quote(symbol)} is not a symbol of the enum {quote(enum)}",
                 node,
                 did_you_mean(symbol, symbols),
             )
         return model.EnumSymbol(enum, symbol, model.NamedRef(enum), self.loc(node))
 
     def _short_name(self, full: str) -> str:
-        return next((s for s, f in self.scope.short.items() if f == full), full)
-
-    def _enum_shorts(self) -> list[str]:
-        return [s for s, f in self.scope.short.items() if f in self.scope.enums]
+        return _short_lookups(self.scope.short, self.scope.enums).short_of.get(full, full)
 
     @staticmethod
     def _bare_name(node: ast.expr) -> bool:
@@ -675,7 +769,7 @@ class _Checker:
     def _not_optional(self, expr: model.Expr, node: ast.expr, what: str) -> None:
         if tr.is_optional(expr.type):
             raise ExprError(
-                f"'{ast.unparse(node)}' may be null ({describe(expr.type)}); "
+                f"{self.written(node)} may be null ({describe(expr.type)}); "
                 f"wrap it in coalesce(..., default) before {what}",
                 node,
             )
@@ -684,7 +778,7 @@ class _Checker:
         self._not_optional(expr, node, what)
         if not tr.is_number(expr.type):
             raise ExprError(
-                f"{what} needs numbers, but '{ast.unparse(node)}' is {describe(expr.type)}", node
+                f"{what} needs numbers, but {self.written(node)} is {describe(expr.type)}", node
             )
 
     def _check_compare(

@@ -10,13 +10,16 @@ from esgen import model
 from esgen.dsl import names as rules
 from esgen.dsl import typerules as tr
 from esgen.dsl.expressions import Scope, parse_expression
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.shape import Reporter
 from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Node, Scalar
 from esgen.dsl.yamlnodes import describe as describe_node
+from esgen.errors import quote
 
 OPS = ("set", "add", "subtract", "append", "remove", "put", "delete", "call")
+STEP_KEYS = (*OPS, "when")
+CALL = rules.FUNCTION
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,14 @@ def _step(node: Node, ctx: FoldContext) -> model.FoldStep | None:
     for key, _ in step.items:
         if key.text not in OPS and key.text != "when":
             rep.error(
-                f"{ctx.what}: unknown fold step '{key.text}'",
+                f"{ctx.what}: unknown fold step {quote(key.text)}",
                 key,
-                did_you_mean(key.text, [*OPS, "when"]),
+                did_you_mean(key.text, STEP_KEYS),
             )
     if len(ops) > 1:
         rep.error(
             f"{ctx.what}: a fold step has one operation, found "
-            + " and ".join(f"'{k.text}'" for k in ops),
+            + " and ".join(f"{quote(k.text)}" for k in ops),
             ops[1],
             "write each as its own '- ' item",
         )
@@ -104,7 +107,7 @@ def _call(node: Node, ctx: FoldContext) -> str | None:
     if text is None:
         return None
     if reason := rules.function_spec(text):
-        ctx.reporter.error(f"{ctx.what}: 'call' {reason}, not '{text}'", node)
+        ctx.reporter.error(f"{ctx.what}: 'call' {reason}, not {quote(text)}", node)
         return None
     return text
 
@@ -131,7 +134,7 @@ def _target(path_node: Scalar, ctx: FoldContext) -> model.TypeRef | None:
     fields: MappingABC[str, model.TypeRef | None] = record.fields
     if parts[0] == ctx.key:
         ctx.reporter.error(
-            f"{ctx.what}: the key field '{ctx.key}' is set from the entity id; "
+            f"{ctx.what}: the key field {quote(ctx.key)} is set from the entity id; "
             "fold steps may not change it",
             path_node,
         )
@@ -141,7 +144,7 @@ def _target(path_node: Scalar, ctx: FoldContext) -> model.TypeRef | None:
         if name not in fields:
             where = ".".join(["state", *parts[:depth]])
             ctx.reporter.error(
-                f"{ctx.what}: '{where}' has no field '{name}'",
+                f"{ctx.what}: {quote(where)} has no field {quote(name)}",
                 path_node,
                 did_you_mean(name, fields),
             )
@@ -153,14 +156,15 @@ def _target(path_node: Scalar, ctx: FoldContext) -> model.TypeRef | None:
             dotted = ".".join(parts[: depth + 1])
             if isinstance(t, model.OptionalType):
                 ctx.reporter.error(
-                    f"{ctx.what}: '{dotted}' may be null, so a step cannot set a field inside it",
+                    f"{ctx.what}: {quote(dotted)} may be null, so a step cannot set a field "
+                    "inside it",
                     path_node,
-                    f"set '{dotted}' as a whole",
+                    f"set {quote(dotted)} as a whole",
                 )
                 return None
             if not isinstance(t, model.NamedRef) or t.full_name not in scope.records:
                 ctx.reporter.error(
-                    f"{ctx.what}: '{dotted}' is {describe(t)} and has no fields", path_node
+                    f"{ctx.what}: {quote(dotted)} is {describe(t)} and has no fields", path_node
                 )
                 return None
             fields = scope.records[t.full_name].fields
@@ -173,7 +177,7 @@ def _assignment(
     rep = ctx.reporter
     target = _target(path_node, ctx)
     path = tuple(path_node.text.split("."))
-    where = f"'{op}' of '{path_node.text}'"
+    where = f"'{op}' of {quote(path_node.text)}"
     if target is None:
         return None
     expected, problem = _expected_value(op, target)
@@ -220,7 +224,7 @@ def _typed(
             hint = "decimals never take float or double values"
         ctx.reporter.error(
             f"{ctx.what}, {where}: expected {describe(expected)}, but "
-            f"'{expr.source}' is {describe(got)}",
+            f"{quote(expr.source)} is {describe(got)}",
             node,
             hint,
         )

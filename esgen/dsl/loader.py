@@ -1,4 +1,10 @@
-"""Find, read and parse the definition files of a folder, then build the project."""
+"""Find, read and parse the definition files of a folder, then build the project.
+
+A file's path is its module path in the generated package (``bank/account.yaml`` ->
+``bank.account``), so paths are checked like names: two files must not become one module,
+and a file must not become a module where a folder becomes a package (``bank.yaml``
+beside ``bank/``): Python would import only one of them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ from esgen.dsl import names as rules
 from esgen.dsl.build import Builder, SourceFile
 from esgen.dsl.shape import Reporter
 from esgen.dsl.yamlnodes import load_yaml
-from esgen.errors import DefinitionError, DefinitionErrors, Location
+from esgen.errors import DefinitionError, DefinitionErrors, Location, SourceError, quote
+from esgen.sources import read_text
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -45,8 +52,13 @@ def load_project(folder: Path) -> model.Project:
         )
     files: list[SourceFile] = []
     modules: dict[str, str] = {}
+    packages = {
+        ".".join(p.relative_to(folder).parts[:depth])
+        for p in paths
+        for depth in range(1, len(p.relative_to(folder).parts))
+    }
     for path in paths:
-        source = _read(folder, path, reporter, modules)
+        source = _read(folder, path, reporter, modules, packages)
         if source is not None:
             files.append(source)
     try:
@@ -61,7 +73,7 @@ def load_project(folder: Path) -> model.Project:
 
 
 def _read(
-    folder: Path, path: Path, reporter: Reporter, modules: dict[str, str]
+    folder: Path, path: Path, reporter: Reporter, modules: dict[str, str], packages: set[str]
 ) -> SourceFile | None:
     rel = PurePosixPath(path.relative_to(folder).as_posix())
     shown = (folder / path.relative_to(folder)).as_posix()
@@ -71,17 +83,30 @@ def _read(
     bad = [(p, reason) for p in parts if (reason := rules.module_part(p))]
     for part, reason in bad:
         reporter.at(
-            f"'{part}' in the file path {reason}; the path becomes the module '{module}'",
+            f"{quote(part)} in the file path {reason}; the path becomes the module "
+            f"{quote(module)}",
             start,
             "rename the file or folder",
         )
     if not bad and module in modules:
-        reporter.at(f"'{rel}' and '{modules[module]}' both become the module '{module}'", start)
+        reporter.at(
+            f"{quote(str(rel))} and {quote(modules[module])} both become the module "
+            f"{quote(module)}",
+            start,
+        )
+    elif not bad and module in packages:
+        reporter.at(
+            f"{quote(str(rel))} becomes the module {quote(module)}, and the folder "
+            f"{quote(str(rel.with_suffix('')) + '/')} becomes a package of the same name; "
+            "Python would import only one of them",
+            start,
+            "rename the file or the folder",
+        )
     modules.setdefault(module, str(rel))
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reporter.at(f"cannot read the file: {exc}", start)
+        text = read_text(path, shown)
+    except SourceError as exc:
+        reporter.at(exc.message, exc.location)
         return None
     root, errors = load_yaml(text, shown)
     for error in errors:

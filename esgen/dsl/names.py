@@ -1,26 +1,30 @@
 """Naming rules, in one place. A bad name is reported, never changed.
 
 Every function returns None for a good name, else the reason it is bad (a message
-fragment such as "must be PascalCase").
+fragment such as "must be PascalCase"). The patterns are public so that the editor schema
+(``esgen.dsl.editor_schema``) states the same rules.
 """
 
 from __future__ import annotations
 
-import difflib
 import keyword
 import re
-from collections.abc import Iterable
 
-_AVRO = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
-_SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
-_TOPIC = re.compile(r"[A-Za-z0-9._-]+\Z")
-_MAX_TOPIC = 249
-_FUNCTION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*\Z")
+from esgen.model import is_avro_name, is_avro_namespace
+
+PASCAL_CASE = r"[A-Z][A-Za-z0-9]*"
+SNAKE_CASE = r"[a-z][a-z0-9_]*"
+TOPIC = r"[A-Za-z0-9._-]+"
+MAX_TOPIC = 249
+_PASCAL = re.compile(PASCAL_CASE + r"\Z")
+_SNAKE = re.compile(SNAKE_CASE + r"\Z")
+_TOPIC = re.compile(TOPIC + r"\Z")
+FUNCTION = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*"  # package.module:function
+_FUNCTION = re.compile(FUNCTION + r"\Z")
 
 
 def avro_name(name: str) -> str | None:
-    if not _AVRO.match(name):
+    if not is_avro_name(name):
         return "is not a valid Avro name (letters, digits and '_', not starting with a digit)"
     return None
 
@@ -60,7 +64,7 @@ def enum_symbol(name: str) -> str | None:
 
 
 def namespace(name: str) -> str | None:
-    if not name or not all(_AVRO.match(part) for part in name.split(".")):
+    if not is_avro_namespace(name):
         return "is not a valid Avro namespace (dot-separated Avro names, e.g. 'com.example.shop')"
     return None
 
@@ -68,8 +72,8 @@ def namespace(name: str) -> str | None:
 def topic(name: str) -> str | None:
     if not _TOPIC.match(name):
         return "is not a valid Kafka topic name (letters, digits, '.', '_' and '-')"
-    if len(name) > _MAX_TOPIC:
-        return f"is longer than {_MAX_TOPIC} characters, the Kafka limit for topic names"
+    if len(name) > MAX_TOPIC:
+        return f"is longer than {MAX_TOPIC} characters, the Kafka limit for topic names"
     if name in (".", ".."):
         return "is not a valid Kafka topic name"
     return None
@@ -79,6 +83,9 @@ def module_part(name: str) -> str | None:
     """A folder or file stem of the definitions tree: it becomes a Python module."""
     if not name.isidentifier() or not name.isascii():
         return "is not a valid Python module name (letters, digits and '_')"
+    if name.startswith("__") and name.endswith("__"):
+        # __init__.yaml would overwrite the package's own __init__.py
+        return "is reserved by Python for a package's own files (such as __init__.py)"
     return _python_keyword(name)
 
 
@@ -93,13 +100,3 @@ def function_spec(spec: str) -> str | None:
 def snake_case(name: str) -> str:
     """'OrderLine' -> 'order_line'; for the default topic name."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A hint such as "did you mean 'decimal(P,S)'?" or None when nothing is close."""
-    pool = list(dict.fromkeys(candidates))
-    by_key = {c.split("(")[0].lower(): c for c in pool}
-    matches = difflib.get_close_matches(word.lower(), list(by_key), n=1, cutoff=0.6)
-    if not matches:
-        return None
-    return f"did you mean '{by_key[matches[0]]}'?"

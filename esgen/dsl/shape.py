@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from esgen.dsl.names import did_you_mean
+from esgen.dsl.hints import did_you_mean
 from esgen.dsl.yamlnodes import Mapping, Node, Scalar, Sequence, describe
-from esgen.errors import DefinitionError, Location
+from esgen.errors import DefinitionError, Location, quote
 
 
 class Reporter:
@@ -59,7 +59,7 @@ class Reporter:
                 # {doc: one, two} splits at the comma: 'two' becomes a key without value
                 hint = "in {...} a comma ends a value; quote text that contains ', '"
             self.error(
-                f"{what}: unknown key '{key.text}'",
+                f"{what}: unknown key {quote(key.text)}",
                 key,
                 hint or "expected one of " + ", ".join(f"'{a}'" for a in allowed),
             )
@@ -68,5 +68,5 @@ class Reporter:
         value = node.get(key)
         others = [k.text for k, _ in node.items]
         if value is None and not did_you_mean(key, others):  # else reported as a misspelling
-            self.error(f"{what}: missing required key '{key}'", node)
+            self.error(f"{what}: missing required key {quote(key)}", node)
         return value

@@ -3,22 +3,36 @@
 We compose (never construct) with ``yaml.SafeLoader`` so every node keeps its line and
 column, and so scalars arrive as the text the user wrote: the DSL decides what ``0``,
 ``true`` or ``OPEN`` mean from the type it expects, not YAML's resolver.
+
+Whatever the text, ``load_yaml`` returns nodes or located errors, never raises: characters
+YAML forbids (control characters, even in a comment), lone surrogates written as escapes
+(``"\\ud800"``, which no UTF-8 file can hold) and nesting deeper than ``MAX_YAML_DEPTH``
+are reported at their line and column. The depth is checked before PyYAML's recursive
+composer runs, so it never meets Python's recursion limit.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import yaml
 
-from esgen.errors import DefinitionError, Location
+from esgen.dsl.limits import MAX_YAML_DEPTH, too_deep
+from esgen.errors import DefinitionError, Location, quote
+from esgen.sources import position
 
 _STD = "tag:yaml.org,2002:"
 # Tags a definition may carry, explicitly or by YAML's implicit resolution.
 _ALLOWED_TAGS = {
     _STD + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
 }
+# What YAML 1.1 lets a file contain (PyYAML's reader refuses the rest, without a line).
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CATEGORIES = {"Cc": "a control character", "Cs": "a lone surrogate"}
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _loc(path: str, mark: yaml.Mark) -> Location:
+def _loc(path: str, mark: yaml.Mark | yaml._yaml.Mark) -> Location:
     return Location(path, mark.line + 1, mark.column + 1)
 
 
@@ -172,8 +186,9 @@ def _rejoin_flow(node: yaml.Node, text: str) -> None:
 def _compose_fast(text: str) -> yaml.Node | bool | None:
     """Compose with libyaml when PyYAML has it (about 10x faster than pure Python).
 
-    Returns False when the pure-Python loader must run instead: the text is malformed
-    or uses aliases, and only that loader reports those with the exact position.
+    Returns False when the pure-Python loader must run instead: the text is malformed,
+    uses aliases or nests too deeply, and only that loader reports those with the exact
+    position.
     """
     loader_class = getattr(yaml, "CSafeLoader", None)
     if loader_class is None:
@@ -185,44 +200,90 @@ def _compose_fast(text: str) -> yaml.Node | bool | None:
         return False
     finally:
         loader.dispose()
-    return False if root is not None and _shared_or_unify(root) else root
+    return False if root is not None and _shared_deep_or_unify(root) else root
 
 
-def _shared_or_unify(root: yaml.Node) -> bool:
-    """Make libyaml's nodes look like PyYAML's; True if a node appears twice.
+def _shared_deep_or_unify(root: yaml.Node) -> bool:
+    """Make libyaml's nodes look like PyYAML's; True if a node appears twice or the tree
+    nests deeper than MAX_YAML_DEPTH.
 
     An alias (``*name``) makes libyaml return one node object in two places. libyaml
     also spells a plain scalar's style ``''`` where PyYAML says ``None``.
     """
     seen: set[int] = set()
-    stack = [root]
+    stack = [(root, 0)]
     while stack:
-        node = stack.pop()
-        if id(node) in seen:
+        node, depth = stack.pop()
+        if id(node) in seen or depth > MAX_YAML_DEPTH:
             return True
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode) and node.style == "":
             node.style = None
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                stack.extend((key, value))
+                stack.extend(((key, depth + 1), (value, depth + 1)))
         elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+            stack.extend((item, depth + 1) for item in node.value)
     return False
+
+
+def _unreadable(text: str, path: str) -> DefinitionError | None:
+    """A character YAML does not allow in a file, at its place."""
+    match = _NOT_YAML.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    what = _CATEGORIES.get(unicodedata.category(char), "a noncharacter")
+    return DefinitionError(
+        f"the character U+{ord(char):04X} ({what}) is not allowed anywhere in a YAML "
+        "file, comments included",
+        Location(path, *position(text, match.start())),
+        f'remove it; inside a double-quoted string write the escape "\\x{ord(char):02x}"'
+        if ord(char) < 0x100
+        else "remove it",
+    )
+
+
+def _too_deep(text: str, path: str) -> DefinitionError | None:
+    """Nesting past MAX_YAML_DEPTH, found from the parser's events (the parser, unlike the
+    composer, is not recursive). Malformed YAML is left to the composer to report."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    where = (
+                        _loc(path, event.start_mark) if event.start_mark else Location(path, 1, 1)
+                    )
+                    return DefinitionError(too_deep("the YAML", MAX_YAML_DEPTH), where)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def _empty(path: str) -> tuple[None, list[DefinitionError]]:
+    return None, [
+        DefinitionError("the file is empty; expected an entity definition", Location(path, 1, 1))
+    ]
 
 
 def load_yaml(text: str, path: str) -> tuple[Node | None, list[DefinitionError]]:
     """Parse one file. Malformed YAML gives one error at the parser's mark."""
+    unreadable = _unreadable(text, path)
+    if unreadable is not None:
+        return None, [unreadable]
     fast = _compose_fast(text)
-    if fast is None or isinstance(fast, yaml.Node):
-        if fast is None:
-            return None, [
-                DefinitionError(
-                    "the file is empty; expected an entity definition", Location(path, 1, 1)
-                )
-            ]
+    if fast is None:
+        return _empty(path)
+    if isinstance(fast, yaml.Node):
         found: list[DefinitionError] = []
         return _convert(fast, path, text, found), found
+    deep = _too_deep(text, path)
+    if deep is not None:
+        return None, [deep]
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -242,11 +303,7 @@ def load_yaml(text: str, path: str) -> tuple[Node | None, list[DefinitionError]]
     finally:
         loader.dispose()
     if root is None:
-        return None, [
-            DefinitionError(
-                "the file is empty; expected an entity definition", Location(path, 1, 1)
-            )
-        ]
+        return _empty(path)
     errors: list[DefinitionError] = []
     return _convert(root, path, text, errors), errors
 
@@ -298,4 +355,18 @@ def _convert(node: yaml.Node, path: str, text: str, errors: list[DefinitionError
     if isinstance(node, yaml.SequenceNode):
         return Sequence(tuple(_convert(item, path, text, errors) for item in node.value), location)
     assert isinstance(node, yaml.ScalarNode)
-    return Scalar(str(node.value), node.tag, node.style, location, node.end_mark.line + 1)
+    text = str(node.value)
+    if _SURROGATE.search(text):  # "\ud83d\ude00" escapes a pair that means one character
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "surrogatepass")
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        errors.append(
+            DefinitionError(
+                f"the text {quote(text)} holds the lone surrogate "
+                f"U+{ord(surrogate.group()):04X}, which UTF-8 cannot encode",
+                location,
+                'write the character itself, or escape it whole: "\\U0001F600"',
+            )
+        )
+        text = _SURROGATE.sub("\ufffd", text)  # reported once; read on without it
+    return Scalar(text, node.tag, node.style, location, node.end_mark.line + 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from esgen.compat.baseline import Baseline, EntityInfo, SubjectPlan, Version, entity_full_name
+from esgen.compat.baseline import Baseline, EntityInfo, SubjectPlan, Version
 from esgen.model import Project
 from esgen.registry.connection import Registry
 from esgen.runtime.subjects import SubjectStrategy, topic_subject
@@ -33,7 +33,7 @@ def read_registry(
                 latest = union[-1][1]
                 events = [str(b) for b in latest] if isinstance(latest, list) else []
         if events:
-            name = entity_full_name(entity)
+            name = entity.full_name
             baseline.entities[name] = EntityInfo(name, entity.topic, None, tuple(events), None)
     if strategy is SubjectStrategy.RECORD:
         baseline.notes.append(
