@@ -3,13 +3,17 @@
 Built from the resolved model (:mod:`esgen.model`), never from YAML, so it says exactly
 what the runtime puts on Kafka:
 
-- one **channel** per topic an entity uses: ``<topic>`` for its events and
-  ``<topic>.snapshots`` for its snapshots (the channel id is the topic name, which Kafka
-  and the definitions already keep unique), with Kafka channel bindings carrying the
-  topic configuration esgen intends: events are kept forever (``cleanup.policy: delete``
-  with ``retention.ms`` and ``retention.bytes`` -1), snapshots are compacted;
-- one **message** per event type and one for the entity's state on the snapshot topic,
-  in ``components.messages`` under the record's full name. The payload is the record's
+- one **channel** per topic an entity uses: ``<topic>`` for its events,
+  ``<topic>.snapshots`` for its snapshots and, when it accepts commands (SPEC §6),
+  ``<topic>.commands`` for them (the channel id is the topic name, which Kafka and the
+  definitions already keep unique), with Kafka channel bindings carrying the topic
+  configuration esgen intends: events are kept forever (``cleanup.policy: delete`` with
+  ``retention.ms`` and ``retention.bytes`` -1), snapshots are compacted, commands are
+  never compacted (``cleanup.policy: delete``);
+- one **message** per event type, one for the entity's state on the snapshot topic and
+  one per command type, in ``components.messages`` under the record's full name. A
+  command's description names the events it may cause (or the ``decide`` function that
+  chooses them) and the reasons it may be rejected with. The payload is the record's
   self-contained Avro schema (``application/vnd.apache.avro+json;version=1.9.0``), the
   same schema ``esgen generate`` writes and ``esgen register`` registers; the content is
   Avro binary in the Confluent wire format (``schemaIdLocation: payload``,
@@ -19,10 +23,14 @@ what the runtime puts on Kafka:
   the message's ``correlationId``;
 - **operations** ``<topic>.send`` and ``<topic>.receive`` per channel: an esgen
   application appends events (and writes snapshots) and reads them back (loads,
-  projections, ``esgen tail``).
+  projections, ``esgen tail``); a command client sends commands and the command
+  processor receives them.
 
-Commands (SPEC §6) travel on ``<topic>.commands``: when the model has them, a third
-channel is one more :class:`Channel` from :func:`entity_channels`, built the same way.
+The command channel states the contract of SPEC §6 (key, co-partitioning, headers,
+idempotence by ``esgen.command_id``). No esgen code writes commands to Kafka yet: the
+command headers are first named here (:data:`COMMAND_HEADERS`), after the event headers
+the runtime writes, and the command client must write exactly these. The processor's
+replies (``<topic>.replies``) are not described until the processor defines them.
 
 The document is a plain ``dict`` in a fixed key order; :func:`dumps` writes it as JSON,
 byte-identical on every run. Subject strategy ``topic`` is refused: its values are a
@@ -32,13 +40,19 @@ union of every event type, which this document does not describe yet.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from esgen.codegen.avro import SchemaBuilder
-from esgen.model import Entity, Logical, Primitive, Project, RecordDef, TypeRef
+from esgen.model import CommandDef, Entity, Logical, Primitive, Project, RecordDef, TypeRef
 from esgen.runtime import wire
-from esgen.runtime.subjects import SubjectStrategy, record_subject, snapshot_topic
+from esgen.runtime.subjects import (
+    SubjectStrategy,
+    command_topic,
+    record_subject,
+    snapshot_topic,
+)
 
 ASYNCAPI_VERSION = "3.0.0"
 AVRO_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
@@ -52,6 +66,9 @@ LOOKUP_STRATEGY = {
 
 KEPT_FOREVER = {"cleanup.policy": ["delete"], "retention.ms": -1, "retention.bytes": -1}
 """Event topics: nothing is ever deleted by time or size (the events are the history)."""
+NOT_COMPACTED = {"cleanup.policy": ["delete"]}
+"""Command topics: requests, kept for the topic's retention; compaction would drop a command
+queued behind another one for the same entity (same key)."""
 
 Document = dict[str, Any]
 
@@ -95,6 +112,39 @@ EVENT_HEADERS = (
     Header(
         wire.H_CAUSATION_ID,
         _text("The id of the message (command or event) that caused this event."),
+        required=False,
+    ),
+)
+H_COMMAND_ID = "esgen.command_id"
+"""The header a command's id travels in (SPEC §6: the same id again gets the first outcome).
+Named here first because no runtime code writes commands yet; it belongs beside the other
+``esgen.*`` headers of :mod:`esgen.runtime` once the command client writes it."""
+
+COMMAND_HEADERS = (
+    Header(wire.H_TYPE, _text("Full name of the command record: which schema the value uses.")),
+    Header(
+        H_COMMAND_ID,
+        _text(
+            "The command's id, unique per command; a retry sends the same id. The same id "
+            "again returns the first outcome and writes nothing new. The events the command "
+            f"causes carry it as `{wire.H_CAUSATION_ID}`."
+        ),
+    ),
+    Header(
+        wire.H_TIMESTAMP,
+        _text(
+            "When the command was sent, in milliseconds since the Unix epoch, decimal.",
+            pattern=DECIMAL,
+        ),
+    ),
+    Header(
+        wire.H_CORRELATION_ID,
+        _text("The id of the whole conversation this command belongs to."),
+        required=False,
+    ),
+    Header(
+        wire.H_CAUSATION_ID,
+        _text("The id of the message (command or event) that caused this command."),
         required=False,
     ),
 )
@@ -148,7 +198,7 @@ class Channel:
 
 
 def entity_channels(entity: Entity) -> list[Channel]:
-    """The channels of one entity, in a fixed order: events, snapshots (commands next)."""
+    """The channels of one entity, in a fixed order: events, snapshots, commands (if any)."""
     events = Channel(
         topic=entity.topic,
         entity=entity,
@@ -196,7 +246,75 @@ def entity_channels(entity: Entity) -> list[Channel]:
             "receive": f"Restore {entity.name} state before folding the events after it.",
         },
     )
-    return [events, snapshots]
+    if not entity.commands:
+        return [events, snapshots]
+    commands = Channel(
+        topic=command_topic(entity.topic),
+        entity=entity,
+        title=f"{entity.name} commands",
+        description=(
+            f"Commands to {entity.name} entities, one message per command type. The message "
+            f"key is the entity id (`{entity.key}`) and the topic has as many partitions as "
+            f"`{entity.topic}` (co-partitioned): a command lands in the partition number of "
+            "its entity's events, whose single writer, the command processor, decides it on "
+            f"the entity's current state and appends the events it causes to `{entity.topic}`, "
+            "or rejects it with a reason and writes nothing. The same "
+            f"`{H_COMMAND_ID}` again returns the first outcome and writes nothing new. "
+            f"The outcome of each command is replied on `{entity.topic}.replies`, documented "
+            "separately once the command processor lands."
+        ),
+        messages=tuple(
+            Message(
+                record=command.record,
+                headers=COMMAND_HEADERS,
+                description=_command_description(entity, command),
+                pinned_type=command.full_name,
+            )
+            for command in entity.commands
+        ),
+        topic_configuration=NOT_COMPACTED,
+        operations={
+            "send": f"Send a {entity.name} command (`CommandClient.send`).",
+            "receive": (
+                f"Decide {entity.name} commands and append the events they cause "
+                "(`CommandProcessor`)."
+            ),
+        },
+    )
+    return [events, snapshots, commands]
+
+
+def _command_description(entity: Entity, command: CommandDef) -> str:
+    """The command's doc, then the events it may cause and the reasons it may be rejected with."""
+    if command.decide is not None:
+        causes = (
+            f"Decided by code ({_code(command.decide)}): it may cause any {entity.name} "
+            "event, or none."
+        )
+    else:
+        names = {event.full_name: event.name for event in entity.events}
+        caused = [
+            _code(names[emission.event])
+            + ("" if emission.when is None else f" if {_code(emission.when.source)}")
+            for emission in command.emits
+        ]
+        causes = f"Causes, in order: {', '.join(caused)}." if caused else "Causes no event."
+    reasons = "; ".join(_code(p.reason) for p in command.requires)
+    rejected = (
+        f"Rejected with the reason of the first precondition that fails ({reasons}), or "
+        "with an invariant's text when its events would break one."
+        if reasons
+        else "Rejected only when its events would break an invariant, with its text."
+    )
+    return _join(command.record.doc, f"{causes} {rejected}")
+
+
+def _code(text: str) -> str:
+    """``text`` as a CommonMark code span: a fence longer than any backtick run inside."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def build(

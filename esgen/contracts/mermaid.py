@@ -2,17 +2,21 @@
 
 Written into one Markdown file (GitHub and most documentation tools render the
 ````mermaid`` blocks) beside the AsyncAPI document. Each diagram is a left-to-right
-flowchart: the entity's commands (once the model has them), its events, and its state
-fields; an arrow from an event to a field is labelled with the fold step (``set``,
-``add``...) and is dashed when a ``when:`` guard decides whether it applies. A ``call:``
-step may change any field: it points at one "any field" node naming the function.
+flowchart: the entity's commands, its events, and its state fields. An arrow from a
+command to an event is an ``emits:`` entry (labelled ``emits``); one from an event to a
+field is labelled with the fold step (``set``, ``add``...). Either is dashed when a
+``when:`` guard decides whether it applies. Code is shown as code, not guessed at: a
+``decide:`` command points (dashed) at an "any event" node naming its function, a
+``call:`` step at an "any field" node naming its function. Below each diagram, a list
+gives each command's preconditions and the reason it is rejected with.
 
 User text is data: node ids are ours (``e0``, ``s3``...), and every label is quoted with
 each character outside a small safe set written as a Mermaid entity code (``#34;``), so
 quotes, brackets, ``-->``, ``;``, backticks, ``<``, ``#`` or line breaks in a name, a doc
 or an expression cannot end a label, add a node or an edge, or close the Markdown fence.
-Prose outside the diagrams (entity docs) is Markdown-escaped the same way: one paragraph,
-every ASCII punctuation character backslash-escaped.
+Prose outside the diagrams (entity and command docs, preconditions, reasons) is
+Markdown-escaped the same way: one line each, every ASCII punctuation character
+backslash-escaped.
 """
 
 from __future__ import annotations
@@ -72,14 +76,15 @@ class Flowchart:
 
 def entity_flowchart(entity: Entity) -> Flowchart:
     chart = Flowchart()
-    chart.group("commands", "Commands")  # filled once the model has commands (SPEC §6)
+    chart.group("commands", "Commands")
     chart.group("events", "Events")
     chart.group("state", entity.state.name)
     fields: dict[tuple[str, ...], str] = {
         (f.name,): chart.node("state", "s", f.name) for f in entity.state.fields
     }
+    events: dict[str, str] = {}
     for event in entity.events:
-        event_id = chart.node("events", "e", event.name)
+        event_id = events[event.full_name] = chart.node("events", "e", event.name)
         for step in event.fold:
             text = step.op if step.when is None else f"{step.op} if {step.when.source}"
             if step.op == "call":
@@ -91,7 +96,28 @@ def entity_flowchart(entity: Entity) -> Flowchart:
                 if path not in fields:
                     fields[path] = chart.node("state", "s", ".".join(path))
                 chart.edge(event_id, fields[path], text, dashed=step.when is not None)
+    for command in entity.commands:
+        command_id = chart.node("commands", "c", command.name)
+        if command.decide is not None:
+            target = chart.node("events", "x", f"any event: decide {command.decide}")
+            chart.edge(command_id, target, "decide", dashed=True)
+        for emission in command.emits:
+            text = "emits" if emission.when is None else f"emits if {emission.when.source}"
+            chart.edge(command_id, events[emission.event], text, dashed=emission.when is not None)
     return chart
+
+
+def command_lines(entity: Entity) -> list[str]:
+    """A Markdown list: each command, its doc, its preconditions and their reasons."""
+    lines = []
+    for command in entity.commands:
+        doc = f": {markdown_text(command.record.doc)}" if command.record.doc else ""
+        lines.append(f"- **{markdown_text(command.name)}**{doc}")
+        for precondition in command.requires:
+            check, reason = precondition.check.source, precondition.reason
+            rejected = "" if reason == check else f", else rejected: {markdown_text(reason)}"
+            lines.append(f"  - requires {markdown_text(check)}{rejected}")
+    return lines
 
 
 def render(project: Project, asyncapi_file: str) -> str:
@@ -101,9 +127,13 @@ def render(project: Project, asyncapi_file: str) -> str:
         "",
         "# Entities",
         "",
-        "For each entity: the events it records and the state fields each event's fold "
-        "changes (a dashed arrow applies only when its guard holds). The topics, keys, "
-        f"headers and Avro schemas are in [{asyncapi_file}]({asyncapi_file}).",
+        "For each entity: the commands it accepts, the events each may emit, and the state "
+        "fields each event's fold changes (a dashed arrow applies only when its guard "
+        "holds; code, a decide function or a call step, may emit any event or change any "
+        "field). A command is rejected with the reason of the first precondition that "
+        "fails (a precondition written as a plain expression is its own reason), or when "
+        "its events would break an invariant. The topics, keys, headers and Avro schemas "
+        f"are in [{asyncapi_file}]({asyncapi_file}).",
     ]
     for entity in project.entities:
         lines += ["", f"## {markdown_text(entity.name)}", ""]
@@ -117,4 +147,6 @@ def render(project: Project, asyncapi_file: str) -> str:
             *entity_flowchart(entity).lines(),
             "```",
         ]
+        if entity.commands:
+            lines += ["", "Commands:", "", *command_lines(entity)]
     return "\n".join(lines) + "\n"

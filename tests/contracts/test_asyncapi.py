@@ -28,6 +28,13 @@ ESGEN_HEADERS = [
     wire.H_CORRELATION_ID,
     wire.H_CAUSATION_ID,
 ]
+COMMAND_HEADERS = [
+    wire.H_TYPE,
+    "esgen.command_id",
+    wire.H_TIMESTAMP,
+    wire.H_CORRELATION_ID,
+    wire.H_CAUSATION_ID,
+]
 
 
 def _document(project: Project, **options: Any) -> dict[str, Any]:
@@ -100,15 +107,17 @@ def test_every_reference_resolves_and_operations_use_their_channels_messages(
             assert message["$ref"].startswith(channel + "/messages/")
 
 
-def test_one_channel_per_event_topic_and_snapshot_topic_with_their_configuration(
+def test_one_channel_per_event_snapshot_and_command_topic_with_their_configuration(
     example: Project,
 ) -> None:
     document = _document(example)
     assert list(document["channels"]) == [
         "bank.accounts",
         "bank.accounts.snapshots",
+        "bank.accounts.commands",
         "com.example.shop.order",
         "com.example.shop.order.snapshots",
+        "com.example.shop.order.commands",
     ]
     events = document["channels"]["bank.accounts"]
     assert events["address"] == "bank.accounts"
@@ -121,6 +130,12 @@ def test_one_channel_per_event_topic_and_snapshot_topic_with_their_configuration
     assert snapshots["bindings"]["kafka"]["topicConfiguration"] == {"cleanup.policy": ["compact"]}
     assert list(events["messages"]) == [e.name for e in example.entities[0].events]
     assert list(snapshots["messages"]) == ["AccountState"]
+    commands = document["channels"]["bank.accounts.commands"]
+    # never compacted: that would drop a command queued behind another for the same entity
+    assert commands["bindings"]["kafka"]["topicConfiguration"] == {"cleanup.policy": ["delete"]}
+    assert list(commands["messages"]) == [c.name for c in example.entities[0].commands]
+    assert "co-partitioned" in commands["description"]
+    assert "`bank.accounts.replies`, documented separately" in commands["description"]
     assert sorted(document["operations"]) == sorted(
         f"{topic}.{action}" for topic in document["channels"] for action in ("send", "receive")
     )
@@ -134,18 +149,26 @@ def test_each_message_carries_the_schema_the_runtime_registers(module: Any) -> N
     document = _document(load_project(REPO / "schemas"))
     messages = document["components"]["messages"]
     descriptor = module.ENTITY
-    for full_name in [*(e.full_name for e in descriptor.events), descriptor.state.full_name]:
+    assert descriptor.commands, "the example's entities accept commands"
+    commands = {c.full_name for c in descriptor.commands}
+    for full_name in [
+        *(e.full_name for e in descriptor.events),
+        descriptor.state.full_name,
+        *commands,
+    ]:
         message = messages[full_name]
         assert message["payload"]["schema"] == module.AVRO_SCHEMAS[full_name], full_name
         assert message["headers"]["properties"][wire.H_TYPE]["const"] == full_name
+        assert message["name"] == full_name.rsplit(".", 1)[1]
         kafka = message["bindings"]["kafka"]
         assert kafka["schemaIdLocation"] == "payload"
         assert kafka["schemaIdPayloadEncoding"] == "confluent"
         assert kafka["schemaLookupStrategy"] == "TopicRecordNameStrategy"
         assert kafka["key"]["type"] == "string"
-        topic = descriptor.topic if full_name != descriptor.state.full_name else None
-        if topic is not None:
-            assert message["x-esgen-subject"] == f"{topic}-{full_name}"
+        if full_name in commands:
+            assert message["x-esgen-subject"] == f"{descriptor.topic}.commands-{full_name}"
+        elif full_name != descriptor.state.full_name:
+            assert message["x-esgen-subject"] == f"{descriptor.topic}-{full_name}"
 
 
 def test_event_messages_describe_the_esgen_headers(example: Project) -> None:
@@ -164,6 +187,62 @@ def test_event_messages_describe_the_esgen_headers(example: Project) -> None:
         wire.H_SOURCE_PARTITION,
         wire.H_SOURCE_OFFSET,
     ]
+
+
+def test_command_messages_describe_the_command_headers(example: Project) -> None:
+    document = _document(example)
+    withdraw = document["components"]["messages"]["com.example.bank.Withdraw"]
+    headers = withdraw["headers"]
+    assert list(headers["properties"]) == COMMAND_HEADERS
+    assert headers["required"] == COMMAND_HEADERS[:3]
+    assert "same id" in headers["properties"]["esgen.command_id"]["description"]
+    assert withdraw["correlationId"]["location"] == f"$message.header#/{wire.H_CORRELATION_ID}"
+    assert (
+        withdraw["bindings"]["kafka"]["key"]
+        == (
+            document["components"]["messages"]["com.example.bank.MoneyWithdrawn"]["bindings"][
+                "kafka"
+            ]["key"]
+        )
+    )
+    channel = "#/channels/bank.accounts.commands"
+    send, receive = (
+        document["operations"][f"bank.accounts.commands.{a}"] for a in ("send", "receive")
+    )
+    assert send["channel"] == receive["channel"] == {"$ref": channel}
+    assert {"$ref": f"{channel}/messages/Withdraw"} in send["messages"]
+    assert "CommandClient" in send["summary"] and "CommandProcessor" in receive["summary"]
+
+
+def test_a_command_message_says_what_it_emits_and_why_it_is_rejected(example: Project) -> None:
+    messages = _document(example)["components"]["messages"]
+    withdraw = messages["com.example.bank.Withdraw"]["description"]
+    assert withdraw.startswith(
+        "Take money out of the account.\n\nCauses, in order: `MoneyWithdrawn`."
+    )
+    assert "(`command.amount > 0`; `the account does not exist`; " in withdraw
+    assert "`insufficient funds`)" in withdraw
+    close = messages["com.example.bank.Close"]["description"]
+    assert "Causes, in order: `AccountFrozen` if `state.status == OPEN`, `AccountClosed`." in close
+    transfer = messages["com.example.bank.Transfer"]["description"]
+    assert "Decided by code (`example_rules.bank:transfer`): it may cause any Account event" in (
+        transfer
+    )
+    tag = messages["com.example.bank.Tag"]["description"]
+    assert "Rejected only when its events would break an invariant" in tag
+
+
+def test_code_spans_hold_backticks() -> None:
+    assert asyncapi._code("a > b") == "`a > b`"
+    assert asyncapi._code("no `x` here") == "``no `x` here``"
+    assert asyncapi._code("`edge") == "`` `edge ``"
+
+
+def test_an_entity_without_commands_has_no_command_channel(example: Project) -> None:
+    account = dataclasses.replace(example.entities[0], commands=())
+    document = _document(dataclasses.replace(example, entities=(account,)))
+    assert list(document["channels"]) == ["bank.accounts", "bank.accounts.snapshots"]
+    assert not [name for name in document["operations"] if ".commands." in name]
 
 
 @pytest.mark.parametrize(
@@ -202,17 +281,25 @@ def test_record_strategy_changes_the_lookup_and_topic_strategy_is_refused(
         _document(example, strategy="topic")
 
 
-def test_a_topic_that_is_another_entitys_snapshot_topic_is_refused(example: Project) -> None:
+@pytest.mark.parametrize("suffix", [".snapshots", ".commands"])
+def test_a_topic_that_is_another_entitys_snapshot_or_command_topic_is_refused(
+    example: Project, suffix: str
+) -> None:
     account_entity, order_entity = example.entities
-    clash = dataclasses.replace(order_entity, topic=f"{account_entity.topic}.snapshots")
+    clash = dataclasses.replace(order_entity, topic=f"{account_entity.topic}{suffix}")
     with pytest.raises(ContractError, match=r"is used by both Account .* and Order"):
         _document(dataclasses.replace(example, entities=(account_entity, clash)))
 
 
 def test_the_output_is_deterministic(example: Project) -> None:
+    """Byte-identical from two separate loads of the definitions, commands included."""
+    from esgen.dsl import load_project
+
     first = render(example, title="Example", version="1")
-    again = render(example, title="Example", version="1")
+    again = render(load_project(REPO / "schemas"), title="Example", version="1")
     assert first == again
+    assert '"bank.accounts.commands": {' in first[ASYNCAPI_FILE]
+    assert "any event: decide example_rules.bank:transfer" in first[DIAGRAMS_FILE]
     assert list(first) == [ASYNCAPI_FILE, DIAGRAMS_FILE]
     assert json.loads(first[ASYNCAPI_FILE])["info"]["version"] == "1"
 
