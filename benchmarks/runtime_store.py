@@ -45,7 +45,8 @@ import fastavro  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from esgen.runtime import EventStore, wire  # noqa: E402
+from esgen.runtime import EventStore, framing  # noqa: E402
+from esgen.runtime import headers as hdr  # noqa: E402
 from esgen.runtime.subjects import snapshot_topic  # noqa: E402
 from generated.bank import account  # noqa: E402
 
@@ -89,7 +90,7 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
     store.append("acc-1", [account.AccountOpened(owner="Ann")])
     deposit = account.MoneyDeposited(amount=D("1.00"))
     deposit_name, value = store.serde.encode_event(deposit)
-    meta_headers = wire.event_headers(
+    meta_headers = hdr.event_headers(
         "com.example.bank.MoneyDeposited",
         account.EventMeta("acc-1", 2, datetime.datetime.now(datetime.UTC), uuid.uuid4()),
     )
@@ -123,7 +124,7 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
         return send
 
     parsed = fastavro.parse_schema(copy.deepcopy(account.AVRO_SCHEMAS[deposit_name]))
-    schema_id = wire.unframe(value)[0]
+    schema_id = framing.unframe(value)[0]
 
     def theirs_encoding(batch: int) -> Callable[[], object]:
         def send() -> None:
@@ -132,7 +133,7 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
                 fastavro.schemaless_writer(body, parsed, deposit.to_avro())
                 raw.produce(
                     store.topic,
-                    wire.frame(schema_id, body.getvalue()),
+                    framing.frame(schema_id, body.getvalue()),
                     b"acc-1",
                     partition=partition,
                     headers=meta_headers,

@@ -8,11 +8,13 @@ Importing this package needs no running Kafka or registry.
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import (
     ConcurrencyError,
+    ConfigurationError,
     DecodeError,
     EncodeError,
     EsgenError,
     InvariantViolation,
     RegistryError,
+    RegistryUnavailable,
     StoreError,
 )
 from esgen.runtime.hooks import resolve_function
@@ -32,6 +34,7 @@ from esgen.runtime.projections import (
     RunnerStats,
     handles,
 )
+from esgen.runtime.registry import RegistryClient
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
@@ -39,6 +42,7 @@ from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
     "ConcurrencyError",
+    "ConfigurationError",
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
@@ -57,8 +61,10 @@ __all__ = [
     "ProjectionError",
     "ProjectionRunner",
     "RecordType",
+    "RegistryClient",
     "RegistryError",
     "RegistrySerde",
+    "RegistryUnavailable",
     "RunnerStats",
     "SnapshotEntry",
     "SqliteModelStore",

@@ -43,8 +43,26 @@ class ConcurrencyError(EsgenError):
         )
 
 
+class ConfigurationError(EsgenError, ValueError):
+    """A setting is missing, unknown or has a value esgen cannot work with."""
+
+
 class RegistryError(EsgenError):
-    """The schema registry refused a request or could not be reached."""
+    """The schema registry refused a request or could not be reached.
+
+    ``status`` is the HTTP status of the registry's answer (0: no answer at all),
+    ``code`` the registry's own error code (-1: none), ``action`` what was being done.
+    """
+
+    def __init__(self, message: str, *, action: str = "", status: int = 0, code: int = -1) -> None:
+        self.action = action
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+class RegistryUnavailable(RegistryError):
+    """The schema registry could not be reached, or did not answer in time."""
 
 
 class StoreError(EsgenError):

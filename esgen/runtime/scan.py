@@ -8,13 +8,12 @@ records whose key is the entity id. :class:`PartitionReader` does the reading pa
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from esgen.runtime.errors import StoreError
+from esgen.runtime.kafka import KafkaClients
 
 BATCH = 1000
 _RETRIABLE = {
@@ -28,22 +27,10 @@ _RETRIABLE = {
 class PartitionReader:
     """Reads partitions from a given offset up to their end at the time of the call."""
 
-    def __init__(self, config: dict[str, Any], timeout: float) -> None:
-        self.bootstrap = str(config.get("bootstrap.servers", "?"))
+    def __init__(self, clients: KafkaClients, timeout: float) -> None:
+        self.bootstrap = clients.bootstrap
         self.timeout = timeout
-        self._consumer = Consumer(
-            {
-                # No offsets are committed and no group is joined (partitions are assigned).
-                "group.id": f"esgen-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                # Bounded scans need no long polls; a held fetch would also delay the
-                # offset requests queued behind it on the same connection (500 ms default).
-                "fetch.wait.max.ms": 10,
-                **config,
-            }
-        )
+        self._consumer = clients.reader()
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         """``(low, high)``: the first offset kept and the offset the next record gets."""

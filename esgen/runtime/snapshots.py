@@ -31,6 +31,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from esgen.runtime import headers as h
 from esgen.runtime import wire
 from esgen.runtime.scan import PartitionReader
 from esgen.runtime.statestore import SnapshotEntry, StateStore
@@ -72,12 +73,12 @@ class SnapshotLog:
     ) -> bool:
         """Store a snapshot (topic, then local store); False when it could not be written."""
         value = self.serde.encode_state(state)
-        headers: wire.Headers = [
-            (wire.H_TYPE, self.serde.descriptor.state.full_name.encode()),
-            (wire.H_VERSION, str(version).encode()),
-            (wire.H_FINGERPRINT, self.fingerprint.encode()),
-            (wire.H_SOURCE_PARTITION, str(partition).encode()),
-            (wire.H_SOURCE_OFFSET, str(source_offset).encode()),
+        headers: h.Headers = [
+            (h.H_TYPE, self.serde.descriptor.state.full_name.encode()),
+            (h.H_VERSION, str(version).encode()),
+            (h.H_FINGERPRINT, self.fingerprint.encode()),
+            (h.H_SOURCE_PARTITION, str(partition).encode()),
+            (h.H_SOURCE_OFFSET, str(source_offset).encode()),
         ]
         failures: list[KafkaError] = []
 
@@ -138,14 +139,14 @@ class SnapshotLog:
         key, value = msg.key(), msg.value()
         if key is None or value is None:
             return
-        headers = wire.header_map(msg.headers())
+        headers = h.header_map(msg.headers())
         entity_id = key.decode() if isinstance(key, bytes) else key
-        if headers.get(wire.H_FINGERPRINT) != self.fingerprint:
+        if headers.get(h.H_FINGERPRINT) != self.fingerprint:
             self.stats.snapshots_ignored += 1
             return
         try:
-            version = int(headers[wire.H_VERSION])
-            source_offset = int(headers[wire.H_SOURCE_OFFSET])
+            version = int(headers[h.H_VERSION])
+            source_offset = int(headers[h.H_SOURCE_OFFSET])
         except (KeyError, ValueError):
             log.warning(
                 "%s[%d]@%s: snapshot without valid headers", self.topic, partition, msg.offset()

@@ -44,22 +44,26 @@ A store is not thread-safe: use one per thread (or serialise calls).
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from esgen.runtime import wire
+from esgen.runtime import headers as h
+from esgen.runtime import settings, wire
 from esgen.runtime.appending import fold_new_events
 from esgen.runtime.descriptor import EntityDescriptor
 from esgen.runtime.errors import ConcurrencyError, StoreError
+from esgen.runtime.kafka import KafkaClients
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.partitioning import partition_for
+from esgen.runtime.registry import DEFAULT_TIMEOUT, RegistryClient
 from esgen.runtime.scan import PartitionReader
 from esgen.runtime.snapshots import SnapshotLog, SnapshotStats
 from esgen.runtime.statestore import MemoryStateStore, SqliteStateStore, StateStore
@@ -100,28 +104,56 @@ class _View:
     snapshot_version: int
 
 
+Registry = RegistryClient | SchemaRegistryClient | Mapping[str, Any] | str
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     """Everything an :class:`EventStore` is configured with (besides the descriptor).
 
-    ``kafka_config`` is passed to confluent-kafka's producer, consumer and admin client
-    as is (``security.protocol``, ``sasl.*``, ``ssl.*``, ``client.id``...); it may
-    override the defaults below. ``registry`` is a URL, a ``SchemaRegistryClient`` or
-    its config dict (``basic.auth.user.info``, ``ssl.*``).
+    ``bootstrap`` and ``registry`` left as None are found by the rule of
+    :mod:`esgen.runtime.settings` (``ESGEN_BOOTSTRAP``/``ESGEN_REGISTRY_URL``, then
+    ``[tool.esgen]``). ``registry`` is a URL, a config dict for ``SchemaRegistryClient``,
+    a ``SchemaRegistryClient`` or a :class:`~esgen.runtime.registry.RegistryClient`.
+    ``kafka_config`` goes to every Kafka client the store makes (``security.protocol``,
+    ``sasl.*``, ``ssl.*``, ``client.id``...; see :mod:`esgen.runtime.kafka`).
+    ``topic_config``/``snapshot_topic_config`` are added to the configs of the topics the
+    store creates.
     """
 
-    bootstrap: str
-    registry: str | dict[str, Any] | SchemaRegistryClient
+    bootstrap: str | None = None
+    registry: Registry | None = None
     strategy: SubjectStrategy | str = DEFAULT_STRATEGY
     auto_register: bool = False
     partitions: int = 3
     replication_factor: int = -1  # the broker's default.replication.factor
     create_topics: bool = True
+    topic_config: Mapping[str, str] = field(default_factory=dict)
+    snapshot_topic_config: Mapping[str, str] = field(default_factory=dict)
     snapshot_every: int = 100
     state_dir: str | Path | None = None  # None: in-memory state store
     timeout: float = 30.0
     """Seconds to wait for metadata and reads; deliveries wait up to ``message.timeout.ms``."""
-    kafka_config: dict[str, Any] = field(default_factory=dict)
+    kafka_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+_OPTIONS = tuple(f.name for f in fields(StoreConfig))
+
+
+def _config_from(
+    bootstrap: str | None, registry: Registry | None, options: dict[str, Any]
+) -> StoreConfig:
+    """A ``StoreConfig`` from ``EventStore``'s keyword options; an unknown one is a
+    ``TypeError`` naming it (never a Kafka setting: those go in ``kafka_config``)."""
+    for name in options:
+        if name not in _OPTIONS or name in ("bootstrap", "registry"):
+            close = difflib.get_close_matches(name, _OPTIONS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(
+                f"EventStore got an unknown option {name!r}{hint}; Kafka settings go in "
+                "kafka_config={...}"
+            )
+    return StoreConfig(bootstrap, registry, **options)
 
 
 class EventStore(Generic[S, E]):
@@ -131,45 +163,36 @@ class EventStore(Generic[S, E]):
         self,
         descriptor: EntityDescriptor[S, E],  # type: ignore[type-var]
         bootstrap: str | None = None,
-        registry: str | dict[str, Any] | SchemaRegistryClient | None = None,
+        registry: Registry | None = None,
         *,
         config: StoreConfig | None = None,
         **options: Any,
     ) -> None:
         if config is None:
-            if bootstrap is None or registry is None:
-                raise TypeError("EventStore needs bootstrap and registry (or config=)")
-            kafka_config = dict(options.pop("kafka_config", {}))
-            known = set(StoreConfig.__dataclass_fields__)
-            # Unknown keyword options are Kafka settings: ``security_protocol="SSL"``.
-            for name in [n for n in options if n not in known]:
-                kafka_config[name.replace("_", ".")] = options.pop(name)
-            config = StoreConfig(bootstrap, registry, kafka_config=kafka_config, **options)
+            config = _config_from(bootstrap, registry, options)
+        elif bootstrap is not None or registry is not None or options:
+            raise TypeError("EventStore takes either config= or the options, not both")
         self.config = config
+        self.bootstrap = settings.bootstrap_servers(config.bootstrap)
         self.descriptor = descriptor
         self.topic = descriptor.topic
         self.snapshot_topic = snapshot_topic(self.topic)
         self.stats = StoreStats()
+        self.registry = RegistryClient.connect(
+            settings.registry_setting(config.registry),
+            timeout=min(config.timeout, DEFAULT_TIMEOUT),
+        )
         self.serde = wire.RegistrySerde(
             descriptor,
-            config.registry,
+            self.registry,
             strategy=config.strategy,
             auto_register=config.auto_register,
         )
-        base = {"bootstrap.servers": config.bootstrap, **config.kafka_config}
-        self._admin = AdminClient(base)
+        self.clients = KafkaClients(self.bootstrap, config.kafka_config)
+        self._admin = self.clients.admin()
         self.partitions = self._ensure_topics()
-        self._producer = Producer(
-            {
-                "acks": "all",
-                "enable.idempotence": True,
-                "partitioner": "murmur2_random",
-                "linger.ms": 5,
-                "message.timeout.ms": 120_000,
-                **base,
-            }
-        )
-        self._reader = PartitionReader(base, config.timeout)
+        self._producer = self.clients.producer()
+        self._reader = PartitionReader(self.clients, config.timeout)
         state_store: StateStore = (
             MemoryStateStore()
             if config.state_dir is None
@@ -189,7 +212,7 @@ class EventStore(Generic[S, E]):
             metadata = self._admin.list_topics(topic, timeout=self.config.timeout)
         except KafkaException as exc:
             raise StoreError(
-                f"cannot reach Kafka at {self.config.bootstrap} within "
+                f"cannot reach Kafka at {self.bootstrap} within "
                 f"{self.config.timeout:g} s: {exc.args[0]}; is the broker running and is "
                 "bootstrap right?"
             ) from exc
@@ -201,11 +224,15 @@ class EventStore(Generic[S, E]):
     def _ensure_topics(self) -> int:
         partitions = self._partition_count(self.topic)
         if partitions is None:
-            partitions = self._create(self.topic, self.config.partitions, {})
+            partitions = self._create(
+                self.topic, self.config.partitions, dict(self.config.topic_config)
+            )
         snapshots = self._partition_count(self.snapshot_topic)
         if snapshots is None:
             snapshots = self._create(
-                self.snapshot_topic, partitions, {"cleanup.policy": "compact"}
+                self.snapshot_topic,
+                partitions,
+                {"cleanup.policy": "compact", **self.config.snapshot_topic_config},
             )
         if snapshots != partitions:
             raise StoreError(
@@ -218,7 +245,7 @@ class EventStore(Generic[S, E]):
     def _create(self, topic: str, partitions: int, config: dict[str, str]) -> int:
         if not self.config.create_topics:
             raise StoreError(
-                f"topic {topic} does not exist on Kafka at {self.config.bootstrap}; create "
+                f"topic {topic} does not exist on Kafka at {self.bootstrap}; create "
                 "it or let the store create it (create_topics=True)"
             )
         new = NewTopic(
@@ -236,7 +263,7 @@ class EventStore(Generic[S, E]):
                 isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
             ):
                 raise StoreError(
-                    f"cannot create topic {topic} on Kafka at {self.config.bootstrap}: {error}"
+                    f"cannot create topic {topic} on Kafka at {self.bootstrap}: {error}"
                 ) from exc
         self._wait_for_leaders(topic)
         return partitions
@@ -256,7 +283,7 @@ class EventStore(Generic[S, E]):
                 return
             time.sleep(0.05)
         raise StoreError(
-            f"topic {topic} on Kafka at {self.config.bootstrap} has no leader for every "
+            f"topic {topic} on Kafka at {self.bootstrap} has no leader for every "
             f"partition after {self.config.timeout:g} s"
         )
 
@@ -306,7 +333,7 @@ class EventStore(Generic[S, E]):
         batch: Sequence[Any],
         correlation_id: str | None,
         causation_id: str | None,
-    ) -> tuple[Any, list[tuple[bytes, wire.Headers]]]:
+    ) -> tuple[Any, list[tuple[bytes, h.Headers]]]:
         """The state after ``batch`` and each event's value and headers, ready to send
         (all the CPU work of an append; nothing is sent)."""
         state, metas = fold_new_events(
@@ -321,13 +348,13 @@ class EventStore(Generic[S, E]):
         # The headers of wire.event_headers, with what the batch shares computed once.
         timestamp = metas[0].timestamp  # one per append
         assert timestamp is not None
-        shared: wire.Headers = [(wire.H_TIMESTAMP, b"%d" % wire.to_millis(timestamp))]
+        shared: h.Headers = [(h.H_TIMESTAMP, b"%d" % h.to_millis(timestamp))]
         if correlation_id is not None:
-            shared.append((wire.H_CORRELATION_ID, correlation_id.encode()))
+            shared.append((h.H_CORRELATION_ID, correlation_id.encode()))
         if causation_id is not None:
-            shared.append((wire.H_CAUSATION_ID, causation_id.encode()))
-        h_type, h_event_id, h_version = wire.H_TYPE, wire.H_EVENT_ID, wire.H_VERSION
-        prepared: list[tuple[bytes, wire.Headers]] = [
+            shared.append((h.H_CAUSATION_ID, causation_id.encode()))
+        h_type, h_event_id, h_version = h.H_TYPE, h.H_EVENT_ID, h.H_VERSION
+        prepared: list[tuple[bytes, h.Headers]] = [
             (
                 value,
                 [
@@ -344,7 +371,7 @@ class EventStore(Generic[S, E]):
         return state, prepared
 
     def _send(
-        self, entity_id: str, prepared: Sequence[tuple[bytes, wire.Headers]], version: int
+        self, entity_id: str, prepared: Sequence[tuple[bytes, h.Headers]], version: int
     ) -> list[Position]:
         partition = self.partition_of(entity_id)
         key = entity_id.encode()
@@ -383,7 +410,7 @@ class EventStore(Generic[S, E]):
                 raise StoreError(
                     f"append to {topic}[{partition}] for {self.descriptor.name} "
                     f"{entity_id!r} failed at event {number} of {len(prepared)} (version "
-                    f"{version + number}) on Kafka at {self.config.bootstrap}: "
+                    f"{version + number}) on Kafka at {self.bootstrap}: "
                     f"{error or 'no delivery report'}; {number - 1} earlier event(s) of this "
                     "append were stored"
                 )

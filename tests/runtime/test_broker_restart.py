@@ -22,7 +22,8 @@ from confluent_kafka import Consumer, TopicPartition
 from esgen.dev import config, download, health, java, process, services, versions
 from esgen.dev.state import ServiceRecord
 from esgen.dev.watchdog import spawn_watchdog
-from esgen.runtime import EventStore, wire
+from esgen.runtime import EventStore
+from esgen.runtime import headers as hdr
 from generated.bank import account
 
 D = decimal.Decimal
@@ -130,9 +131,9 @@ def test_broker_restart_during_a_long_append_loses_and_duplicates_nothing(
         while len(versions_seen) < total:
             msg = consumer.poll(15)
             assert msg is not None, f"{len(versions_seen)} of {total} events found"
-            headers = wire.header_map(msg.headers())
-            versions_seen.append(int(headers[wire.H_VERSION]))
-            event_ids.add(headers[wire.H_EVENT_ID])
+            headers = hdr.header_map(msg.headers())
+            versions_seen.append(int(headers[hdr.H_VERSION]))
+            event_ids.add(headers[hdr.H_EVENT_ID])
         assert consumer.poll(2) is None, "more events than appended"
         _, high = consumer.get_watermark_offsets(TopicPartition(entity.topic, 0), timeout=10)
     finally:
