@@ -379,6 +379,10 @@ def _tail(
         while True:
             if until_end and all(positions[p] >= ends[p] for p in partitions):
                 break
+            if until_end:
+                # A transaction's commit marker ends a partition without being delivered.
+                for tp in consumer.position([TopicPartition(topic, p) for p in partitions]):
+                    positions[tp.partition] = max(positions[tp.partition], tp.offset)
             if max_events is not None and printed >= max_events:
                 break
             messages = consumer.consume(500, 0.5)

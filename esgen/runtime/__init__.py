@@ -7,15 +7,21 @@ Importing this package needs no running Kafka or registry.
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import (
+    AppendOutcomeUnknown,
     ConcurrencyError,
     ConfigurationError,
     DecodeError,
     EncodeError,
     EsgenError,
+    HistoryForked,
+    HistoryTruncated,
+    IntegrityError,
     InvariantViolation,
+    PartitionCountChanged,
     RegistryError,
     RegistryUnavailable,
     StoreError,
+    UnsafeTopic,
 )
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.memory import InMemoryEventStore
@@ -41,6 +47,7 @@ from esgen.runtime.subjects import SubjectStrategy
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
+    "AppendOutcomeUnknown",
     "ConcurrencyError",
     "ConfigurationError",
     "DecodeError",
@@ -49,13 +56,17 @@ __all__ = [
     "EsgenError",
     "EventMeta",
     "EventStore",
+    "HistoryForked",
+    "HistoryTruncated",
     "InMemoryEventStore",
     "InMemoryModelStore",
+    "IntegrityError",
     "InvariantViolation",
     "MemoryStateStore",
     "ModelError",
     "ModelStore",
     "ModelTransaction",
+    "PartitionCountChanged",
     "Position",
     "Projection",
     "ProjectionError",
@@ -74,6 +85,7 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "SubjectStrategy",
+    "UnsafeTopic",
     "decode_message",
     "handles",
     "resolve_function",

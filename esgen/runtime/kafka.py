@@ -55,6 +55,8 @@ _CONSUMER: dict[str, Any] = {
 }
 _READER: dict[str, Any] = {
     **_CONSUMER,
+    # An offset that is gone is an error to report, never a silent jump to another one.
+    "auto.offset.reset": "error",
     "enable.partition.eof": True,
     # Bounded scans need no long polls; a held fetch would also delay the offset
     # requests queued behind it on the same connection (500 ms by default).
@@ -77,6 +79,8 @@ class KafkaClients:
                     f"kafka_config: {name!r} is set by esgen"
                     + (" (pass bootstrap= instead)" if name == "bootstrap.servers" else "")
                 )
+        # Shared by every client: what any role pins is checked now, before any is made.
+        self._config({}, {**_PINNED_PRODUCER, **_PINNED_CONSUMER}, None, {})
 
     def _config(
         self,
@@ -133,8 +137,13 @@ class KafkaClients:
         return _build(Consumer, self._config(_CONSUMER, _PINNED_CONSUMER, overrides, fixed))
 
     def admin(self) -> AdminClient:
-        """An admin client (topics, configs, offsets) with ``kafka_config``."""
-        config = {"bootstrap.servers": self.bootstrap, "logger": KAFKA_LOGGER}
+        """An admin client (topics, configs, offsets) with ``kafka_config``; its metadata
+        requests never create a topic either."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "logger": KAFKA_LOGGER,
+            "allow.auto.create.topics": False,
+        }
         return _build(AdminClient, {**config, **self.kafka_config})
 
 

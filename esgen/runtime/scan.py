@@ -2,7 +2,12 @@
 
 Kafka has no index by key: reading one entity means reading its partition from a start
 offset (0, or just after the entity's latest snapshot) to the end and keeping the
-records whose key is the entity id. :class:`PartitionReader` does the reading part.
+records whose key is the entity id. :class:`PartitionReader` does the reading part, with
+``read_committed`` (records of aborted or open transactions are never seen; the end is
+the partition's last stable offset) and, for event topics, ``strict`` reads: a start
+offset the log no longer has (retention, ``delete_records``) is a
+:class:`~esgen.runtime.errors.HistoryTruncated`, never a silent skip to the first offset
+that is left.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Iterator
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from esgen.runtime.errors import StoreError
+from esgen.runtime.errors import HistoryTruncated, StoreError
 from esgen.runtime.kafka import KafkaClients
 
 BATCH = 1000
@@ -22,6 +27,23 @@ _RETRIABLE = {
     KafkaError.UNKNOWN_TOPIC_OR_PART,
     KafkaError._TRANSPORT,
 }
+_OUT_OF_RANGE = {KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET}
+
+
+def truncated(topic: str, partition: int, log_start: int, needed: int) -> HistoryTruncated:
+    """The error for records that are needed from ``needed`` but start at ``log_start``."""
+    return HistoryTruncated(
+        f"{topic}[{partition}]: the records from offset {needed} are needed, but the log now "
+        f"starts at offset {log_start}: offsets {needed}..{log_start - 1} were deleted "
+        "(retention or delete_records), so a state built on what is left would be wrong. "
+        "Restore the deleted records (from a backup or a mirror) into a topic and point the "
+        "store at it; keep it from happening again with retention.ms=-1 and "
+        "retention.bytes=-1 on the topic",
+        topic=topic,
+        partition=partition,
+        log_start=log_start,
+        needed=needed,
+    )
 
 
 class PartitionReader:
@@ -33,7 +55,8 @@ class PartitionReader:
         self._consumer = clients.reader()
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        """``(low, high)``: the first offset kept and the offset the next record gets."""
+        """``(low, end)``: the first offset kept and the last stable offset (where the
+        committed records end; the high watermark when no transaction is open)."""
         deadline = time.monotonic() + self.timeout
         while True:
             remaining = max(0.1, deadline - time.monotonic())
@@ -53,11 +76,28 @@ class PartitionReader:
                     ) from exc
                 time.sleep(0.1)
 
-    def read(self, topic: str, partition: int, start: int) -> Iterator[Message]:
-        """Every record of ``topic[partition]`` from ``start`` to the current end."""
+    def read(
+        self,
+        topic: str,
+        partition: int,
+        start: int,
+        end: int | None = None,
+        *,
+        strict: bool = False,
+    ) -> Iterator[Message]:
+        """Every committed record of ``topic[partition]`` from ``start`` up to ``end``
+        (default: the end it has now).
+
+        ``strict``: ``HistoryTruncated`` when the log starts after ``start``; otherwise
+        the read starts at the first offset kept.
+        """
         low, high = self.watermarks(topic, partition)
-        start = max(start, low)
-        if start >= high:
+        end = high if end is None else end
+        if start < low:
+            if strict:
+                raise truncated(topic, partition, low, start)
+            start = low
+        if start >= end:
             return
         self._consumer.assign([TopicPartition(topic, partition, start)])
         deadline = time.monotonic() + self.timeout
@@ -73,7 +113,7 @@ class PartitionReader:
                             raise StoreError(
                                 f"no records from {topic}[{partition}] on Kafka at "
                                 f"{self.bootstrap} within {self.timeout:g} s (reading offsets "
-                                f"{start}..{high - 1})"
+                                f"{start}..{end - 1})"
                             )
                         continue
                     batch = [msg]
@@ -83,12 +123,18 @@ class PartitionReader:
                     if error is not None:
                         if error.code() == KafkaError._PARTITION_EOF:
                             return
+                        if error.code() in _OUT_OF_RANGE:
+                            # Deleted while we read: what is left no longer starts at start.
+                            low, _ = self.watermarks(topic, partition)
+                            raise truncated(topic, partition, low, start)
                         raise StoreError(
                             f"reading {topic}[{partition}] from Kafka at {self.bootstrap}: {error}"
                         )
-                    yield msg
                     offset = msg.offset()
-                    if offset is not None and offset >= high - 1:
+                    if offset is not None and offset >= end:
+                        return
+                    yield msg
+                    if offset is not None and offset >= end - 1:
                         return
         finally:
             self._consumer.unassign()
