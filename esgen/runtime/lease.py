@@ -60,12 +60,13 @@ def transactional_id(topic: str, partition: int) -> str:
 
 
 class _LeaseLog:
-    """librdkafka's log for lease producers: being fenced is how a lease passes on, so
-    librdkafka's alarmed lines about it are debug lines here; the rest go to esgen.kafka."""
+    """librdkafka's log for lease producers: being fenced, and waiting for the previous
+    holder's transaction to finish, are how a lease passes on, so librdkafka's alarmed
+    lines about them are debug lines here; the rest go to esgen.kafka as they are."""
 
     def log(self, level: int, message: str, *args: Any) -> None:
         text = message % args if args else message
-        if "fenced" in text or "old epoch" in text:
+        if any(sign in text for sign in ("fenced", "old epoch", "concurrent operation")):
             level = logging.DEBUG
         KAFKA_LOGGER.log(level, text)
 
@@ -128,6 +129,12 @@ class PartitionLease:
         deadline = time.monotonic() + budget
         self.release()
         producer = self.clients.transactional_producer(self.transactional_id, self._config)
+        try:
+            # Metadata first: a producer that meets the broker in init_transactions
+            # waits for librdkafka's coordinator timer (500 ms on a one-broker cluster).
+            producer.list_topics(self.topic, timeout=budget)
+        except KafkaException as exc:
+            log.debug("metadata before init_transactions: %s", exc)  # init will say
         while True:
             try:
                 producer.init_transactions(max(0.1, deadline - time.monotonic()))

@@ -77,6 +77,7 @@ from esgen.runtime.errors import (
     ConcurrencyError,
     IntegrityError,
     PartitionCountChanged,
+    RegistryError,
     StoreError,
 )
 from esgen.runtime.history import EntityView, HistoryReader, HistoryStats
@@ -359,6 +360,13 @@ class EventStore(Generic[S, E]):
         state = self._partition_state.get(partition)
         if state is not None:
             return state
+        if not self._admin.exists(self.snapshot_topic):
+            raise StoreError(
+                f"{self.snapshot_topic} does not exist on Kafka at {self.bootstrap} (deleted "
+                f"while the store ran?): it holds the manifest of {self.topic}'s history, "
+                "which must be read before the partition is used. A new EventStore creates it "
+                "again (and records today's partition count)"
+            )
         current = Manifest(self.topic, self.topic_info.topic_id, self.partitions)
         where = f"{self.snapshot_topic}[{partition}]"
         recorded = self._recorded(self.snapshots.restore(partition))
@@ -644,7 +652,9 @@ class EventStore(Generic[S, E]):
             lease.acquire()
             self.stats.lease_acquisitions += 1
             _, _, found = self._view(entity_id, key, partition, look_for=set(event_ids))
-        except StoreError as exc:
+        except IntegrityError:
+            raise  # the history itself is wrong: that, not the append, is the news
+        except (StoreError, RegistryError) as exc:
             self._views.pop(entity_id, None)
             raise AppendOutcomeUnknown(
                 f"append to {self.topic}[{partition}] for {self.descriptor.name} "
