@@ -44,6 +44,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # noqa: E402
 from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: E402
 
+from esgen.runtime import headers as hdr  # noqa: E402
 from esgen.runtime import wire  # noqa: E402
 from esgen.runtime.meta import EventMeta  # noqa: E402
 from esgen.runtime.models import (  # noqa: E402
@@ -99,7 +100,7 @@ def fill(bootstrap: str, registry: str, topic: str, count: int) -> None:
                     topic,
                     value,
                     entity_id.encode(),
-                    headers=list(wire.event_headers(full_name, meta)),
+                    headers=list(hdr.event_headers(full_name, meta)),
                 )
                 break
             except BufferError:

@@ -5,12 +5,17 @@
 Services: ``ESGEN_BOOTSTRAP`` / ``ESGEN_REGISTRY_URL``, else the ones ``esgen dev up``
 started. Prints a Markdown table and writes ``benchmarks/results/runtime_store.json``.
 
-- append: ``EventStore.append`` (fold, invariants, encode, headers, produce, wait for
-  acknowledgement) against a raw ``Producer`` with the same settings (acks=all,
-  idempotence, linger.ms) sending the *same bytes and headers* to the same partition,
-  with a delivery callback (the store needs each offset and error), flushing at the same
-  points; and, for batches, against the same raw producer that also Avro-encodes and
-  frames each event. Rounds alternate ours/theirs; medians are kept.
+- append: ``EventStore.append`` (hold the partition lease, check the partition's end,
+  fold, invariants, encode, headers, one transaction, wait until it is committed and
+  visible) against a raw transactional ``Producer`` sending the *same bytes and headers*
+  to the same partition in one transaction per call (begin, produce, commit), and
+  against a raw idempotent ``Producer`` (no transaction: what the store did before it
+  took leases) with a delivery callback, flushing at the same points; for batches, also
+  against the raw transactional producer that Avro-encodes and frames each event. Rounds
+  alternate ours/theirs; medians are kept.
+- contention: appends/s to one partition from one process, from two processes that
+  take turns (each append takes the lease from the other: the worst case), and from two
+  processes appending freely at the same time.
 - load: a fresh store loading one entity with a history of 1k/10k/100k events, with the
   snapshots the store wrote (every 1000 events; 250 events past the last one), and
   without them (a descriptor with another fingerprint ignores them: full replay).
@@ -45,7 +50,8 @@ import fastavro  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from esgen.runtime import EventStore, wire  # noqa: E402
+from esgen.runtime import EventStore, framing  # noqa: E402
+from esgen.runtime import headers as hdr  # noqa: E402
 from esgen.runtime.subjects import snapshot_topic  # noqa: E402
 from generated.bank import account  # noqa: E402
 
@@ -76,20 +82,26 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
     store: EventStore[Any, Any] = EventStore(
         descriptor, bootstrap, registry, auto_register=True, partitions=1, snapshot_every=10**9
     )
-    raw = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-            "message.timeout.ms": 120_000,
-        }
-    )
+    settings = {
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "message.timeout.ms": 30_000,
+    }
+    # The baselines write to a topic of their own (made the same way): their records
+    # would be a fork of acc-1's history in the store's partition.
+    other = EventStore(entity("append-raw"), bootstrap, registry, partitions=1)
+    raw_topic = other.topic
+    other.close(snapshot=False)
+    raw = Producer(settings)
+    raw_txn = Producer({**settings, "transactional.id": f"bench-{uuid.uuid4().hex}"})
+    raw_txn.init_transactions(30)
     store.append("acc-1", [account.AccountOpened(owner="Ann")])
     deposit = account.MoneyDeposited(amount=D("1.00"))
     deposit_name, value = store.serde.encode_event(deposit)
-    meta_headers = wire.event_headers(
+    meta_headers = hdr.event_headers(
         "com.example.bank.MoneyDeposited",
         account.EventMeta("acc-1", 2, datetime.datetime.now(datetime.UTC), uuid.uuid4()),
     )
@@ -110,7 +122,7 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
         def send() -> None:
             for _ in range(batch):
                 raw.produce(
-                    store.topic,
+                    raw_topic,
                     value,
                     b"acc-1",
                     partition=partition,
@@ -122,33 +134,59 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
 
         return send
 
-    parsed = fastavro.parse_schema(copy.deepcopy(account.AVRO_SCHEMAS[deposit_name]))
-    schema_id = wire.unframe(value)[0]
-
-    def theirs_encoding(batch: int) -> Callable[[], object]:
+    def theirs_transaction(batch: int) -> Callable[[], object]:
         def send() -> None:
+            raw_txn.begin_transaction()
             for _ in range(batch):
-                body = io.BytesIO()
-                fastavro.schemaless_writer(body, parsed, deposit.to_avro())
-                raw.produce(
-                    store.topic,
-                    wire.frame(schema_id, body.getvalue()),
+                raw_txn.produce(
+                    raw_topic,
+                    value,
                     b"acc-1",
                     partition=partition,
                     headers=meta_headers,
                     on_delivery=report,
                 )
-            raw.flush()
+            raw_txn.flush()
+            raw_txn.commit_transaction(30)
+            assert not failures
+
+        return send
+
+    parsed = fastavro.parse_schema(copy.deepcopy(account.AVRO_SCHEMAS[deposit_name]))
+    schema_id = framing.unframe(value)[0]
+
+    def theirs_encoding(batch: int) -> Callable[[], object]:
+        def send() -> None:
+            raw_txn.begin_transaction()
+            for _ in range(batch):
+                body = io.BytesIO()
+                fastavro.schemaless_writer(body, parsed, deposit.to_avro())
+                raw_txn.produce(
+                    raw_topic,
+                    framing.frame(schema_id, body.getvalue()),
+                    b"acc-1",
+                    partition=partition,
+                    headers=meta_headers,
+                    on_delivery=report,
+                )
+            raw_txn.flush()
+            raw_txn.commit_transaction(30)
             assert not failures
 
         return send
 
     rows = []
     rounds = 3 if quick else 7
+    one, hundred = (50, 5) if quick else (200, 20)
+    transactional = "raw transactional Producer: same bytes, one transaction per call"
+    idempotent = "raw idempotent Producer (no transaction): same bytes, flush"
+    encoding = "raw transactional Producer + fastavro encode + framing"
     for batch, calls, against, baseline in (
-        (1, 50 if quick else 200, "raw Producer: same bytes + delivery callback, flush", theirs),
-        (100, 5 if quick else 20, "raw Producer: same bytes + delivery callback, flush", theirs),
-        (100, 5 if quick else 20, "raw Producer + fastavro encode + framing", theirs_encoding),
+        (1, one, transactional, theirs_transaction),
+        (1, one, idempotent, theirs),
+        (100, hundred, transactional, theirs_transaction),
+        (100, hundred, idempotent, theirs),
+        (100, hundred, encoding, theirs_encoding),
     ):
         our_times, their_times = [], []
         for _ in range(rounds):
@@ -157,7 +195,7 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
         mine, other = statistics.median(our_times), statistics.median(their_times)
         rows.append(
             {
-                "operation": f"append, {batch} event(s) per call (waits for acks)",
+                "operation": f"append, {batch} event(s) per call (committed)",
                 "against": against,
                 "ours_us": mine * 1e6,
                 "theirs_us": other * 1e6,
@@ -167,7 +205,92 @@ def append_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, An
             }
         )
     store.close(snapshot=False)
-    drop([store.topic, snapshot_topic(store.topic)], bootstrap)
+    raw_txn.close()
+    drop(
+        [store.topic, snapshot_topic(store.topic), raw_topic, snapshot_topic(raw_topic)], bootstrap
+    )
+    return rows
+
+
+def contender(
+    topic: str,
+    bootstrap: str,
+    registry: str,
+    me: int,
+    calls: int,
+    turn: Any,
+    ready: Any,
+    done: Any,
+) -> None:
+    """One of the contention benchmark's processes: ``calls`` appends of a deposit to
+    acc-1; with ``turn``, only when it is this process's turn (then it hands over). Puts
+    the (system-wide monotonic) time of its last append on ``done``."""
+    store: EventStore[Any, Any] = EventStore(
+        dataclasses.replace(account.ENTITY, topic=topic),
+        bootstrap,
+        registry,
+        create_topics=False,
+        snapshot_every=10**9,
+    )
+    deposit = [account.MoneyDeposited(amount=D("1.00"))]
+    store.load("acc-1")
+    ready.wait()
+    for _ in range(calls):
+        if turn is not None:
+            while turn.value != me:
+                time.sleep(0.0002)
+        store.append("acc-1", deposit)
+        if turn is not None:
+            turn.value = 1 - me
+    done.put(time.monotonic())
+    store.close(snapshot=False)
+
+
+def contention_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, Any]]:
+    import multiprocessing
+
+    calls = 50 if quick else 200
+    context = multiprocessing.get_context("spawn")
+    descriptor = entity("contention")
+    owner: EventStore[Any, Any] = EventStore(
+        descriptor, bootstrap, registry, auto_register=True, partitions=1, snapshot_every=10**9
+    )
+    owner.append(
+        "acc-1", [account.AccountOpened(owner="Ann"), account.MoneyDeposited(amount=D(1))]
+    )
+    owner.close(snapshot=False)
+    rows = []
+    for label, processes, taking_turns in (
+        ("one process", 1, False),
+        ("two processes taking turns (the lease moves at every append)", 2, True),
+        ("two processes appending freely at once", 2, False),
+    ):
+        turn = context.Value("i", 0) if taking_turns else None
+        ready = context.Barrier(processes + 1)
+        done = context.Queue()
+        children = [
+            context.Process(
+                target=contender,
+                args=(descriptor.topic, bootstrap, registry, me, calls, turn, ready, done),
+            )
+            for me in range(processes)
+        ]
+        for child in children:
+            child.start()
+        ready.wait()
+        start = time.monotonic()
+        ends = [done.get(timeout=600) for _ in children]
+        for child in children:
+            child.join()
+        seconds = max(ends) - start
+        assert all(child.exitcode == 0 for child in children)
+        appends = processes * calls
+        rows.append({"case": label, "appends": appends, "appends_per_s": appends / seconds})
+    check: EventStore[Any, Any] = EventStore(descriptor, bootstrap, registry)
+    expected = 2 + sum(r["appends"] for r in rows)
+    assert check.version("acc-1") == expected, (check.version("acc-1"), expected)
+    check.close(snapshot=False)
+    drop([descriptor.topic, snapshot_topic(descriptor.topic)], bootstrap)
     return rows
 
 
@@ -242,6 +365,7 @@ def main() -> None:
     rows = append_rows(bootstrap, registry, args.quick) + load_rows(
         bootstrap, registry, args.quick
     )
+    contention = contention_rows(bootstrap, registry, args.quick)
     print("| operation | against | ours | theirs | ratio | notes |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
     for row in rows:
@@ -260,11 +384,17 @@ def main() -> None:
             f"| {row['operation']} | {row['against']} | {fmt(row['ours_us'])}{per} | "
             f"{fmt(row['theirs_us'])}{per} | {row['ratio']:.2f} | {notes} |"
         )
+    print()
+    print("| single-event appends to one partition | appends | appends/s |")
+    print("| --- | ---: | ---: |")
+    for row in contention:
+        print(f"| {row['case']} | {row['appends']:,} | {row['appends_per_s']:,.0f} |")
     report = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "quick": args.quick,
         "rows": rows,
+        "contention": contention,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "runtime_store.json").write_text(json.dumps(report, indent=2) + "\n")

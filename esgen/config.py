@@ -15,7 +15,15 @@ from typing import Any
 
 from esgen.errors import ConfigError, quote
 
-KNOWN_KEYS = ("definitions", "output", "package", "registry", "subject_strategy", "lock")
+KNOWN_KEYS = (
+    "definitions",
+    "output",
+    "package",
+    "registry",
+    "bootstrap",  # read by the runtime (esgen.runtime.settings)
+    "subject_strategy",
+    "lock",
+)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -19,7 +18,7 @@ from esgen.cli.generate import definitions_option
 @click.option(
     "--registry",
     metavar="URL",
-    help="Registry URL (default: [tool.esgen] registry, else $ESGEN_REGISTRY_URL). "
+    help="Registry URL (default: $ESGEN_REGISTRY_URL, else [tool.esgen] registry). "
     "Credentials: user:pass@ in the URL, ESGEN_REGISTRY_USER/PASSWORD or ESGEN_REGISTRY_TOKEN.",
 )
 @_strategy_option
@@ -38,14 +37,16 @@ def register(
     `compatibility` (default BACKWARD_TRANSITIVE) and are read back to verify they hold.
     """
     from esgen.compat.project_check import generated_schemas
-    from esgen.config import load_config
     from esgen.registry import connect
     from esgen.registry.plan import registrations
     from esgen.registry.register import register_all
+    from esgen.runtime import settings
 
-    url = registry or load_config().extra.get("registry") or os.environ.get("ESGEN_REGISTRY_URL")
+    url = settings.setting("registry", settings.ENV_REGISTRY, registry)
     if not url:
-        raise click.UsageError("give --registry URL (or [tool.esgen] registry)")
+        raise click.UsageError(
+            "give --registry URL (or set ESGEN_REGISTRY_URL, or [tool.esgen] registry)"
+        )
     strategy = _strategy(subject_strategy)
     _, _, _, project, files = _load(definitions, output, package)
     plan = registrations(project, generated_schemas(files), strategy)

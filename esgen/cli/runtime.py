@@ -27,18 +27,28 @@ from esgen.cli.errors import Abort
 
 BOOTSTRAP = click.option(
     "--bootstrap",
-    envvar="ESGEN_BOOTSTRAP",
-    required=True,
     metavar="HOST:PORT",
-    help="Kafka bootstrap servers [env ESGEN_BOOTSTRAP].",
+    help="Kafka bootstrap servers (default: $ESGEN_BOOTSTRAP, else [tool.esgen] bootstrap).",
 )
 REGISTRY = click.option(
     "--registry",
-    envvar="ESGEN_REGISTRY_URL",
-    required=True,
     metavar="URL",
-    help="Confluent-compatible schema registry URL [env ESGEN_REGISTRY_URL].",
+    help="Confluent-compatible schema registry URL (default: $ESGEN_REGISTRY_URL, else "
+    "[tool.esgen] registry). Credentials: user:pass@ in the URL, ESGEN_REGISTRY_USER/PASSWORD "
+    "or ESGEN_REGISTRY_TOKEN.",
 )
+
+
+def _services(bootstrap: str | None, registry: str | None) -> tuple[str, str]:
+    """``--bootstrap`` and ``--registry`` by the runtime's rule (flag, environment,
+    ``[tool.esgen]``); a usage error (exit 2) when one is nowhere."""
+    from esgen.runtime import settings
+    from esgen.runtime.errors import ConfigurationError
+
+    try:
+        return settings.bootstrap_servers(bootstrap), settings.registry_setting(registry)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -200,8 +210,8 @@ def replay(
     topic_overrides: tuple[str, ...],
     group: str | None,
     print_model: bool,
-    bootstrap: str,
-    registry: str,
+    bootstrap: str | None,
+    registry: str | None,
 ) -> None:
     """Rebuild a projection's read model from the beginning of its topics.
 
@@ -214,6 +224,7 @@ def replay(
 
     projection = _projection(projection_spec)
     topics = _topics(projection, topic_overrides)
+    bootstrap, registry = _services(bootstrap, registry)
     progress = Progress(_is_tty())
 
     def on_batch(runner: ProjectionRunner) -> None:
@@ -293,8 +304,8 @@ def tail(
     entity_id: str | None,
     until_end: bool,
     max_events: int | None,
-    bootstrap: str,
-    registry: str,
+    bootstrap: str | None,
+    registry: str | None,
 ) -> None:
     """Follow an entity's topic and print its events as they arrive.
 
@@ -304,6 +315,7 @@ def tail(
     is committed: tailing never moves a consumer group.
     """
     descriptor = _entity(module_spec)
+    bootstrap, registry = _services(bootstrap, registry)
     with _runtime_errors():
         _tail(
             descriptor,
@@ -331,25 +343,19 @@ def _tail(
     from confluent_kafka import (
         OFFSET_BEGINNING,
         OFFSET_END,
-        Consumer,
         KafkaError,
         KafkaException,
         TopicPartition,
     )
 
     from esgen.runtime.errors import DecodeError, EsgenError
-    from esgen.runtime.projections import KAFKA_LOGGER
+    from esgen.runtime.kafka import KafkaClients
     from esgen.runtime.wire import RegistrySerde, decode_message
 
     serde = RegistrySerde(descriptor, registry, topic=topic)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"esgen-tail-{uuid.uuid4().hex}",  # never committed, never joined
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "logger": KAFKA_LOGGER,
-        }
+    # Assigned, never committed, never joined; following, so fetches may wait for records.
+    consumer = KafkaClients(bootstrap).reader(
+        {"enable.partition.eof": False, "fetch.wait.max.ms": 500}
     )
     progress = Progress(_is_tty())
     try:
@@ -373,6 +379,10 @@ def _tail(
         while True:
             if until_end and all(positions[p] >= ends[p] for p in partitions):
                 break
+            if until_end:
+                # A transaction's commit marker ends a partition without being delivered.
+                for tp in consumer.position([TopicPartition(topic, p) for p in partitions]):
+                    positions[tp.partition] = max(positions[tp.partition], tp.offset)
             if max_events is not None and printed >= max_events:
                 break
             messages = consumer.consume(500, 0.5)

@@ -46,7 +46,7 @@ from typing import Any
 
 from esgen.codegen.avro import SchemaBuilder
 from esgen.model import CommandDef, Entity, Logical, Primitive, Project, RecordDef, TypeRef
-from esgen.runtime import wire
+from esgen.runtime import headers as hdr
 from esgen.runtime.subjects import (
     SubjectStrategy,
     command_topic,
@@ -91,26 +91,26 @@ def _text(description: str, **schema: Any) -> dict[str, Any]:
 DECIMAL = "^-?[0-9]+$"
 
 EVENT_HEADERS = (
-    Header(wire.H_TYPE, _text("Full name of the event record: which schema the value uses.")),
-    Header(wire.H_EVENT_ID, _text("The event's id (a UUID, 8-4-4-4-12 hex).", format="uuid")),
+    Header(hdr.H_TYPE, _text("Full name of the event record: which schema the value uses.")),
+    Header(hdr.H_EVENT_ID, _text("The event's id (a UUID, 8-4-4-4-12 hex).", format="uuid")),
     Header(
-        wire.H_VERSION,
+        hdr.H_VERSION,
         _text(
             "The entity version this event creates (1 for an entity's first event), decimal.",
             pattern="^[1-9][0-9]*$",
         ),
     ),
     Header(
-        wire.H_TIMESTAMP,
+        hdr.H_TIMESTAMP,
         _text("Event time in milliseconds since the Unix epoch, decimal.", pattern=DECIMAL),
     ),
     Header(
-        wire.H_CORRELATION_ID,
+        hdr.H_CORRELATION_ID,
         _text("The id of the whole conversation this event belongs to."),
         required=False,
     ),
     Header(
-        wire.H_CAUSATION_ID,
+        hdr.H_CAUSATION_ID,
         _text("The id of the message (command or event) that caused this event."),
         required=False,
     ),
@@ -121,53 +121,60 @@ Named here first because no runtime code writes commands yet; it belongs beside 
 ``esgen.*`` headers of :mod:`esgen.runtime` once the command client writes it."""
 
 COMMAND_HEADERS = (
-    Header(wire.H_TYPE, _text("Full name of the command record: which schema the value uses.")),
+    Header(hdr.H_TYPE, _text("Full name of the command record: which schema the value uses.")),
     Header(
         H_COMMAND_ID,
         _text(
             "The command's id, unique per command; a retry sends the same id. The same id "
             "again returns the first outcome and writes nothing new. The events the command "
-            f"causes carry it as `{wire.H_CAUSATION_ID}`."
+            f"causes carry it as `{hdr.H_CAUSATION_ID}`."
         ),
     ),
     Header(
-        wire.H_TIMESTAMP,
+        hdr.H_TIMESTAMP,
         _text(
             "When the command was sent, in milliseconds since the Unix epoch, decimal.",
             pattern=DECIMAL,
         ),
     ),
     Header(
-        wire.H_CORRELATION_ID,
+        hdr.H_CORRELATION_ID,
         _text("The id of the whole conversation this command belongs to."),
         required=False,
     ),
     Header(
-        wire.H_CAUSATION_ID,
+        hdr.H_CAUSATION_ID,
         _text("The id of the message (command or event) that caused this command."),
         required=False,
     ),
 )
 SNAPSHOT_HEADERS = (
-    Header(wire.H_TYPE, _text("Full name of the state record.")),
+    Header(hdr.H_TYPE, _text("Full name of the state record.")),
     Header(
-        wire.H_VERSION,
+        hdr.H_VERSION,
         _text("The entity version the snapshot holds the state after.", pattern="^[1-9][0-9]*$"),
     ),
     Header(
-        wire.H_FINGERPRINT,
+        hdr.H_FINGERPRINT,
         _text(
             "Fingerprint of the state schema and fold rules that made the snapshot; a reader "
             "with another fingerprint ignores it and replays the events."
         ),
     ),
     Header(
-        wire.H_SOURCE_PARTITION,
+        hdr.H_SOURCE_PARTITION,
         _text("The event partition the snapshot covers, decimal.", pattern="^[0-9]+$"),
     ),
     Header(
-        wire.H_SOURCE_OFFSET,
+        hdr.H_SOURCE_OFFSET,
         _text("The offset of the last event the snapshot covers, decimal.", pattern=DECIMAL),
+    ),
+    Header(
+        hdr.H_SOURCE_TOPIC_ID,
+        _text(
+            "Kafka's id of the event topic the snapshot was made from; a snapshot of another "
+            "incarnation of the topic (deleted and recreated) is ignored."
+        ),
     ),
 )
 
@@ -404,10 +411,10 @@ def _message(
         "headers": _headers(message),
         "payload": {"schemaFormat": AVRO_FORMAT, "schema": schemas.named(message.record)},
     }
-    if any(h.name == wire.H_CORRELATION_ID for h in message.headers):
+    if any(h.name == hdr.H_CORRELATION_ID for h in message.headers):
         result["correlationId"] = {
             "description": "Shared by the messages of one conversation (optional).",
-            "location": f"$message.header#/{wire.H_CORRELATION_ID}",
+            "location": f"$message.header#/{hdr.H_CORRELATION_ID}",
         }
     result["bindings"] = {
         "kafka": {
@@ -426,7 +433,7 @@ def _headers(message: Message) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for header in message.headers:
         schema = dict(header.schema)
-        if header.name == wire.H_TYPE:
+        if header.name == hdr.H_TYPE:
             schema["const"] = message.pinned_type
         properties[header.name] = schema
     return {

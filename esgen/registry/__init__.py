@@ -1,8 +1,9 @@
 """Generator-side Schema Registry plumbing: connect (with auth), register, read history.
 
-confluent-kafka's ``SchemaRegistryClient`` does the HTTP; this package adds what esgen needs
-on top: credentials from the environment, errors as plain messages with the registry's own
-code, the subject plan of a project, idempotent registration and effective-level checks.
+The client (HTTP through confluent-kafka's ``SchemaRegistryClient``, credentials from the
+environment, timeouts, one schema text, one error type) is the runtime's
+:mod:`esgen.runtime.registry`; this package adds what the generator needs on top: the
+subject plan of a project, idempotent registration and effective-level checks.
 """
 
 from esgen.registry.connection import Registry, connect

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from esgen.registry.connection import Reference, Registry
 from esgen.registry.errors import RegistryError
 from esgen.registry.plan import Registration
+from esgen.runtime.registry import union_schema
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,12 @@ def register_all(
     actions: list[Action] = []
     for item in plan:
         references: list[Reference] = []
-        schema = item.schema
+        schema: Any = item.schema
         if item.is_union:
-            schema = list(item.union_of)  # record-name subjects are the full names
-            references = [
-                Reference(name=subject, subject=subject, version=versions.get(subject, -1))
-                for subject in item.union_of
-            ]
+            # Record-name subjects are the full names the union lists.
+            schema, references = union_schema(
+                [Reference(s, s, versions.get(s, -1)) for s in item.union_of]
+            )
         level_set = _ensure_level(registry, item, dry_run)
         pending_reference = any(r.version < 0 for r in references)
         found = None if pending_reference else registry.lookup(item.subject, schema, references)
@@ -90,10 +91,9 @@ def _ensure_level(registry: Registry, item: Registration, dry_run: bool) -> bool
     effective = registry.effective_level(item.subject)
     if effective != item.level:
         raise RegistryError(
-            f"set compatibility of {item.subject}",
-            0,
-            -1,
-            f"asked for {item.level} but the registry reports {effective or 'nothing'} "
-            "(with defaultToGlobal=true); it does not keep per-subject levels",
+            f"set compatibility of {item.subject}: asked for {item.level} but the registry at "
+            f"{registry.url} reports {effective or 'nothing'} (with defaultToGlobal=true); it "
+            "does not keep per-subject levels",
+            action=f"set compatibility of {item.subject}",
         )
     return True

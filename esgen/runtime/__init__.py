@@ -8,14 +8,22 @@ Importing this package needs no running Kafka or registry.
 from esgen.runtime.commands import CommandResult, require_meta
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import (
+    AppendOutcomeUnknown,
     CommandRejected,
     ConcurrencyError,
+    ConfigurationError,
     DecodeError,
     EncodeError,
     EsgenError,
+    HistoryForked,
+    HistoryTruncated,
+    IntegrityError,
     InvariantViolation,
+    PartitionCountChanged,
     RegistryError,
+    RegistryUnavailable,
     StoreError,
+    UnsafeTopic,
 )
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.memory import InMemoryEventStore
@@ -34,36 +42,45 @@ from esgen.runtime.projections import (
     RunnerStats,
     handles,
 )
+from esgen.runtime.registry import RegistryClient
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
+    "AppendOutcomeUnknown",
     "CommandMeta",
     "CommandRejected",
     "CommandResult",
     "ConcurrencyError",
+    "ConfigurationError",
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
     "EsgenError",
     "EventMeta",
     "EventStore",
+    "HistoryForked",
+    "HistoryTruncated",
     "InMemoryEventStore",
     "InMemoryModelStore",
+    "IntegrityError",
     "InvariantViolation",
     "MemoryStateStore",
     "ModelError",
     "ModelStore",
     "ModelTransaction",
+    "PartitionCountChanged",
     "Position",
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
     "RecordType",
+    "RegistryClient",
     "RegistryError",
     "RegistrySerde",
+    "RegistryUnavailable",
     "RunnerStats",
     "SnapshotEntry",
     "SqliteModelStore",
@@ -73,6 +90,7 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "SubjectStrategy",
+    "UnsafeTopic",
     "decode_message",
     "handles",
     "require_meta",

@@ -21,14 +21,15 @@ be written; the caller must not commit its offsets then, so nothing is lost.
 
 from __future__ import annotations
 
-import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from esgen.runtime.errors import EsgenError
+from esgen.runtime.kafka import KafkaClients
 from esgen.runtime.subjects import dead_letter_topic
 
 H_STAGE = "esgen.dlq.stage"
@@ -51,25 +52,20 @@ class DeadLetterWriter:
 
     def __init__(
         self,
-        bootstrap: str,
+        clients: KafkaClients,
         consumer: str,
         *,
-        producer_config: dict[str, Any] | None = None,
+        producer_config: Mapping[str, Any] | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.consumer = consumer
         self.timeout = timeout
         self.written = 0
-        config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
+        self._clients = clients
+        self._producer_config = {
             "message.timeout.ms": int(timeout * 1000),
-            "logger": logging.getLogger("esgen.kafka"),
+            **(producer_config or {}),
         }
-        config.update(producer_config or {})
-        self._config = config
         self._producer: Producer | None = None
         self._admin: AdminClient | None = None
         self._topics: set[str] = set()
@@ -144,19 +140,14 @@ class DeadLetterWriter:
 
     def _producer_instance(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer(self._config)
+            self._producer = self._clients.producer(self._producer_config)
         return self._producer
 
     def _ensure_topic(self, target: str) -> None:
         if target in self._topics:
             return
         if self._admin is None:
-            self._admin = AdminClient(
-                {
-                    "bootstrap.servers": self._config["bootstrap.servers"],
-                    "logger": self._config["logger"],
-                }
-            )
+            self._admin = self._clients.admin()
         try:
             listed = self._admin.list_topics(target, timeout=self.timeout)
             meta = listed.topics.get(target)

@@ -61,10 +61,10 @@ class EncodeError(EsgenError):
 
 
 class ConcurrencyError(EsgenError):
-    """``expected_version`` did not match the entity's version as the store sees it.
+    """``expected_version`` did not match the entity's current version; nothing was written.
 
-    Across processes this is a best-effort check, not a guarantee: Kafka has no
-    conditional append, so two writers that both saw version 7 can both append version 8.
+    Exact across processes: the event store checks it while holding the entity's
+    partition lease, after reading the partition to its end (see :mod:`esgen.runtime.lease`).
     """
 
     def __init__(self, entity: str, entity_id: str, expected: int, actual: int) -> None:
@@ -78,9 +78,105 @@ class ConcurrencyError(EsgenError):
         )
 
 
+class ConfigurationError(EsgenError, ValueError):
+    """A setting is missing, unknown or has a value esgen cannot work with."""
+
+
 class RegistryError(EsgenError):
-    """The schema registry refused a request or could not be reached."""
+    """The schema registry refused a request or could not be reached.
+
+    ``status`` is the HTTP status of the registry's answer (0: no answer at all),
+    ``code`` the registry's own error code (-1: none), ``action`` what was being done.
+    """
+
+    def __init__(self, message: str, *, action: str = "", status: int = 0, code: int = -1) -> None:
+        self.action = action
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+class RegistryUnavailable(RegistryError):
+    """The schema registry could not be reached, or did not answer in time."""
 
 
 class StoreError(EsgenError):
     """Kafka could not be reached, a topic is unusable, or an append was not delivered."""
+
+
+# -- the integrity of a history (the event store) ----------------------------------------
+
+
+class IntegrityError(StoreError):
+    """The history on Kafka cannot be folded as it is: a state built on it would be wrong.
+
+    ``topic`` and ``partition`` say where; the message says what was found and what to do.
+    """
+
+    def __init__(self, message: str, *, topic: str, partition: int | None = None) -> None:
+        self.topic = topic
+        self.partition = partition
+        super().__init__(message)
+
+
+class HistoryTruncated(IntegrityError):
+    """Records a state needs were deleted: the partition's log start offset is past them
+    (retention, ``delete_records``)."""
+
+    def __init__(self, message: str, *, topic: str, partition: int, log_start: int, needed: int):
+        self.log_start = log_start
+        self.needed = needed
+        super().__init__(message, topic=topic, partition=partition)
+
+
+class HistoryForked(IntegrityError):
+    """Two records claim the same version of one entity, or a version is missing: the
+    history was written by a writer that did not hold the partition's lease."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        topic: str,
+        partition: int,
+        entity_id: str,
+        offset: int,
+        version: int,
+        expected: int,
+    ) -> None:
+        self.entity_id = entity_id
+        self.offset = offset
+        self.version = version
+        self.expected = expected
+        super().__init__(message, topic=topic, partition=partition)
+
+
+class PartitionCountChanged(IntegrityError):
+    """The event topic has another partition count than the one its history was written
+    with: entities would be looked for in the wrong partitions."""
+
+    def __init__(self, message: str, *, topic: str, recorded: int, actual: int) -> None:
+        self.recorded = recorded
+        self.actual = actual
+        super().__init__(message, topic=topic)
+
+
+class UnsafeTopic(StoreError):
+    """A topic's configuration lets Kafka delete what the store must keep."""
+
+    def __init__(self, message: str, *, topic: str, problems: dict[str, str]) -> None:
+        self.topic = topic
+        self.problems = problems
+        super().__init__(message)
+
+
+class AppendOutcomeUnknown(StoreError):
+    """An append's commit was sent but its outcome could not be learned (Kafka did not
+    answer, and could not be asked again in time): its events are either all stored or
+    none is. Load the entity again before retrying, or the retry may store them twice."""
+
+    def __init__(self, message: str, *, topic: str, partition: int, entity_id: str) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.entity_id = entity_id
+        super().__init__(message)

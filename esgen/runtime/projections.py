@@ -35,8 +35,6 @@ not the record's fault) is retried a few times, then stops the runner
 
 from __future__ import annotations
 
-import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -53,11 +51,14 @@ from confluent_kafka import (
 )
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from esgen.runtime import settings
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor
-from esgen.runtime.errors import DecodeError, EsgenError, RegistryError
+from esgen.runtime.errors import ConfigurationError, DecodeError, EsgenError, RegistryError
+from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import ModelStore, ModelTransaction
+from esgen.runtime.registry import RegistryClient
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
 from esgen.runtime.wire import RegistrySerde, decode_message
 
@@ -75,9 +76,6 @@ Handler = Callable[[Any, ModelTransaction, Any, EventMeta], None]
 F = TypeVar("F", bound=Callable[..., None])
 
 _HANDLES_ATTR = "__esgen_handles__"
-
-# librdkafka's own log lines (connection failures, retries) go here, not to stderr.
-KAFKA_LOGGER = logging.getLogger("esgen.kafka")
 
 
 class ProjectionError(EsgenError):
@@ -174,13 +172,6 @@ class _HandlerFailed(Exception):
     """A handler raised in a batch applied without savepoints: apply it again with them."""
 
 
-def _env(name: str, given: str | None, what: str) -> str:
-    value = given or os.environ.get(name)
-    if not value:
-        raise ProjectionError(f"no {what}: pass it or set {name}")
-    return value
-
-
 _FATAL_CODES = frozenset(
     {
         KafkaError.TOPIC_AUTHORIZATION_FAILED,
@@ -196,8 +187,10 @@ class ProjectionRunner:
     """Runs a :class:`Projection` against Kafka: consume, apply, commit; see the module doc.
 
     ``topics`` overrides an entity's topic (by descriptor). ``registry`` is a URL, a
-    ``SchemaRegistryClient`` or its config dict. ``bootstrap`` and ``registry`` default to
-    ``ESGEN_BOOTSTRAP`` and ``ESGEN_REGISTRY_URL``.
+    ``SchemaRegistryClient``, its config dict or a ``RegistryClient``. ``bootstrap`` and
+    ``registry`` are found by the rule of :mod:`esgen.runtime.settings` when not given
+    (``ESGEN_BOOTSTRAP``/``ESGEN_REGISTRY_URL``, then ``[tool.esgen]``). ``kafka_config``
+    goes to every Kafka client; ``consumer_config``/``producer_config`` to one of them.
     """
 
     def __init__(
@@ -207,9 +200,10 @@ class ProjectionRunner:
         *,
         group_id: str,
         bootstrap: str | None = None,
-        registry: str | SchemaRegistryClient | dict[str, Any] | None = None,
+        registry: str | SchemaRegistryClient | Mapping[str, Any] | RegistryClient | None = None,
         topics: Mapping[EntityDescriptor[Any, Any], str] | None = None,
         strategy: SubjectStrategy | str = DEFAULT_STRATEGY,
+        kafka_config: Mapping[str, Any] | None = None,
         consumer_config: Mapping[str, Any] | None = None,
         producer_config: Mapping[str, Any] | None = None,
         batch_size: int = 500,
@@ -221,12 +215,12 @@ class ProjectionRunner:
         self.projection = projection
         self.store = store
         self.group_id = group_id
-        self.bootstrap = _env("ESGEN_BOOTSTRAP", bootstrap, "Kafka bootstrap servers")
-        if registry is None:
-            registry = _env("ESGEN_REGISTRY_URL", None, "schema registry URL")
-        if isinstance(registry, str):
-            registry = {"url": registry}
-        client = SchemaRegistryClient(registry) if isinstance(registry, dict) else registry
+        try:
+            self.bootstrap = settings.bootstrap_servers(bootstrap)
+            client = RegistryClient.connect(settings.registry_setting(registry))
+            self._clients = KafkaClients(self.bootstrap, kafka_config)
+        except ConfigurationError as exc:
+            raise ProjectionError(str(exc)) from exc
         topics = topics or {}
         self._sources: dict[str, _Source] = {}
         for descriptor in projection.entities:
@@ -237,18 +231,10 @@ class ProjectionRunner:
         self.poll_timeout = poll_timeout
         self.on_batch = on_batch
         self.stats = RunnerStats()
-        self._consumer_config: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",  # never see events of aborted appends
-            "enable.partition.eof": False,
-            "logger": KAFKA_LOGGER,
-        }
-        self._consumer_config.update(consumer_config or {})
+        # read_committed (pinned by the factory): never see events of aborted appends.
+        self._consumer_config = dict(consumer_config or {})
         self._dead_letters = DeadLetterWriter(
-            self.bootstrap,
+            self._clients,
             f"{projection.name} (group {group_id})",
             producer_config=dict(producer_config or {}),
         )
@@ -382,8 +368,8 @@ class ProjectionRunner:
         self._assigned = set()
         self._ends = {}
         try:
-            self._consumer = Consumer(self._consumer_config)
-        except KafkaException as exc:
+            self._consumer = self._clients.group_consumer(self.group_id, self._consumer_config)
+        except ConfigurationError as exc:
             raise ProjectionError(f"cannot create a Kafka consumer: {exc}") from exc
         try:
             self._check_topics(self._consumer)
@@ -501,7 +487,15 @@ class ProjectionRunner:
     def _caught_up(self) -> bool:
         if not self._assigned:
             return False
-        return all(self._positions.get(key, 0) >= self._ends.get(key, 0) for key in self._assigned)
+        behind = [k for k in self._assigned if self._positions.get(k, 0) < self._ends.get(k, 0)]
+        if behind and self._consumer is not None:
+            # A transaction's commit marker takes the offset after its last record: the
+            # consumer's position passes it (it is never delivered), the model's cannot.
+            for tp in self._consumer.position([TopicPartition(*key) for key in behind]):
+                key = (tp.topic, tp.partition)
+                if tp.offset >= self._ends.get(key, 0) and tp.offset >= 0:
+                    behind.remove(key)
+        return not behind
 
     # -- applying ------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Snapshots: an entity's state at an offset, kept on the compacted ``<topic>.snapshots``.
 
 Loading an entity without snapshots means folding its whole history. A snapshot is the
-state after the event at ``source_offset`` (in the event topic's partition), written to
-the snapshot topic under the entity id as key, so log compaction keeps only each
-entity's latest one. ``load`` then folds only the events after ``source_offset``.
+state after every record up to ``source_offset`` of the entity's event partition,
+written to the snapshot topic under the entity id as key, so log compaction keeps only
+each entity's latest one. ``load`` then folds only the events after ``source_offset``.
 
 Record on ``<topic>.snapshots`` (same partition number as the entity's event partition):
 
@@ -11,12 +11,29 @@ Record on ``<topic>.snapshots`` (same partition number as the entity's event par
   subject for the snapshot topic (e.g. ``bank.accounts.snapshots-com.example.bank.AccountState``);
 - headers: ``esgen.type`` (state record), ``esgen.version`` (entity version),
   ``esgen.fingerprint`` (the descriptor's fingerprint: state schema and fold rules),
-  ``esgen.source_partition``, ``esgen.source_offset``.
+  ``esgen.source_partition``, ``esgen.source_offset``, ``esgen.source_topic_id`` (the
+  Kafka topic id of the event topic).
 
-A snapshot whose fingerprint differs from today's descriptor was made by other
-definitions (another fold, another state schema): it is ignored and the state is rebuilt
-from the events, which are the truth. Snapshots are an optimisation only: a failed
-snapshot write is logged, never raised to the appender whose events are already stored.
+The same partition of the snapshot topic holds the history's manifest under a reserved
+key (see :mod:`esgen.runtime.manifest`); :meth:`SnapshotLog.restore` hands it back.
+
+When a snapshot is written
+    By an append that reaches ``snapshot_every``, **in the append's own transaction**
+    (see :mod:`esgen.runtime.lease`), so it is stored exactly when the events are and is
+    made from a view that covers every record up to its offset; and on ``close()`` for
+    entities with events past their snapshot. A snapshot that cannot be made (the
+    registry does not answer for the state's schema, the snapshot topic is gone) is
+    skipped before anything is sent, logged and counted (``snapshots_skipped``): never an
+    error for an append whose events are stored.
+
+When a snapshot is not used (counted in ``snapshots_ignored`` and logged; the state is
+rebuilt from the events, which are the truth)
+    - its fingerprint is not today's descriptor's (other definitions made it);
+    - it was made from another incarnation of the event topic (another topic id: the
+      topic was deleted and created again);
+    - its offset is at or beyond the end of the event partition (the topic was recreated,
+      or it is not the partition the snapshot came from);
+    - it cannot be decoded.
 
 The local :mod:`state store <esgen.runtime.statestore>` is restored from the snapshot
 topic (from its checkpoint to the end) the first time a partition is needed, like a
@@ -31,29 +48,33 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from esgen.runtime import headers as h
 from esgen.runtime import wire
+from esgen.runtime.errors import EncodeError, RegistryError
+from esgen.runtime.manifest import MANIFEST_KEY
 from esgen.runtime.scan import PartitionReader
 from esgen.runtime.statestore import SnapshotEntry, StateStore
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+@dataclass
 class SnapshotStats:
     snapshots_written: int = 0
     snapshots_restored: int = 0
     """Snapshot records read from the snapshot topic into the state store."""
     snapshots_ignored: int = 0
-    """Snapshots skipped because their fingerprint is not today's."""
+    """Snapshots not used (another fingerprint, another topic incarnation, beyond the end)."""
+    snapshots_skipped: int = 0
+    """Snapshots due but not written (registry or snapshot topic unavailable)."""
 
 
 class SnapshotLog:
-    """Writes snapshots to the snapshot topic and restores the state store from it."""
+    """Makes snapshot records, keeps the state store in step and restores it."""
 
     def __init__(
         self,
         serde: wire.RegistrySerde,
-        producer: Producer,
         reader: PartitionReader,
         state_store: StateStore,
         stats: SnapshotStats,
@@ -61,68 +82,129 @@ class SnapshotLog:
         self.serde = serde
         self.topic = serde.snapshot_topic
         self.fingerprint = serde.descriptor.fingerprint
-        self.producer = producer
         self.reader = reader
         self.state_store = state_store
         self.stats = stats
         self._restored: set[int] = set()
 
-    def write(
-        self, entity_id: str, partition: int, state: Any, version: int, source_offset: int
-    ) -> bool:
-        """Store a snapshot (topic, then local store); False when it could not be written."""
-        value = self.serde.encode_state(state)
-        headers: wire.Headers = [
-            (wire.H_TYPE, self.serde.descriptor.state.full_name.encode()),
-            (wire.H_VERSION, str(version).encode()),
-            (wire.H_FINGERPRINT, self.fingerprint.encode()),
-            (wire.H_SOURCE_PARTITION, str(partition).encode()),
-            (wire.H_SOURCE_OFFSET, str(source_offset).encode()),
+    # -- writing -----------------------------------------------------------------------
+
+    def encode(self, entity_id: str, state: Any, version: int) -> bytes | None:
+        """The state's wire-format value; None (logged, counted) when it cannot be made."""
+        try:
+            return self.serde.encode_state(state)
+        except (RegistryError, EncodeError) as exc:
+            self.skipped(entity_id, version, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def skipped(self, entity_id: str, version: int, reason: str) -> None:
+        self.stats.snapshots_skipped += 1
+        log.warning(
+            "snapshot of %s %r at version %d skipped (the events are stored; loading "
+            "folds more of them until the next snapshot): %s",
+            self.serde.descriptor.name,
+            entity_id,
+            version,
+            reason,
+        )
+
+    def headers(
+        self, version: int, partition: int, source_offset: int, topic_id: str
+    ) -> h.Headers:
+        return [
+            (h.H_TYPE, self.serde.descriptor.state.full_name.encode()),
+            (h.H_VERSION, b"%d" % version),
+            (h.H_FINGERPRINT, self.fingerprint.encode()),
+            (h.H_SOURCE_PARTITION, b"%d" % partition),
+            (h.H_SOURCE_OFFSET, b"%d" % source_offset),
+            (h.H_SOURCE_TOPIC_ID, topic_id.encode()),
         ]
-        failures: list[KafkaError] = []
+
+    def remember(
+        self,
+        partition: int,
+        entity_id: str,
+        version: int,
+        source_offset: int,
+        value: bytes,
+        topic_id: str,
+    ) -> None:
+        """Keep a stored snapshot in the local state store too (a cache: never raises)."""
+        entry = SnapshotEntry(entity_id, version, source_offset, self.fingerprint, value, topic_id)
+        try:
+            self.state_store.put(partition, entry)
+        except Exception as exc:  # a full disk must not fail an append that is stored
+            log.warning("state store: snapshot of %r not kept locally: %s", entity_id, exc)
+        self.stats.snapshots_written += 1
+
+    def write(
+        self,
+        producer: Producer,
+        entity_id: str,
+        partition: int,
+        state: Any,
+        version: int,
+        source_offset: int,
+        topic_id: str,
+        timeout: float,
+    ) -> bool:
+        """Store a snapshot outside any transaction (``close()``); False (logged, counted)
+        when it could not be written. Never raises."""
+        value = self.encode(entity_id, state, version)
+        if value is None:
+            return False
+        failures: list[str] = []
 
         def delivered(error: KafkaError | None, _msg: Message) -> None:
             if error is not None:
-                failures.append(error)
+                failures.append(str(error))
 
-        self.producer.produce(
-            self.topic,
-            value,
-            entity_id.encode(),
-            partition=partition,
-            headers=headers,
-            on_delivery=delivered,
-        )
-        self.producer.flush()
-        if failures:
-            log.warning(
-                "snapshot of %s %r at version %d not written to %s: %s",
-                self.serde.descriptor.name,
-                entity_id,
-                version,
+        try:
+            producer.produce(
                 self.topic,
-                failures[0],
+                value,
+                entity_id.encode(),
+                partition=partition,
+                headers=self.headers(version, partition, source_offset, topic_id),
+                on_delivery=delivered,
             )
+            if producer.flush(timeout):
+                failures.append(f"not delivered within {timeout:g} s")
+        except Exception as exc:  # KafkaException, BufferError: the snapshot is optional
+            failures.append(f"{type(exc).__name__}: {exc}")
+        if failures:
+            self.skipped(entity_id, version, f"not written to {self.topic}: {failures[0]}")
             return False
-        entry = SnapshotEntry(entity_id, version, source_offset, self.fingerprint, value)
-        self.state_store.put(partition, entry)
-        self.stats.snapshots_written += 1
+        self.remember(partition, entity_id, version, source_offset, value, topic_id)
         return True
 
+    # -- reading -----------------------------------------------------------------------
+
     def latest(self, partition: int, entity_id: str) -> SnapshotEntry | None:
-        """The entity's latest usable snapshot (restoring the partition on first use)."""
+        """The entity's latest snapshot by today's definitions (restoring the partition on
+        first use); whether it fits the event topic is the caller's to check."""
         if partition not in self._restored:
             self.restore(partition)
         entry = self.state_store.get(partition, entity_id)
         if entry is None:
             return None
         if entry.fingerprint != self.fingerprint:
-            self.stats.snapshots_ignored += 1
+            self.ignored(entity_id, "it was made by other definitions (another fingerprint)")
             return None
         return entry
 
-    def restore(self, partition: int) -> None:
-        """Bring the state store's partition up to date with the snapshot topic."""
+    def ignored(self, entity_id: str, why: str) -> None:
+        self.stats.snapshots_ignored += 1
+        log.info(
+            "snapshot of %s %r not used, the state is rebuilt from its events: %s",
+            self.serde.descriptor.name,
+            entity_id,
+            why,
+        )
+
+    def restore(self, partition: int) -> bytes | None:
+        """Bring the state store's partition up to date with the snapshot topic; the
+        partition's manifest record (None: it has none)."""
         start = self.state_store.checkpoint(partition)
         _low, high = self.reader.watermarks(self.topic, partition)
         if start > high:
@@ -133,33 +215,39 @@ class SnapshotLog:
             self._restore_one(partition, msg)
         self.state_store.set_checkpoint(partition, high)
         self._restored.add(partition)
+        return self.state_store.manifest(partition)
 
     def _restore_one(self, partition: int, msg: Message) -> None:
         key, value = msg.key(), msg.value()
         if key is None or value is None:
             return
-        headers = wire.header_map(msg.headers())
-        entity_id = key.decode() if isinstance(key, bytes) else key
-        if headers.get(wire.H_FINGERPRINT) != self.fingerprint:
+        if isinstance(value, str):
+            value = value.encode()
+        if key == MANIFEST_KEY:
+            self.state_store.set_manifest(partition, value)
+            return
+        headers = h.header_map(msg.headers())
+        entity_id = key.decode(errors="replace") if isinstance(key, bytes) else key
+        if headers.get(h.H_FINGERPRINT) != self.fingerprint:
             self.stats.snapshots_ignored += 1
             return
         try:
-            version = int(headers[wire.H_VERSION])
-            source_offset = int(headers[wire.H_SOURCE_OFFSET])
+            version = int(headers[h.H_VERSION])
+            source_offset = int(headers[h.H_SOURCE_OFFSET])
         except (KeyError, ValueError):
             log.warning(
                 "%s[%d]@%s: snapshot without valid headers", self.topic, partition, msg.offset()
             )
             return
+        topic_id = headers.get(h.H_SOURCE_TOPIC_ID, "")
         current = self.state_store.get(partition, entity_id)
         if (
             current is not None
             and current.fingerprint == self.fingerprint
+            and current.topic_id == topic_id
             and current.source_offset >= source_offset
         ):
             return
-        if isinstance(value, str):
-            value = value.encode()
-        entry = SnapshotEntry(entity_id, version, source_offset, self.fingerprint, value)
+        entry = SnapshotEntry(entity_id, version, source_offset, self.fingerprint, value, topic_id)
         self.state_store.put(partition, entry)
         self.stats.snapshots_restored += 1

@@ -3,7 +3,8 @@
 Like a Kafka Streams state store, a state store is a local, disposable cache of a
 compacted changelog, here the snapshot topic ``<topic>.snapshots``. It holds, per
 partition of the event topic, the latest snapshot of each entity (state bytes, entity
-version, the event offset the snapshot covers, the descriptor fingerprint) and a
+version, the event offset the snapshot covers, the event topic's id, the descriptor
+fingerprint), the partition's manifest (see :mod:`esgen.runtime.manifest`) and a
 checkpoint: how far into the snapshot topic's partition it has been restored. Deleting
 it loses nothing: it is rebuilt from the snapshot topic.
 
@@ -32,6 +33,8 @@ class SnapshotEntry:
     fingerprint: str
     value: bytes
     """The state in the wire format (as on the snapshot topic)."""
+    topic_id: str = ""
+    """Kafka's id of the event topic the snapshot was made from ("": unknown)."""
 
 
 class StateStore(Protocol):
@@ -44,6 +47,11 @@ class StateStore(Protocol):
         ...
 
     def set_checkpoint(self, partition: int, offset: int) -> None: ...
+    def manifest(self, partition: int) -> bytes | None:
+        """The partition's manifest record as restored (None: none seen yet)."""
+        ...
+
+    def set_manifest(self, partition: int, value: bytes) -> None: ...
     def clear(self, partition: int) -> None:
         """Forget a partition (its topics were recreated): it is restored from scratch."""
         ...
@@ -57,6 +65,7 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self._entries: dict[tuple[int, str], SnapshotEntry] = {}
         self._checkpoints: dict[int, int] = {}
+        self._manifests: dict[int, bytes] = {}
 
     def get(self, partition: int, entity_id: str) -> SnapshotEntry | None:
         return self._entries.get((partition, entity_id))
@@ -70,8 +79,15 @@ class MemoryStateStore:
     def set_checkpoint(self, partition: int, offset: int) -> None:
         self._checkpoints[partition] = offset
 
+    def manifest(self, partition: int) -> bytes | None:
+        return self._manifests.get(partition)
+
+    def set_manifest(self, partition: int, value: bytes) -> None:
+        self._manifests[partition] = value
+
     def clear(self, partition: int) -> None:
         self._checkpoints.pop(partition, None)
+        self._manifests.pop(partition, None)
         for key in [k for k in self._entries if k[0] == partition]:
             del self._entries[key]
 
@@ -79,15 +95,18 @@ class MemoryStateStore:
         self._entries.clear()
 
 
+_SCHEMA_VERSION = 2  # files of another version are caches of another layout: rebuilt
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
     entity_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     source_offset INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,
-    value BLOB NOT NULL
+    value BLOB NOT NULL,
+    topic_id TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 0), offset INTEGER);
+CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 0), value BLOB);
 """
 
 
@@ -111,6 +130,11 @@ class SqliteStateStore:
             # A cache that can be rebuilt from Kafka: durability of each write is not needed.
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
+            if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                db.executescript(
+                    "DROP TABLE IF EXISTS snapshots; DROP TABLE IF EXISTS checkpoint;"
+                    f"DROP TABLE IF EXISTS manifest; PRAGMA user_version={_SCHEMA_VERSION};"
+                )
             db.executescript(_SCHEMA)
             self._connections[partition] = db
         return db
@@ -120,7 +144,7 @@ class SqliteStateStore:
             row = (
                 self._db(partition)
                 .execute(
-                    "SELECT version, source_offset, fingerprint, value FROM snapshots "
+                    "SELECT version, source_offset, fingerprint, value, topic_id FROM snapshots "
                     "WHERE entity_id = ?",
                     (entity_id,),
                 )
@@ -128,19 +152,22 @@ class SqliteStateStore:
             )
         if row is None:
             return None
-        return SnapshotEntry(entity_id, int(row[0]), int(row[1]), str(row[2]), bytes(row[3]))
+        return SnapshotEntry(
+            entity_id, int(row[0]), int(row[1]), str(row[2]), bytes(row[3]), str(row[4])
+        )
 
     def put(self, partition: int, entry: SnapshotEntry) -> None:
         with self._lock:
             db = self._db(partition)
             db.execute(
-                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     entry.entity_id,
                     entry.version,
                     entry.source_offset,
                     entry.fingerprint,
                     entry.value,
+                    entry.topic_id,
                 ),
             )
             db.commit()
@@ -156,11 +183,23 @@ class SqliteStateStore:
             db.execute("INSERT OR REPLACE INTO checkpoint VALUES (0, ?)", (offset,))
             db.commit()
 
+    def manifest(self, partition: int) -> bytes | None:
+        with self._lock:
+            row = self._db(partition).execute("SELECT value FROM manifest").fetchone()
+        return bytes(row[0]) if row else None
+
+    def set_manifest(self, partition: int, value: bytes) -> None:
+        with self._lock:
+            db = self._db(partition)
+            db.execute("INSERT OR REPLACE INTO manifest VALUES (0, ?)", (value,))
+            db.commit()
+
     def clear(self, partition: int) -> None:
         with self._lock:
             db = self._db(partition)
             db.execute("DELETE FROM snapshots")
             db.execute("DELETE FROM checkpoint")
+            db.execute("DELETE FROM manifest")
             db.commit()
 
     def close(self) -> None:

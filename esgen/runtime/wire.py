@@ -1,15 +1,8 @@
-"""Kafka record values and headers: the Confluent wire format and esgen's metadata headers.
+"""The registry-backed serde: an entity's events and snapshots to wire-format values and back.
 
-Value
------
-Every event (and snapshot) value is in Confluent's wire format, so any Confluent-compatible
-consumer reads our topics and we read theirs::
-
-    byte 0      magic byte, always 0
-    bytes 1-4   schema id, 4-byte big-endian, as the schema registry assigned it
-    bytes 5-    Avro binary body written with that schema
-
-The schema id is looked up under the configured subject strategy (see
+Values are in the Confluent wire format (:mod:`esgen.runtime.framing`), with esgen's
+metadata in headers (:mod:`esgen.runtime.headers`). Schema ids come from the schema
+registry (:mod:`esgen.runtime.registry`) under the configured subject strategy (see
 :mod:`esgen.runtime.subjects`). Under ``topic_record`` (default) and ``record`` the id
 names the event's own record schema and the body is the record. Under ``topic`` the id
 names the union registered on ``<topic>-value`` (a union of references, one per event
@@ -25,47 +18,41 @@ When the writer schema is today's schema there is nothing to resolve and none is
 An id the registry does not know is a ``DecodeError``; a registry that cannot be reached
 or fails is a ``RegistryError`` (the record may be fine).
 
-Headers (values are UTF-8 bytes)
---------------------------------
-========================  ============================================================
-``esgen.type``            full name of the event record, e.g. ``com.example.bank.MoneyDeposited``
-``esgen.event_id``        the event's UUID (``8-4-4-4-12`` hex form)
-``esgen.version``         entity version the event creates (1 for an entity's first), decimal
-``esgen.timestamp``       event time in milliseconds since the Unix epoch, decimal
-``esgen.correlation_id``  optional: the id of the whole conversation
-``esgen.causation_id``    optional: the id of the message that caused this event
-========================  ============================================================
-
-The message key is the entity id (UTF-8). Records without esgen headers (e.g. from a
-plain Confluent producer) still decode: the type comes from the writer schema, the time
-from the record timestamp, the event id is derived from topic/partition/offset (stable
-across replays) and the version is left to the reader (the event store counts them).
-
-Snapshot records (``<topic>.snapshots``) carry ``esgen.type`` (the state record),
-``esgen.version``, ``esgen.fingerprint`` (the descriptor's fingerprint),
-``esgen.source_partition`` and ``esgen.source_offset`` (the last event offset the
-snapshot covers).
+There is one path for each direction, and it is the fast one: :meth:`RegistrySerde.encode_events`
+(each event class's framing looked up once) and :func:`decode_message` (each
+``(schema id, esgen.type)`` planned once: parsed writer schema, the reader schema only
+when it differs, the class to build).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import struct
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Protocol
 
 import fastavro
-from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
 from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, RegistryError
-from esgen.runtime.meta import EventMeta, make_meta, uuid_from_int
+from esgen.runtime.framing import HEADER, frame, read_varint, unframe, write_varint
+from esgen.runtime.headers import (
+    H_CAUSATION_ID,
+    H_CORRELATION_ID,
+    H_EVENT_ID,
+    H_TIMESTAMP,
+    H_TYPE,
+    H_VERSION,
+    header_map,
+    moment,
+    parse_uuid,
+)
+from esgen.runtime.meta import EventMeta, make_meta
+from esgen.runtime.registry import Reference, RegistryClient, union_schema
 from esgen.runtime.serde import AvroSchema, parse_schema
 from esgen.runtime.subjects import (
     DEFAULT_STRATEGY,
@@ -75,21 +62,7 @@ from esgen.runtime.subjects import (
     topic_subject,
 )
 
-MAGIC_BYTE = 0
-_HEADER = struct.Struct(">bI")
-
-H_TYPE = "esgen.type"
-H_EVENT_ID = "esgen.event_id"
-H_VERSION = "esgen.version"
-H_TIMESTAMP = "esgen.timestamp"
-H_CORRELATION_ID = "esgen.correlation_id"
-H_CAUSATION_ID = "esgen.causation_id"
-H_FINGERPRINT = "esgen.fingerprint"
-H_SOURCE_PARTITION = "esgen.source_partition"
-H_SOURCE_OFFSET = "esgen.source_offset"
-
-Headers = list[tuple[str, str | bytes | None]]
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+__all__ = ["KafkaMessage", "RegistrySerde", "WriterSchema", "decode_message"]
 
 
 class KafkaMessage(Protocol):
@@ -104,120 +77,6 @@ class KafkaMessage(Protocol):
         self,
     ) -> dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None: ...
     def timestamp(self) -> tuple[int, int]: ...
-
-
-# -- framing ---------------------------------------------------------------------------
-
-
-def frame(schema_id: int, body: bytes) -> bytes:
-    """``body`` in the Confluent wire format under ``schema_id``."""
-    return _HEADER.pack(MAGIC_BYTE, schema_id) + body
-
-
-def unframe(value: bytes) -> tuple[int, bytes]:
-    """``(schema id, Avro body)`` of a wire-format value; ``DecodeError`` if it is not one."""
-    if len(value) < _HEADER.size:
-        raise DecodeError(f"value of {len(value)} bytes is too short for the wire format")
-    magic, schema_id = _HEADER.unpack_from(value)
-    if magic != MAGIC_BYTE:
-        raise DecodeError(f"unknown magic byte {magic} (the Confluent wire format starts with 0)")
-    return schema_id, value[_HEADER.size :]
-
-
-def _write_varint(n: int) -> bytes:
-    """Avro's zig-zag varint of a long (the union branch index)."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _read_varint(data: bytes) -> tuple[int, int]:
-    """``(value, bytes consumed)`` of the zig-zag varint at the start of ``data``."""
-    result = shift = 0
-    for i, byte in enumerate(data[:10]):
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (result >> 1) ^ -(result & 1), i + 1
-        shift += 7
-    raise DecodeError("truncated union branch index")
-
-
-# -- headers ---------------------------------------------------------------------------
-
-
-def event_headers(full_name: str | bytes, meta: EventMeta) -> Headers:
-    """The esgen headers of one event (see the module docstring)."""
-    if meta.event_id is None or meta.version is None or meta.timestamp is None:
-        raise EncodeError("an appended event needs event_id, version and timestamp")
-    headers: Headers = [
-        (H_TYPE, full_name.encode() if isinstance(full_name, str) else full_name),
-        (H_EVENT_ID, str(meta.event_id).encode()),
-        (H_VERSION, b"%d" % meta.version),
-        (H_TIMESTAMP, b"%d" % to_millis(meta.timestamp)),
-    ]
-    if meta.correlation_id is not None:
-        headers.append((H_CORRELATION_ID, meta.correlation_id.encode()))
-    if meta.causation_id is not None:
-        headers.append((H_CAUSATION_ID, meta.causation_id.encode()))
-    return headers
-
-
-def header_map(
-    headers: dict[str, str | bytes | None] | Iterable[tuple[str, str | bytes | None]] | None,
-) -> dict[str, str]:
-    """Headers as ``name -> text`` (the last value wins; ``None`` values are dropped)."""
-    result: dict[str, str] = {}
-    items = headers.items() if isinstance(headers, dict) else headers or ()
-    for name, value in items:
-        if value is None:
-            continue
-        result[name] = value.decode() if isinstance(value, bytes) else value
-    return result
-
-
-def to_millis(moment: datetime.datetime) -> int:
-    return (moment - _EPOCH) // datetime.timedelta(milliseconds=1)
-
-
-def from_millis(millis: int) -> datetime.datetime:
-    return _EPOCH + datetime.timedelta(milliseconds=millis)
-
-
-# The events of one append share their timestamp, so consecutive records mostly repeat it.
-_last_moment: tuple[int, datetime.datetime] = (0, _EPOCH)
-
-
-def _moment(millis: int) -> datetime.datetime:
-    """``from_millis``, remembering the last answer."""
-    global _last_moment
-    last = _last_moment
-    if last[0] == millis:
-        return last[1]
-    moment = _EPOCH + datetime.timedelta(milliseconds=millis)
-    _last_moment = (millis, moment)
-    return moment
-
-
-_UUID = uuid.UUID
-
-
-def _parse_uuid(raw: str | bytes) -> uuid.UUID:
-    """``uuid.UUID(raw)`` for the ``8-4-4-4-12`` hex form, without its general parsing;
-    anything else goes through ``uuid.UUID`` (same result, same errors)."""
-    digits = raw.replace(b"-", b"") if isinstance(raw, bytes) else raw.replace("-", "")
-    if len(digits) == 32:
-        try:
-            number = int(digits, 16)
-        except ValueError:
-            pass
-        else:
-            if number >= 0:  # 32 hex digits: below 2**128
-                return uuid_from_int(number)
-    return _UUID(raw.decode() if isinstance(raw, bytes) else raw)
 
 
 # -- writer schemas --------------------------------------------------------------------
@@ -285,18 +144,9 @@ def _no_class(data: dict[str, Any]) -> Any:
     raise DecodeError("a union value needs its branch's plan")
 
 
+_FRAMING = HEADER.size
 _schemaless_reader = fastavro.schemaless_reader
 _schemaless_writer = fastavro.schemaless_writer
-
-
-def _run(plan: _Plan, value: bytes) -> Any:
-    """The event of a framed value (5 header bytes, then the body) by its plan."""
-    writer, reader, from_avro, _ = plan
-    try:
-        data = _schemaless_reader(BytesIO(value[5:]), writer, reader)
-    except Exception as exc:  # fastavro raises EOFError, ValueError, SchemaResolutionError...
-        raise _cannot_decode(plan, exc) from exc
-    return from_avro(data)  # type: ignore[arg-type]  # a record schema always reads a dict
 
 
 def _cannot_decode(plan: _Plan, exc: Exception) -> DecodeError:
@@ -307,29 +157,24 @@ def _cannot_decode(plan: _Plan, exc: Exception) -> DecodeError:
 class RegistrySerde:
     """Encodes an entity's events and snapshots to the wire format and decodes them back.
 
-    ``registry`` is a ``SchemaRegistryClient``, its config dict (``url``,
-    ``basic.auth.user.info``, ``ssl.*``...) or a URL. Schema ids are looked up (never
-    registered) unless ``auto_register=True``; either way each id is fetched once per
-    serde. Writer schemas fetched by id are cached and parsed once.
+    ``registry`` is a :class:`~esgen.runtime.registry.RegistryClient`, a
+    ``SchemaRegistryClient``, its config dict (``url``, ``basic.auth.user.info``,
+    ``ssl.*``...) or a URL. Schema ids are looked up (never registered) unless
+    ``auto_register=True``; either way each id is fetched once per serde. Writer schemas
+    fetched by id are cached and parsed once.
     """
 
     def __init__(
         self,
         descriptor: EntityDescriptor[Any, Any],
-        registry: SchemaRegistryClient | dict[str, Any] | str,
+        registry: RegistryClient | SchemaRegistryClient | Mapping[str, Any] | str,
         *,
         strategy: SubjectStrategy | str = DEFAULT_STRATEGY,
         auto_register: bool = False,
         topic: str | None = None,
     ) -> None:
-        if isinstance(registry, str):
-            registry = {"url": registry}
-        if isinstance(registry, dict):
-            self.registry_url = str(registry.get("url", "?"))
-            registry = SchemaRegistryClient(registry)
-        else:
-            self.registry_url = str(getattr(registry, "_conf", {}).get("url", "?"))
-        self.client = registry
+        self.registry = RegistryClient.connect(registry)
+        self.registry_url = self.registry.url
         self.descriptor = descriptor
         self.strategy = SubjectStrategy(strategy)
         self.auto_register = auto_register
@@ -349,12 +194,12 @@ class RegistrySerde:
 
     def encode_event(self, event: object) -> tuple[str, bytes]:
         """``(event full name, wire-format value)`` of one event of the descriptor."""
-        record_type = self.descriptor.event_type(event)
-        return record_type.full_name, self._encode(self.topic, record_type, event)
+        ((full_name, value),) = self.encode_events((event,))
+        return full_name.decode(), value
 
     def encode_events(self, events: Iterable[object]) -> list[tuple[bytes, bytes]]:
-        """``(event full name as UTF-8, wire-format value)`` of each event: what
-        ``encode_event`` gives, with each event class's framing looked up once."""
+        """``(event full name as UTF-8, wire-format value)`` of each event, with each
+        event class's framing looked up once."""
         encoders = self._encoders
         encoded: list[tuple[bytes, bytes]] = []
         append = encoded.append
@@ -377,20 +222,18 @@ class RegistrySerde:
     def _encoder(self, event: object) -> tuple[bytes, Any, bytes, RecordType[Any]]:
         record_type = self.descriptor.event_type(event)
         schema_id, branch = self.schema_id(self.topic, record_type)
-        prefix = frame(schema_id, b"" if branch is None else _write_varint(branch))
+        prefix = frame(schema_id, b"" if branch is None else write_varint(branch))
         encoder = (prefix, record_type.codec.parsed, record_type.full_name.encode(), record_type)
         self._encoders[type(event)] = encoder
         return encoder
 
     def encode_state(self, state: object) -> bytes:
         """The wire-format value of a snapshot of the state (on the snapshot topic)."""
-        return self._encode(self.snapshot_topic, self.descriptor.state, state)
-
-    def _encode(self, topic: str, record_type: RecordType[Any], value: Any) -> bytes:
-        schema_id, branch = self.schema_id(topic, record_type)
-        body = record_type.encode(value)
+        record_type = self.descriptor.state
+        schema_id, branch = self.schema_id(self.snapshot_topic, record_type)
+        body = record_type.encode(state)
         if branch is not None:
-            body = _write_varint(branch) + body
+            body = write_varint(branch) + body
         return frame(schema_id, body)
 
     def schema_id(self, topic: str, record_type: RecordType[Any]) -> tuple[int, int | None]:
@@ -405,51 +248,49 @@ class RegistrySerde:
                 found = self._union_id(topic, record_type)
             else:
                 subject = record_subject(self.strategy, topic, record_type.full_name)
-                found = (self._record_id(subject, record_type), None)
+                found = (self._record_id(subject, record_type)[0], None)
             self._ids[key] = found
         return found
 
-    def _record_id(self, subject: str, record_type: RecordType[Any]) -> int:
-        schema = Schema(json.dumps(record_type.schema), "AVRO")
-        try:
-            return self.client.lookup_schema(subject, schema).schema_id  # type: ignore[return-value]
-        except SchemaRegistryError as exc:
-            if exc.http_status_code != 404:
-                raise self._registry_error(f"looking up subject {subject!r}", exc) from exc
-            if not self.auto_register:
-                raise RegistryError(
-                    f"schema of {record_type.full_name} is not registered under subject "
-                    f"{subject!r} in the schema registry at {self.registry_url}; register it "
-                    "(`esgen register`) or create the store with auto_register=True"
-                ) from None
-        except Exception as exc:
-            raise self._registry_error(f"looking up subject {subject!r}", exc) from exc
-        try:
-            return self.client.register_schema(subject, schema)
-        except Exception as exc:
-            raise self._registry_error(
-                f"registering {record_type.full_name} under {subject!r}", exc
-            ) from exc
+    def _record_id(self, subject: str, record_type: RecordType[Any]) -> tuple[int, int]:
+        """``(id, version)`` of ``record_type``'s schema under ``subject``."""
+        found = self.registry.lookup(subject, record_type.schema)
+        if found is not None:
+            return found
+        if not self.auto_register:
+            raise RegistryError(
+                f"schema of {record_type.full_name} is not registered under subject "
+                f"{subject!r} in the schema registry at {self.registry_url}; register it "
+                "(`esgen register`) or create the store with auto_register=True",
+                action=f"look up {subject}",
+                status=404,
+            )
+        self.registry.register(subject, record_type.schema)
+        registered = self.registry.lookup(subject, record_type.schema)
+        if registered is None:
+            raise RegistryError(
+                f"the schema registry at {self.registry_url} registered "
+                f"{record_type.full_name} under {subject!r} but does not find it by lookup",
+                action=f"register {subject}",
+            )
+        return registered
 
     def _union_id(self, topic: str, record_type: RecordType[Any]) -> tuple[int, int]:
         subject = topic_subject(topic)
-        try:
-            latest = self.client.get_latest_version(subject)
-            union_id = latest.schema_id
+        latest = self.registry.latest(subject)
+        names: list[str] = []
+        if latest is not None:
             names = [str(n) for n in json.loads(str(latest.schema.schema_str))]
-        except SchemaRegistryError as exc:
-            if exc.http_status_code != 404:
-                raise self._registry_error(f"reading subject {subject!r}", exc) from exc
-            union_id, names = None, []
-        except Exception as exc:
-            raise self._registry_error(f"reading subject {subject!r}", exc) from exc
-        if record_type.full_name in names and union_id is not None:
-            return union_id, names.index(record_type.full_name)
+            if record_type.full_name in names:
+                return int(latest.schema_id or 0), names.index(record_type.full_name)
         if not self.auto_register:
             raise RegistryError(
                 f"{record_type.full_name} is not a branch of the union registered under "
                 f"{subject!r} in the schema registry at {self.registry_url}; register the "
-                "topic's union of references or create the store with auto_register=True"
+                "topic's union of references (`esgen register --subject-strategy topic`) or "
+                "create the store with auto_register=True",
+                action=f"read {subject}",
+                status=404,
             )
         # Register each branch under its record subject, then the union referencing them.
         if record_type is self.descriptor.state:
@@ -460,31 +301,11 @@ class RegistrySerde:
         references = []
         for branch in wanted:
             branch_subject = record_subject(self.strategy, topic, branch.full_name)
-            self._record_id(branch_subject, branch)
-            try:
-                version = self.client.lookup_schema(
-                    branch_subject, Schema(json.dumps(branch.schema), "AVRO")
-                ).version
-            except Exception as exc:
-                raise self._registry_error(f"looking up {branch_subject!r}", exc) from exc
-            references.append(SchemaReference(branch.full_name, branch_subject, version))
-        union = Schema(json.dumps([b.full_name for b in wanted]), "AVRO", references)
-        try:
-            union_id = self.client.register_schema(subject, union)
-        except Exception as exc:
-            raise self._registry_error(f"registering the union under {subject!r}", exc) from exc
-        return union_id, [b.full_name for b in wanted].index(record_type.full_name)
-
-    def _registry_error(self, doing: str, exc: Exception) -> RegistryError:
-        if isinstance(exc, SchemaRegistryError):
-            return RegistryError(
-                f"schema registry at {self.registry_url}: {doing}: {exc.error_message} "
-                f"(HTTP {exc.http_status_code}, code {exc.error_code})"
-            )
-        return RegistryError(
-            f"schema registry at {self.registry_url} could not be reached while {doing}: "
-            f"{type(exc).__name__}: {exc}; is it running and is the URL right?"
-        )
+            _, version = self._record_id(branch_subject, branch)
+            references.append(Reference(branch.full_name, branch_subject, version))
+        union, refs = union_schema(references)
+        union_id = self.registry.register(subject, union, refs)
+        return union_id, union.index(record_type.full_name)
 
     # decoding
 
@@ -498,9 +319,7 @@ class RegistrySerde:
         cached = self._writers.get(schema_id)
         if cached is not None:
             return cached
-        registered = self._ask(
-            f"fetching schema id {schema_id}", self.client.get_schema, schema_id
-        )
+        registered = self._reading(lambda: self.registry.schema_by_id(schema_id))
         try:
             parsed = json.loads(str(registered.schema_str))
         except ValueError as exc:
@@ -526,28 +345,24 @@ class RegistrySerde:
         self._writers[schema_id] = writer
         return writer
 
-    def _ask(self, doing: str, request: Callable[..., Any], *args: Any) -> Any:
-        """``request(*args)`` to the registry while reading: a 404 (unknown id, subject or
-        version) is a ``DecodeError``, any other failure a ``RegistryError``."""
+    @staticmethod
+    def _reading(request: Callable[[], Any]) -> Any:
+        """A registry call made to decode a record: a 404 (unknown id, subject or version)
+        is the record's fault, a ``DecodeError``; any other failure stays a ``RegistryError``."""
         try:
-            return request(*args)
-        except SchemaRegistryError as exc:
-            error = self._registry_error(doing, exc)
-            if exc.http_status_code == 404:
-                raise DecodeError(str(error)) from exc
-            raise error from exc
-        except Exception as exc:
-            raise self._registry_error(doing, exc) from exc
+            return request()
+        except RegistryError as exc:
+            if exc.status == 404:
+                raise DecodeError(str(exc)) from exc
+            raise
 
-    def _references(self, references: Sequence[SchemaReference]) -> dict[str, AvroSchema]:
+    def _references(self, references: Sequence[Any]) -> dict[str, AvroSchema]:
         """Referenced schemas by name, self-contained (their own references inlined)."""
         named: dict[str, AvroSchema] = {}
         for ref in references:
-            registered = self._ask(
-                f"fetching {ref.subject!r} version {ref.version}",
-                self.client.get_version,
-                str(ref.subject),
-                int(ref.version or -1),
+            subject, number = str(ref.subject), int(ref.version or -1)
+            registered = self._reading(
+                lambda s=subject, n=number: self.registry.version(s, n)  # type: ignore[misc]
             )
             inner = self._references(registered.schema.references or [])
             try:
@@ -556,15 +371,6 @@ class RegistrySerde:
                 raise DecodeError(f"reference {ref.name} is not valid JSON: {exc}") from exc
             named[str(ref.name)] = _inline(parsed, inner, None)
         return named
-
-    def decode_value(self, value: bytes, expected_type: str | None = None) -> tuple[str, Any]:
-        """``(full name, event)`` of a wire-format event value, in today's class."""
-        plan = self._plans.get((value[:5], expected_type))
-        if plan is None:
-            plan = self._plan(value, expected_type)
-        if plan[0] is None:
-            plan, value = self._branch_plan(value, expected_type)
-        return plan[3], _run(plan, value)
 
     def _plan(self, value: bytes, type_header: str | bytes | None) -> _Plan:
         """How to decode values framed like ``value`` with this ``esgen.type`` header:
@@ -576,15 +382,15 @@ class RegistrySerde:
         else:
             expected = type_header.decode() if isinstance(type_header, bytes) else type_header
             plan = self._plan_record(full_name_of(writer.record), writer.record, expected)
-        self._plans[(value[:5], type_header)] = plan
+        self._plans[(value[:_FRAMING], type_header)] = plan
         return plan
 
     def _branch_plan(self, value: bytes, type_header: str | bytes | None) -> tuple[_Plan, bytes]:
         """The plan of the union branch ``value`` is written with, and the value with its
         branch index moved out of the body (framing kept, so the plan reads from byte 5)."""
         schema_id, body = unframe(value)
-        branch, used = _read_varint(body)
-        key = (value[:5], type_header, branch)
+        branch, used = read_varint(body)
+        key = (value[:_FRAMING], type_header, branch)
         plan = self._plans.get(key)
         if plan is None:
             writer = self.writer_schema(schema_id)
@@ -593,7 +399,7 @@ class RegistrySerde:
             full_name, writer_record = writer.branches[branch]
             expected = type_header.decode() if isinstance(type_header, bytes) else type_header
             plan = self._plans[key] = self._plan_record(full_name, writer_record, expected)
-        return plan, value[:5] + body[used:]
+        return plan, value[:_FRAMING] + body[used:]
 
     def _plan_record(self, full_name: str, writer: AvroSchema, expected: str | None) -> _Plan:
         record_type = self._reader_for(full_name, writer, expected)
@@ -631,7 +437,7 @@ class RegistrySerde:
         schema_id, body = unframe(value)
         writer = self.writer_schema(schema_id)
         if writer.record is None:
-            branch, used = _read_varint(body)
+            branch, used = read_varint(body)
             writer_record = writer.branches[branch][1]
             body = body[used:]
         else:
@@ -665,14 +471,14 @@ def decode_message(
             headers = dict(header_map(raw))
         get = headers.get
         type_header = get(H_TYPE)
-        plan = serde._plans.get((value[:5], type_header))
+        plan = serde._plans.get((value[:_FRAMING], type_header))
         if plan is None:
             plan = serde._plan(value, type_header)
         if plan[0] is None:
             plan, value = serde._branch_plan(value, type_header)
-        writer, reader, from_avro, _ = plan  # _run(plan, value), inlined
+        writer, reader, from_avro, _ = plan
         try:
-            data = _schemaless_reader(BytesIO(value[5:]), writer, reader)
+            data = _schemaless_reader(BytesIO(value[_FRAMING:]), writer, reader)
         except Exception as exc:
             raise _cannot_decode(plan, exc) from exc
         event = from_avro(data)  # type: ignore[arg-type]
@@ -683,11 +489,10 @@ def decode_message(
             version = int(header)
         header = get(H_TIMESTAMP)
         millis = int(header) if header is not None else msg.timestamp()[1]
-        last = _last_moment  # _moment(), inlined
-        timestamp = last[1] if last[0] == millis else _moment(millis)
+        timestamp = moment(millis)
         header = get(H_EVENT_ID)
         if header is not None:
-            event_id = _parse_uuid(header)
+            event_id = parse_uuid(header)
         else:
             # Stable across replays, so folds that record it stay deterministic.
             event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{_where(msg)}")
@@ -701,7 +506,9 @@ def decode_message(
     except DecodeError as exc:
         raise DecodeError(f"{_where(msg)}: {exc}") from exc
     except RegistryError as exc:
-        raise RegistryError(f"{_where(msg)}: {exc}") from exc
+        raise type(exc)(
+            f"{_where(msg)}: {exc}", action=exc.action, status=exc.status, code=exc.code
+        ) from exc
     except (ValueError, UnicodeDecodeError, EsgenError) as exc:
         raise DecodeError(f"{_where(msg)}: {type(exc).__name__}: {exc}") from exc
     return event, meta

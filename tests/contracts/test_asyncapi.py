@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from esgen.cli import main
 from esgen.contracts import ASYNCAPI_FILE, DIAGRAMS_FILE, ContractError, asyncapi, render
 from esgen.model import Logical, Primitive, Project, TypeRef
-from esgen.runtime import wire
+from esgen.runtime import headers as wire
 from generated.bank import account
 from generated.shop import order
 from tests.contracts.conftest import REPO
@@ -186,6 +186,7 @@ def test_event_messages_describe_the_esgen_headers(example: Project) -> None:
         wire.H_FINGERPRINT,
         wire.H_SOURCE_PARTITION,
         wire.H_SOURCE_OFFSET,
+        wire.H_SOURCE_TOPIC_ID,
     ]
 
 

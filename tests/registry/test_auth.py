@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from esgen.registry.connection import client_config, redact
+from esgen.registry.connection import client_config, connect, redact
+from esgen.runtime import RegistryError
 
 
 def test_plain_url() -> None:
@@ -34,6 +35,26 @@ def test_both_is_an_error() -> None:
     env = {"ESGEN_REGISTRY_USER": "bob", "ESGEN_REGISTRY_TOKEN": "t"}
     with pytest.raises(ValueError, match="not both"):
         client_config("http://r/x", env)
+    with pytest.raises(RegistryError, match="not both"):
+        connect("http://r/x", env)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"ESGEN_REGISTRY_USER": "bob", "ESGEN_REGISTRY_PASSWORD": "pw"},
+        {"ESGEN_REGISTRY_TOKEN": "t0k", "ESGEN_REGISTRY_LOGICAL_CLUSTER": "lsrc-1"},
+        {},
+    ],
+)
+def test_every_credential_form_builds_a_client(env: dict[str, str]) -> None:
+    """The configuration is one confluent-kafka accepts (it refuses unknown properties)."""
+    assert connect("http://registry:8081/x", env).url == "http://registry:8081/x"
+
+
+def test_every_call_has_a_timeout() -> None:
+    assert client_config("http://r/x", {})["timeout"] == 10
+    assert client_config("http://r/x", {}, timeout=2.5)["timeout"] == 2.5
 
 
 def test_password_never_printed() -> None:

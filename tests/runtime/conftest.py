@@ -23,17 +23,32 @@ def account_entity(unique_name: Callable[[str], str]) -> EntityDescriptor[Any, A
     return dataclasses.replace(account.ENTITY, topic=unique_name("accounts"))
 
 
+_SHARED: Any = object()
+
+
 @pytest.fixture
 def make_store(kafka_bootstrap: str, registry_url: str) -> Iterator[StoreFactory]:
-    """``make_store(descriptor, **options)``: a store closed and its topics deleted after."""
+    """``make_store(descriptor, **options)``: a store closed and its topics deleted after.
+
+    It uses the shared broker and registry unless ``bootstrap``/``registry`` are given
+    (None: found by the runtime's own rule, environment then ``[tool.esgen]``).
+    """
     stores: list[EventStore[Any, Any]] = []
 
-    def make(descriptor: EntityDescriptor[Any, Any], **options: Any) -> EventStore[Any, Any]:
+    def make(
+        descriptor: EntityDescriptor[Any, Any],
+        bootstrap: str | None = _SHARED,
+        registry: Any = _SHARED,
+        **options: Any,
+    ) -> EventStore[Any, Any]:
         options.setdefault("auto_register", True)
         options.setdefault("partitions", 1)
         options.setdefault("timeout", 20.0)
         store: EventStore[Any, Any] = EventStore(
-            descriptor, kafka_bootstrap, registry_url, **options
+            descriptor,
+            kafka_bootstrap if bootstrap is _SHARED else bootstrap,
+            registry_url if registry is _SHARED else registry,
+            **options,
         )
         stores.append(store)
         return store
@@ -44,6 +59,8 @@ def make_store(kafka_bootstrap: str, registry_url: str) -> Iterator[StoreFactory
         with contextlib.suppress(Exception):
             store.close(snapshot=False)
         topics |= {store.topic, snapshot_topic(store.topic)}
+    if not topics:
+        return
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for future in admin.delete_topics(sorted(topics), operation_timeout=30).values():
         with contextlib.suppress(Exception):

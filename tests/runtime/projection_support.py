@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from esgen.runtime import headers as hdr
 from esgen.runtime import wire
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import ModelTransaction
@@ -130,7 +131,7 @@ class EventProducer:
                 self.topic,
                 key=entity_id.encode(),
                 value=value,
-                headers=wire.event_headers(full_name, meta),
+                headers=hdr.event_headers(full_name, meta),
             )
             self.producer.poll(0)
         self.flush()

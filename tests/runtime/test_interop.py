@@ -19,7 +19,7 @@ from confluent_kafka.schema_registry import (
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from esgen.runtime import EntityDescriptor, wire
+from esgen.runtime import EntityDescriptor, framing
 from esgen.runtime.partitioning import partition_for
 from generated.bank import account
 from generated.shop import order
@@ -75,7 +75,7 @@ def test_a_plain_confluent_consumer_reads_our_events(
         SerializationContext(store.topic, MessageField.VALUE), "com.example.bank.MoneyDeposited"
     )
     registered = schema_registry_client.get_latest_version(subject)
-    assert wire.unframe(messages[1].value())[0] == registered.schema_id
+    assert framing.unframe(messages[1].value())[0] == registered.schema_id
 
 
 def test_events_from_a_plain_confluent_producer_fold_into_our_state(
@@ -122,7 +122,7 @@ def _register(client: SchemaRegistryClient, subject: str, schema: dict[str, Any]
 def _v1_value(schema_id: int, schema: dict[str, Any], datum: dict[str, Any]) -> bytes:
     body = io.BytesIO()
     fastavro.schemaless_writer(body, fastavro.parse_schema(copy.deepcopy(schema)), datum)
-    return wire.frame(schema_id, body.getvalue())
+    return framing.frame(schema_id, body.getvalue())
 
 
 def test_old_versions_decode_with_defaults_aliases_and_promotions(

@@ -341,7 +341,7 @@ def test_an_unreachable_registry_stops_the_runner_instead_of_dead_lettering(
         registry={"url": "http://127.0.0.1:1", "max.retries": 0},  # nothing listens there
         topics={account.ENTITY: topic},
     )
-    with pytest.raises(ProjectionError, match="could not be reached") as caught:
+    with pytest.raises(ProjectionError, match="cannot reach the schema registry") as caught:
         runner.run(until_caught_up=True)
     runner.close()
     assert isinstance(caught.value.__cause__, RegistryError)
