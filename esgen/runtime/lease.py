@@ -26,7 +26,9 @@ Outcomes of a commit
     aborts the open transaction, and reading the partition).
 
 The command processor uses the same ids for the partitions it owns, so a direct writer
-and a processor fence each other: a partition has one writer at a time. To build a whole
+and a processor fence each other: a partition has one writer at a time. It adds its
+consumer offsets to each transaction (:meth:`PartitionLease.send_offsets`), so the
+commands a transaction decided are consumed exactly when its events are stored. To build a whole
 partition's state after acquiring, read it with
 ``PartitionReader.read(topic, partition, start, end, strict=True)`` up to ``end =
 PartitionReader.watermarks(topic, partition)[1]`` (the last stable offset).
@@ -45,7 +47,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from esgen.runtime.errors import StoreError
 from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
@@ -249,6 +251,16 @@ class PartitionLease:
                 f"{remaining} record(s) not acknowledged within {self.timeout:g} s"
             )
         return list(self._reports)
+
+    def send_offsets(self, offsets: list[TopicPartition], group_metadata: Any) -> None:
+        """Add a consumer group's input offsets to the open transaction: they are
+        committed with it, or not at all (the command processor's exactly-once step).
+        ``group_metadata`` is the consumer's ``consumer_group_metadata()``: a member of an
+        older generation (a zombie) is refused by the group coordinator."""
+        try:
+            self._live().send_offsets_to_transaction(offsets, group_metadata, self.timeout)
+        except KafkaException as exc:
+            raise self._failed(exc) from exc
 
     def commit(self) -> list[Report]:
         """Commit the open transaction; the delivery reports of its records."""

@@ -8,6 +8,10 @@ topic written by Java applications and by esgen keeps one entity in one partitio
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
@@ -41,3 +45,16 @@ def partition_for(key: str | bytes, partitions: int) -> int:
     """The partition of ``key`` among ``partitions`` (Java's default partitioner)."""
     data = key.encode() if isinstance(key, str) else key
     return (murmur2(data) & 0x7FFFFFFF) % partitions
+
+
+def entity_key(entity: str, entity_id: object) -> bytes:
+    """The Kafka key of an entity id (the one place ids become keys): its text, UTF-8.
+    ``ValueError`` for an id with control characters (keys starting with ``\\x00`` are
+    reserved for esgen's own records, e.g. the manifest)."""
+    text = entity_id if isinstance(entity_id, str) else str(entity_id)
+    if _CONTROL.search(text):
+        raise ValueError(
+            f"{entity} id {text!r} contains control characters; entity ids cannot (keys "
+            "starting with \\x00 are reserved for esgen's records)"
+        )
+    return text.encode()
