@@ -42,6 +42,7 @@ partition written. Writers that take turns on one partition re-acquire at every 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -53,6 +54,9 @@ from esgen.runtime.errors import StoreError
 from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
 
 log = logging.getLogger(__name__)
+
+_OFFSETS_WAIT = 10.0
+"""Seconds to wait for ``send_offsets_to_transaction`` at most (it usually takes ms)."""
 
 
 def transactional_id(topic: str, partition: int) -> str:
@@ -256,11 +260,45 @@ class PartitionLease:
         """Add a consumer group's input offsets to the open transaction: they are
         committed with it, or not at all (the command processor's exactly-once step).
         ``group_metadata`` is the consumer's ``consumer_group_metadata()``: a member of an
-        older generation (a zombie) is refused by the group coordinator."""
-        try:
-            self._live().send_offsets_to_transaction(offsets, group_metadata, self.timeout)
-        except KafkaException as exc:
-            raise self._failed(exc) from exc
+        older generation (a zombie) is refused by the group coordinator.
+
+        librdkafka's call can block far past its timeout when the group coordinator went
+        away meanwhile (confluentinc/librdkafka#5456, e.g. after a broker restart), so it
+        runs in a thread of its own: if it has not returned in time, this producer is let
+        go (closed once the call returns) and :class:`CommitOutcomeUnknown` is raised;
+        acquiring the lease again aborts the transaction."""
+        producer = self._live()
+        done = threading.Event()
+        lock = threading.Lock()
+        given_up = False
+        failures: list[KafkaException] = []
+
+        def call() -> None:
+            try:
+                producer.send_offsets_to_transaction(offsets, group_metadata, self.timeout)
+            except KafkaException as exc:
+                failures.append(exc)
+            finally:
+                with lock:
+                    done.set()
+                    abandoned = given_up
+                if abandoned:
+                    self._abandon(producer)
+
+        threading.Thread(target=call, name=f"{self.transactional_id}-offsets", daemon=True).start()
+        wait = min(self.timeout, _OFFSETS_WAIT)
+        if not done.wait(wait):
+            with lock:
+                given_up = not done.is_set()
+            if given_up:
+                self._producer, self._held = None, False
+                raise CommitOutcomeUnknown(
+                    f"the consumer offsets were not added to the transaction of "
+                    f"{self.topic}[{self.partition}] within {wait:g} s (the group coordinator "
+                    "is unavailable?); the producer is let go"
+                )
+        if failures:
+            raise self._failed(failures[0]) from failures[0]
 
     def commit(self) -> list[Report]:
         """Commit the open transaction; the delivery reports of its records."""

@@ -55,9 +55,11 @@ Failures
     aborted, the partition's memory dropped, and the partition paused; after a back-off
     the processor takes the lease again (which completes or aborts the open transaction),
     restores, seeks the consumer back to the committed offset and decides the commands
-    again. After being fenced it waits a little longer first, so that a processor that
-    lost its partitions (a zombie) learns it from the group before it would take the
-    lease back. A history that cannot be folded (``IntegrityError``) stops the processor.
+    again; the back-off doubles (0.2 s to 5 s) until a commit succeeds. A zombie that
+    takes a lease back fences the partition's new owner once, but cannot commit: the
+    group coordinator refuses its offsets (an older generation), and its consumer soon
+    learns the partition is gone. A history that cannot be folded (``IntegrityError``)
+    stops the processor.
 
 Rebalances
     On revoke, each revoked partition's open batch is committed (or aborted) before the
@@ -165,6 +167,11 @@ class ProcessorConfig:
     session_timeout: float = 6.0
     """The consumer group's session timeout: how long a dead processor keeps its
     partitions (Kafka's minimum by default: group.min.session.timeout.ms=6000)."""
+    instance_id: str | None = None
+    """A static group member id (``group.instance.id``, KIP-345) for processors restarted
+    in place (a StatefulSet): a restarted instance takes its partitions back at once
+    instead of after the session timeout. A stopped static member does not leave the
+    group: its partitions wait for it (up to the session timeout) before moving."""
     strategy: SubjectStrategy | str = DEFAULT_STRATEGY
     auto_register: bool = False
     partitions: int = 3
@@ -461,6 +468,8 @@ class CommandProcessor(Generic[S, E]):
             "heartbeat.interval.ms": max(100, session_ms // 3),
             **self.config.consumer_config,
         }
+        if self.config.instance_id:
+            overrides["group.instance.id"] = self.config.instance_id
         consumer = self.store.clients.group_consumer(self.group_id, overrides)
         self._consumer = consumer
         consumer.subscribe(
@@ -556,18 +565,15 @@ class CommandProcessor(Generic[S, E]):
                 owned.position = max(committed, 0)
                 owned.state = state
                 owned.point = -1
-                owned.failures = 0
                 consumer.resume([tp])
             except IntegrityError:
                 raise
             except (StoreError, RegistryError, KafkaException, LeaseLost) as exc:
                 self._back_off(owned, exc, "cannot restore")
 
-    def _back_off(
-        self, owned: _Owned, cause: BaseException, what: str, delay: float = 0.0
-    ) -> None:
+    def _back_off(self, owned: _Owned, cause: BaseException, what: str) -> None:
         owned.failures += 1
-        delay = max(delay, min(5.0, 0.1 * 2 ** min(owned.failures, 6)))
+        delay = min(5.0, 0.1 * 2 ** min(owned.failures, 6))
         owned.retry_at = time.monotonic() + delay
         log.warning(
             "%s[%d]: %s (%s: %s); trying again in %.1f s",
@@ -591,10 +597,11 @@ class CommandProcessor(Generic[S, E]):
             owned.lease.release()  # acquiring again completes or aborts that transaction
         with contextlib.suppress(KafkaException):  # a partition being lost
             consumer.pause([TopicPartition(self.command_topic, owned.partition)])
-        # Fenced: wait for the group's next heartbeat first; if another member owns the
-        # partition now, this processor learns it before it takes the lease back.
-        delay = self.config.session_timeout / 2 if fenced else 0.0
-        self._back_off(owned, cause, "batch aborted, deciding it again", delay)
+        # The back-off grows until a commit succeeds: a processor that keeps being fenced
+        # (a zombie whose group has moved on, fenced again by the new owner and refused
+        # by the group coordinator) waits longer and longer, and meanwhile its consumer
+        # learns from the group that the partition is gone.
+        self._back_off(owned, cause, "batch aborted, deciding it again")
 
     def _abort(self, owned: _Owned) -> None:
         if owned.batch is None:
@@ -888,6 +895,7 @@ class CommandProcessor(Generic[S, E]):
         lease.commit()
         owned.batch = None
         owned.point = start
+        owned.failures = 0
         for command_id, value in remembered:
             state.remember(command_id, now_ms, value)
         stats = self.stats

@@ -275,7 +275,8 @@ class RegistrySerde:
             raise RegistryError(
                 f"schema of {record_type.full_name} is not registered under subject "
                 f"{subject!r} in the schema registry at {self.registry_url}; register it "
-                "(`esgen register`) or create the store with auto_register=True",
+                "(`esgen register`) or pass auto_register=True (EventStore, CommandProcessor, "
+                "CommandClient)",
                 action=f"look up {subject}",
                 status=404,
             )
@@ -302,7 +303,7 @@ class RegistrySerde:
                 f"{record_type.full_name} is not a branch of the union registered under "
                 f"{subject!r} in the schema registry at {self.registry_url}; register the "
                 "topic's union of references (`esgen register --subject-strategy topic`) or "
-                "create the store with auto_register=True",
+                "pass auto_register=True (EventStore, CommandProcessor, CommandClient)",
                 action=f"read {subject}",
                 status=404,
             )
