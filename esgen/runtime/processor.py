@@ -77,6 +77,7 @@ A processor is not thread-safe: run it in one thread; :meth:`stop` may be called
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import threading
 import time
@@ -316,6 +317,7 @@ class CommandProcessor(Generic[S, E]):
         self._window_millis = int(config.idempotency_window * 1000)
         self._stop = threading.Event()
         self._owned: dict[int, _Owned] = {}
+        self._homes: dict[bytes, int] = {}  # entity key -> its partition (murmur2 once)
         self._consumer: Consumer | None = None
         self._failure: BaseException | None = None
         self.store: EventStore[S, E] = EventStore(descriptor, config=config.store_config())
@@ -626,6 +628,7 @@ class CommandProcessor(Generic[S, E]):
         return wait
 
     def _take(self, consumer: Consumer, messages: list[Message]) -> None:
+        now = now_millis()  # when these commands are decided
         for msg in messages:
             error = msg.error()
             if error is not None:
@@ -639,7 +642,7 @@ class CommandProcessor(Generic[S, E]):
                 continue  # decided already (in the open batch, or committed)
             owned.position = offset + 1
             try:
-                self._decide(owned, msg)
+                self._decide(owned, msg, now)
                 if owned.batch is not None and owned.batch.commands >= self.config.batch_size:
                     self._commit(consumer, owned)
             except IntegrityError:
@@ -665,7 +668,8 @@ class CommandProcessor(Generic[S, E]):
             raise ProcessorError(f"the consumer of {self.command_topic}: {error.str()}")
         log.debug("consumer of %s: %s", self.command_topic, error.str())  # librdkafka retries
 
-    def _decide(self, owned: _Owned, msg: Message) -> None:
+    def _decide(self, owned: _Owned, msg: Message, now: datetime.datetime) -> None:
+        """Decide one command into the partition's open batch (see the module doc)."""
         state = owned.state
         assert state is not None
         batch = owned.batch
@@ -687,31 +691,18 @@ class CommandProcessor(Generic[S, E]):
             uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{self.command_topic}[{p}]@{offset}")
         )
         entity_id = key.decode(errors="replace") if key is not None else ""
-        now = now_millis()
         now_ms = h.to_millis(now)
-
-        def failed(error: str, version: int = 0) -> None:
-            digest = "" if key is None or value is None else command_digest(key, type_name, value)
-            reply = Reply(
-                command_id,
-                entity_id,
-                p,
-                type_name,
-                digest,
-                replies.FAILED,
-                version,
-                now_ms,
-                error=error,
-            )
-            batch.pending.append(_Pending(reply))
-
-        if key is None or not is_framed(value):
+        refused = _Refusal(batch, command_id, entity_id, p, type_name, key, value, now_ms)
+        if key is None or value is None or not is_framed(value):
             what = "no key" if key is None else "a value without the wire-format framing"
             self._dead_letter(msg, DecodeError(f"not a command of {self.descriptor.name}: {what}"))
-            failed(f"DecodeError: the record has {what}")
+            refused.add(f"DecodeError: the record has {what}")
             return
-        assert value is not None
-        home = partition_for(key, self.partitions)
+        home = self._homes.get(key)
+        if home is None:
+            if len(self._homes) > 100_000:
+                self._homes.clear()
+            home = self._homes[key] = partition_for(key, self.partitions)
         if home != p:
             error = (
                 f"the command for {entity_id!r} arrived in partition {p} of "
@@ -719,7 +710,7 @@ class CommandProcessor(Generic[S, E]):
                 "commands with the entity id as key and Kafka's default (murmur2) partitioner"
             )
             self._dead_letter(msg, DecodeError(error))
-            failed(f"DecodeError: {error}")
+            refused.add(f"DecodeError: {error}")
             return
         earlier = batch.by_id.get(command_id)
         if earlier is not None:
@@ -732,7 +723,7 @@ class CommandProcessor(Generic[S, E]):
         sent = found.get(h.H_TIMESTAMP)
         sent_ms = int(sent) if sent and sent.isdigit() else msg.timestamp()[1]
         if now_ms - sent_ms > self._window_millis:
-            failed(
+            refused.add(
                 f"expired: the command was sent {(now_ms - sent_ms) / 1000:.0f} s ago, longer "
                 f"ago than the idempotency window ({self.config.idempotency_window:g} s), so "
                 "its first outcome may be forgotten; send a new command if it is still wanted"
@@ -742,16 +733,12 @@ class CommandProcessor(Generic[S, E]):
             command = self._serde.decode_command(value, type_name or None)
         except DecodeError as exc:
             self._dead_letter(msg, exc)
-            failed(f"DecodeError: {exc}")
+            refused.add(f"DecodeError: {exc}")
             return
-        type_name = self.descriptor.command_type(command).full_name
-        digest = command_digest(key, type_name, value)
+        refused.type_name = type_name = self.descriptor.command_type(command).full_name
         view = state.view(entity_id)
         meta = CommandMeta(entity_id, view.version, command_id, now)
-        correlation_id = found.get(h.H_CORRELATION_ID)
-        reply = Reply(
-            command_id, entity_id, p, type_name, digest, replies.ACCEPTED, view.version, now_ms
-        )
+        outcome, reason = replies.ACCEPTED, ""
         try:
             events = self.descriptor.decide(view.state, command, meta)
             if events:
@@ -761,45 +748,45 @@ class CommandProcessor(Generic[S, E]):
                     view.state,
                     view.version,
                     events,
-                    correlation_id,
+                    found.get(h.H_CORRELATION_ID),
                     command_id,
                     now,
                 )
                 encoded = self._serde.encode_events(events)
         except CommandRejected as rejected:
-            pending = _Pending(_rejected(reply, rejected.reason))
+            outcome, reason = replies.REJECTED, rejected.reason
         except InvariantViolation as violation:  # folded with the stored event ids
-            pending = _Pending(_rejected(reply, violation.invariant))
+            outcome, reason = replies.REJECTED, violation.invariant
         except RegistryError:
             raise  # not the command's fault: decided again later
         except Exception as exc:  # the decide code, or events the wire cannot carry
-            failed(f"{type(exc).__name__}: {exc}", view.version)
+            refused.add(f"{type(exc).__name__}: {exc}", view.version)
             return
-        else:
-            pending = _Pending(reply, len(batch.events), len(events))
-            if events:
-                lease = owned.lease
-                topic = self.topic
-                for (full_name, event_value), event_meta in zip(encoded, metas, strict=True):
-                    lease.produce(
-                        topic, event_value, key, p, h.event_headers(full_name, event_meta)
-                    )
-                    batch.events.append((entity_id, full_name.decode()))
-                    batch.event_values.append(event_value)
-                view.state = after
-                view.version += len(events)
-                view.last_event_id = metas[-1].event_id
-                batch.touched[entity_id] = view
-                pending.reply = Reply(
-                    command_id,
-                    entity_id,
-                    p,
-                    type_name,
-                    digest,
-                    replies.ACCEPTED,
-                    view.version,
-                    now_ms,
-                )
+        first, count = len(batch.events), 0
+        if outcome == replies.ACCEPTED and events:
+            lease = owned.lease
+            topic = self.topic
+            for (full_name, event_value), event_meta in zip(encoded, metas, strict=True):
+                lease.produce(topic, event_value, key, p, h.event_headers(full_name, event_meta))
+                batch.events.append((entity_id, full_name.decode()))
+                batch.event_values.append(event_value)
+            count = len(events)
+            view.state = after
+            view.version += count
+            view.last_event_id = metas[-1].event_id
+            batch.touched[entity_id] = view
+        reply = Reply(
+            command_id,
+            entity_id,
+            p,
+            type_name,
+            command_digest(key, type_name, value),
+            outcome,
+            view.version,
+            now_ms,
+            reason=reason,
+        )
+        pending = _Pending(reply, first, count)
         batch.pending.append(pending)
         batch.by_id[command_id] = pending
 
@@ -961,15 +948,32 @@ def _command_headers(msg: Message) -> dict[str, str]:
     return found
 
 
-def _rejected(reply: Reply, reason: str) -> Reply:
-    return Reply(
-        reply.command_id,
-        reply.entity_id,
-        reply.partition,
-        reply.command,
-        reply.digest,
-        replies.REJECTED,
-        reply.version,
-        reply.decided_at,
-        reason=reason,
-    )
+@dataclass
+class _Refusal:
+    """What a ``failed`` reply to the command being decided needs."""
+
+    batch: _Batch
+    command_id: str
+    entity_id: str
+    partition: int
+    type_name: str
+    key: bytes | None
+    value: bytes | None
+    decided_at: int
+
+    def add(self, error: str, version: int = 0) -> None:
+        """The command fails: nothing is written; the reply says why."""
+        key, value = self.key, self.value
+        digest = "" if key is None or value is None else command_digest(key, self.type_name, value)
+        reply = Reply(
+            self.command_id,
+            self.entity_id,
+            self.partition,
+            self.type_name,
+            digest,
+            replies.FAILED,
+            version,
+            self.decided_at,
+            error=error,
+        )
+        self.batch.pending.append(_Pending(reply))

@@ -39,7 +39,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from esgen.runtime import headers as h
@@ -157,7 +157,19 @@ class Reply:
     error: str = ""
 
     def with_events(self, events: tuple[ReplyEvent, ...]) -> Reply:
-        return replace(self, events=events)
+        return Reply(
+            self.command_id,
+            self.entity_id,
+            self.partition,
+            self.command,
+            self.digest,
+            self.outcome,
+            self.version,
+            self.decided_at,
+            events,
+            self.reason,
+            self.error,
+        )
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {
