@@ -219,6 +219,8 @@ def lock(
         click.echo(outcome.result.format("text"), err=True)
         click.echo("refusing to lock an incompatible schema", err=True)
         raise Abort(1)
+    for finding in outcome.result.findings:  # warnings and accepted breaks stay visible
+        click.echo(finding.format_text())
     verb = "would append" if dry_run else "appended"
     for change in outcome.changes:
         if change.subject == INDEX:

@@ -68,6 +68,8 @@ def test_a_hatch_imports_todays_classes_and_sys_modules_is_restored(
     assert "replayed 5 recorded event(s)" in result.output
     # What this process imported before the check is what it has after it.
     assert sys.modules[f"{p.package}.thing"] is before
+    assert sys.modules[p.package].thing is before  # the package's attribute too
+    assert "hatches_paint" not in sys.modules  # imported for the replay only
     assert "painted" not in {f.name for f in dataclasses.fields(before.ThingState)}
 
 

@@ -33,6 +33,7 @@ def test_an_incompatible_state_change_warns_and_locks(project: Callable[..., Pro
     locked = p.cli("lock")
     assert locked.exit_code == 0, locked.output
     assert "test.things.snapshots-test.chk.ThingState/v2.avsc" in locked.output
+    assert "warning: test.chk.ThingState" in locked.output
 
 
 def test_state_fields_are_not_paired_as_renames(project: Callable[..., Project]) -> None:
