@@ -1,4 +1,4 @@
-"""Fixtures of the compatibility tests."""
+"""Fixtures of the project checker's tests: a throwaway esgen project per test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.esgen_project import Project
+from tests.check.esgen_project import Project
 
 
 @pytest.fixture

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esgen.compat.baseline import Baseline, EntityInfo, SubjectPlan, Version, entity_info
+from esgen.check.baseline import Baseline, EntityInfo, Version, entity_info
 from esgen.errors import ConfigError, SourceError, quote
 from esgen.model import Project
+from esgen.registry.plan import SubjectPlan
 from esgen.sources import read_json
 
 INDEX = "index.json"

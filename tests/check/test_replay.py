@@ -8,23 +8,11 @@ from pathlib import Path
 
 import fastavro
 
-from tests.compat.esgen_project import Project
-
-SAMPLES = """\
-from {package}.thing import Added, Labelled, Painted, Color
-
-SAMPLES = {{
-    "t-1": [Added(amount=5), Painted(color=Color.BLUE), Labelled(text="x"), Added(amount=0)],
-    "t-2": [Added(amount=1)],
-}}
-"""
+from tests.check.esgen_project import Project
 
 
 def recorded(p: Project) -> None:
-    (p.root / "tests/fixtures").mkdir(parents=True)
-    (p.root / "tests/fixtures/samples.py").write_text(SAMPLES.format(package=p.package))
-    result = p.cli("record")
-    assert result.exit_code == 0, result.output
+    result = p.record()
     assert "5 new event(s) in 3 file(s), 2 new stream(s)" in result.output
 
 
@@ -101,12 +89,19 @@ def test_replay_invariant_broken(project: Callable[..., Project]) -> None:
 
 
 def test_example_domain_fixtures_replay() -> None:
-    """The recorded samples of this repository still decode and fold."""
-    from esgen.compat.replay import replay_findings
-    from esgen.dsl import load_project
+    """The recorded samples of this repository still decode and fold, and every event type
+    of the example domain has a recording."""
+    from esgen.check import CheckRequest, check
 
     root = Path(__file__).resolve().parents[2]
-    project = load_project(root / "schemas")
-    findings, count = replay_findings(project, "generated", root, root / "tests/fixtures/events")
-    assert count >= 25
-    assert findings == []
+    result = check(
+        CheckRequest(
+            definitions=root / "schemas",
+            package="generated",
+            root=root,
+            fixtures=root / "tests/fixtures/events",
+        )
+    )
+    assert result.replayed >= 25
+    assert result.findings == ()
+    assert not [n for n in result.notes if "no recorded events of" in n]

@@ -2,7 +2,9 @@
 
 ``esgen check --against main`` reads ``git ls-tree``/``git show`` (nothing is checked out, the
 working tree is untouched) and loads the definitions at the ref into a temporary folder so the
-semantic rules know the old topics, keys and event types.
+semantic rules know the old topics, keys and event types. A ref that does not exist, or a
+folder outside any git repository, is a ``ConfigError`` that says so and what to do (git
+itself says nothing for ``rev-parse --verify --quiet``).
 """
 
 from __future__ import annotations
@@ -13,20 +15,45 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from esgen.compat.baseline import Baseline, Version, entity_info
-from esgen.errors import ConfigError, DefinitionErrors, SourceError
+from esgen.check.baseline import Baseline, Version, entity_info
+from esgen.errors import ConfigError, DefinitionErrors, SourceError, quote
 from esgen.sources import decode, parse_json
 
 
 def _git(args: list[str], cwd: Path) -> bytes:
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise ConfigError("git is not installed; use --lock or --registry instead") from None
+    done = _run(args, cwd)
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
+        message = done.stderr.decode("utf-8", "replace").strip() or f"exit code {done.returncode}"
         raise ConfigError(f"git {' '.join(args)}: {message}")
     return done.stdout
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed; use --lock or --registry instead") from None
+
+
+def _top(cwd: Path) -> Path:
+    done = _run(["rev-parse", "--show-toplevel"], cwd)
+    if done.returncode != 0:
+        raise ConfigError(
+            f"--against needs a git repository, and {cwd.resolve()} is not inside one; "
+            "compare with --lock DIR or --registry URL instead"
+        )
+    return Path(done.stdout.decode().strip()).resolve()
+
+
+def _commit(ref: str, top: Path) -> str:
+    done = _run(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], top)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise ConfigError(
+            f"git ref {quote(ref)} does not exist in {top}: give a branch, tag or commit "
+            "(`git branch -a` lists them). In CI, fetch it first: `git fetch origin main`, "
+            "or actions/checkout with `fetch-depth: 0`"
+        )
+    return done.stdout.decode().strip()
 
 
 def _relative_to_top(path: Path, top: Path) -> str:
@@ -39,8 +66,8 @@ def _relative_to_top(path: Path, top: Path) -> str:
 def read_git(ref: str, output: Path, definitions: Path, cwd: Path | None = None) -> Baseline:
     """The schemas generated at ``ref`` (one version each) and the entities defined there."""
     cwd = cwd or Path.cwd()
-    top = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip()).resolve()
-    commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top).decode().strip()
+    top = _top(cwd)
+    commit = _commit(ref, top)
     baseline = Baseline(source=f"git {ref}")
     out_rel = _relative_to_top(output, top)
     listing = _git(["ls-tree", "-r", "--name-only", commit, "--", out_rel], top).decode()

@@ -2,8 +2,13 @@
 
 Each entry names one schema (full name), optionally one path, exactly one rule id and a reason.
 There is no wildcard and no switch that turns the check off: an accepted problem is still
-printed (as ``accepted (REASON)``); it just no longer fails the run. Entries that match
-nothing are reported so stale acknowledgements get cleaned up.
+printed (as ``accepted (REASON)``); it just no longer fails the run.
+
+Lifecycle: an entry is needed while the break it names is found against the history. Once
+the history holds the change (``esgen lock`` recorded a new topic, the ref compared with
+includes the change) or the change was undone, the entry matches nothing: it is *stale*, and
+``esgen check`` and ``esgen lock`` say so, with the fix (remove it), so acknowledgements never
+outlive their break and silently cover a later one.
 
 ```yaml
 accept:
@@ -22,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from esgen.compat.findings import Finding
+from esgen.check.findings import Finding
 from esgen.errors import ConfigError, SourceError
 from esgen.sources import read_text
 
@@ -37,6 +42,14 @@ class Acceptance:
     rule: str
     reason: str
     where: str  # "esgen-accept.yaml entry 2", for messages
+
+    def stale(self, source: str, why: str = "") -> str:
+        """The note for an entry that matches no problem against ``source``."""
+        why = why or (
+            f"it matches no problem against {source} (the history holds the change it "
+            "acknowledged, or the change was undone)"
+        )
+        return f"{self.where} ({self.schema} {self.rule}) is stale now: {why}; remove the entry"
 
     def matches(self, finding: Finding) -> bool:
         return (
@@ -101,8 +114,8 @@ def load_accepts(path: Path, known_rules: Iterable[str]) -> list[Acceptance]:
 
 def apply_accepts(
     findings: Sequence[Finding], accepts: Sequence[Acceptance]
-) -> tuple[list[Finding], list[str]]:
-    """Mark accepted findings; return them with notes about entries that matched nothing."""
+) -> tuple[list[Finding], list[Acceptance]]:
+    """Mark accepted findings; return them with the entries that matched nothing."""
     used: set[int] = set()
     out: list[Finding] = []
     for finding in findings:
@@ -112,9 +125,4 @@ def apply_accepts(
                 finding = finding.accept(acceptance.reason)
                 break
         out.append(finding)
-    notes = [
-        f"{a.where} ({a.schema} {a.rule}) matches no problem; remove it"
-        for i, a in enumerate(accepts)
-        if i not in used
-    ]
-    return out, notes
+    return out, [a for i, a in enumerate(accepts) if i not in used]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from esgen.compat.baseline import subjects
 from esgen.dsl import load_project
-from esgen.registry.plan import registrations
+from esgen.registry.plan import registrations, subjects
 from esgen.runtime.subjects import SubjectStrategy
-from tests.compat.esgen_project import THING, Project
+from tests.check.esgen_project import THING, Project
 
 COMMANDS = """
 commands:

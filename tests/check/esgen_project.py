@@ -48,6 +48,15 @@ events:
       - set: {{label: event.text}}
 """
 
+SAMPLES = """\
+from {package}.thing import Added, Labelled, Painted, Color
+
+SAMPLES = {{
+    "t-1": [Added(amount=5), Painted(color=Color.BLUE), Labelled(text="x"), Added(amount=0)],
+    "t-2": [Added(amount=1)],
+}}
+"""
+
 
 class Project:
     """One project folder; ``cli`` runs esgen there like a user would."""
@@ -62,6 +71,7 @@ class Project:
             f'[tool.esgen]\ndefinitions = "schemas"\noutput = "{package}"\n'
             f'package = "{package}"\nlock = "schemas.lock"\n'
         )
+        self.records: set[str] = set()  # full names of every record generated so far
         monkeypatch.chdir(root)
 
     def write(
@@ -72,8 +82,7 @@ class Project:
         for old, new in edits.items():
             text = text.replace(old.replace("__", " "), new)
         self.yaml.write_text(text)
-        result = self.cli("generate")
-        assert result.exit_code == 0, result.output
+        self.generate()
         return text
 
     def edit(self, *pairs: str) -> None:
@@ -83,8 +92,21 @@ class Project:
             assert old in text, old
             text = text.replace(old, new)
         self.yaml.write_text(text)
+        self.generate()
+
+    def generate(self) -> None:
         result = self.cli("generate")
         assert result.exit_code == 0, result.output
+        self.records |= {path.stem for path in (self.root / self.package).rglob("*.avsc")}
+
+    def record(self, samples: str = SAMPLES, expect: int = 0) -> Result:
+        """Write ``samples`` (formatted with the package) as the samples file; ``esgen record``."""
+        path = self.root / "tests" / "fixtures" / "samples.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(samples.format(package=self.package))
+        result = self.cli("record")
+        assert result.exit_code == expect, result.output
+        return result
 
     def line_of(self, needle: str) -> int:
         for number, line in enumerate(self.yaml.read_text().splitlines(), start=1):

@@ -1,9 +1,11 @@
 """What ``esgen check`` reports: problems tied to a subject and a YAML line, in three formats.
 
-A ``Finding`` wraps either a schema problem from the offline checker (``esgen.compat.check``)
-or a semantic problem (``esgen.compat.semantic``) or a replay failure (``esgen.compat.replay``),
-with the definition line it comes from so editors and CI annotations point at YAML, not at
-generated files. Accepted findings stay in every report, marked with the reason.
+A ``Finding`` wraps either a schema problem from the offline checker (``esgen.compat.check``,
+through :mod:`esgen.check.schemas`) or a semantic problem (:mod:`esgen.check.semantic`) or a
+replay failure (:mod:`esgen.check.replay`), with the definition line it comes from so editors
+and CI annotations point at YAML, not at generated files. Accepted findings stay in every
+report, marked with the reason. A finding of severity ``warning`` (a snapshot subject's
+change: snapshots are a cache) is printed and never fails the run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 
 from esgen.errors import Location, one_line
 
+ERROR = "error"
+WARNING = "warning"
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -22,9 +27,11 @@ class Finding:
 
     ``schema``: full name of the record whose subject is affected; ``path``: dotted path like
     the offline checker's; ``rule``: a stable rule id (``esgen.compat.rules`` or
-    ``esgen.compat.semantic``); ``versus``: which history entry it was compared with (e.g.
+    ``esgen.check.semantic``); ``versus``: which history entry it was compared with (e.g.
     ``v2`` or ``main``), empty when not a comparison; ``accepted``: the reason given in the
-    accept file, when the break is acknowledged.
+    accept file (or the declared evolution that covers it), when the break is acknowledged;
+    ``severity``: ``error`` or ``warning`` (printed, never failing); ``direction``: that of
+    a schema rule's problem (``BACKWARD``, ``FORWARD``, ``SCHEMA``), empty for other rules.
     """
 
     schema: str
@@ -36,6 +43,12 @@ class Finding:
     subject: str = ""
     versus: str = ""
     accepted: str | None = None
+    severity: str = ERROR
+    direction: str = ""  # of a schema rule: BACKWARD, FORWARD or SCHEMA
+
+    @property
+    def fails(self) -> bool:
+        return self.accepted is None and self.severity == ERROR
 
     def accept(self, reason: str) -> Finding:
         return replace(self, accepted=reason)
@@ -46,7 +59,7 @@ class Finding:
 
     def format_text(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        level = f"accepted ({self.accepted})" if self.accepted is not None else "error"
+        level = f"accepted ({self.accepted})" if self.accepted is not None else self.severity
         against = f" (vs {self.versus})" if self.versus else ""
         return one_line(
             f"{where}{level}: {self.schema}: `{self.path}`: {self.message}{against}. "
@@ -55,7 +68,7 @@ class Finding:
 
     def format_github(self) -> str:
         # Workflow commands: one annotation per finding; accepted ones are notices.
-        kind = "notice" if self.accepted is not None else "error"
+        kind = "notice" if self.accepted is not None else self.severity
         props = []
         if self.location is not None:
             props = [
@@ -82,6 +95,7 @@ class Finding:
             "file": loc.path if loc else None,
             "line": loc.line if loc else None,
             "column": loc.column if loc else None,
+            "severity": self.severity,
             "accepted": self.accepted is not None,
             "reason": self.accepted,
         }
@@ -98,16 +112,22 @@ def _escape_property(text: str) -> str:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Every finding of one ``esgen check`` run, plus what was compared."""
+    """Every finding of one ``esgen check`` run, plus what was compared and replayed."""
 
     findings: tuple[Finding, ...]
-    source: str  # "lock schemas.lock", "git main", "registry http://..."
+    source: str  # "lock schemas.lock", "git main", "registry http://...", "no history"
     subjects_checked: int
-    notes: tuple[str, ...] = ()  # warnings that do not fail the check (e.g. unused accepts)
+    notes: tuple[str, ...] = ()  # warnings that do not fail the check (e.g. stale accepts)
+    replayed: int = 0  # recorded events decoded
+    fixtures: str = ""  # where they were recorded; empty when the replay did not run
 
     @property
     def failures(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.accepted is None)
+        return tuple(f for f in self.findings if f.fails)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.accepted is None and not f.fails)
 
     @property
     def ok(self) -> bool:
@@ -123,16 +143,22 @@ class CheckResult:
         else:
             lines = [f.format_text() for f in findings]
             lines.extend(one_line(f"warning: {n}") for n in self.notes)
+        if self.fixtures:
+            lines.append(
+                one_line(f"replayed {self.replayed} recorded event(s) from {self.fixtures}")
+            )
         lines.append(self.summary())
         return "\n".join(lines)
 
     def summary(self) -> str:
         failed = len(self.failures)
-        accepted = len(self.findings) - failed
+        warned = len(self.warnings)
+        accepted = len(self.findings) - failed - warned
         verdict = "OK" if self.ok else "FAILED"
-        return (
+        warnings = f", {warned} warning(s)" if warned else ""
+        return one_line(
             f"esgen check against {self.source}: {self.subjects_checked} subject(s) checked, "
-            f"{failed} problem(s), {accepted} accepted: {verdict}"
+            f"{failed} problem(s), {accepted} accepted{warnings}: {verdict}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +166,7 @@ class CheckResult:
             "source": self.source,
             "ok": self.ok,
             "subjects_checked": self.subjects_checked,
+            "replayed": self.replayed,
             "problems": [f.to_dict() for f in sorted(self.findings, key=Finding.sort_key)],
             "notes": list(self.notes),
         }
