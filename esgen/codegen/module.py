@@ -1,6 +1,8 @@
-"""One entity -> the view a template fills in (names, hints, literals, code lines).
+"""One entity -> the values its module template fills in.
 
-Templates never compute: everything they print is prepared here.
+Templates never compute: everything they print is prepared here, as
+:class:`~esgen.codegen.source.Code` made by :mod:`esgen.codegen.source` (user text) and
+laid out by :mod:`esgen.codegen.layout` (statements).
 """
 
 from __future__ import annotations
@@ -10,83 +12,87 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from esgen.codegen import layout
+from esgen.codegen import pycode as py
 from esgen.codegen.avro import SchemaBuilder
-from esgen.codegen.expressions import ExpressionRenderer
-from esgen.codegen.folds import FoldRenderer, uses_meta
-from esgen.codegen.layout import (
-    INDENT,
-    bracketed,
-    docstring,
-    fits,
-    literal_lines,
-    wrap_lines,
-    wrap_statement,
-)
-from esgen.codegen.pytypes import PyTypes, py_str
+from esgen.codegen.expressions import ExpressionRenderer, quantum_name
+from esgen.codegen.folds import STATE, FoldRenderer
+from esgen.codegen.pytypes import PyTypes, number
+from esgen.codegen.source import Code, code, comment, docstring, dotted, identifier, string
 from esgen.model import (
     ArrayType,
+    BoolOp,
+    Compare,
     Entity,
     EnumDef,
+    Expr,
     FixedDef,
+    IfElse,
     MapType,
     NamedRef,
     OptionalType,
     Project,
     RecordDef,
+    Ref,
     TypeRef,
+    Unary,
 )
+from esgen.model import Binary as BinaryExpr
+from esgen.model import Call as CallExpr
+
+# Single comparisons whose negation is another operator (exactly, for every type).
+_NEGATED = {"==": "!=", "!=": "==", "in": "not in", "not in": "in", "is": "is not"}
+_NEGATED["is not"] = "is"
 
 
 @dataclass
 class FieldView:
-    name: str
-    annotation: list[str]  # ``name: hint = default`` minus the name, as lines
-    doc: list[str]  # an attribute docstring below the field (editors show it)
+    line: Code  # ``name: hint = default``, laid out at depth 1
+    doc: Code | None  # an attribute docstring below the field (editors show it)
 
 
 @dataclass
 class ClassView:
-    name: str
-    kind: str  # "enum" | "record" | "event" | "state"
-    decorator: str
-    doc: list[str]
-    symbols: list[str] = field(default_factory=list)
+    name: Code
+    decorator: Code
+    doc: Code | None
     fields: list[FieldView] = field(default_factory=list)
-    to_avro: list[str] = field(default_factory=list)  # body lines of ``to_avro``
-    from_avro: list[str] = field(default_factory=list)  # body lines of ``from_avro``
+    preamble: Code | None = None  # a statement before the class (the event union)
 
 
 @dataclass
-class BranchView:
-    """The fold of one event: ``if type(event) is <event>:`` and its statements."""
+class EnumView:
+    name: Code
+    doc: Code | None
+    members: list[Code]
 
-    event: str
-    body: list[str]  # laid out for ``_apply`` (two levels deep)
-    replay_body: list[str]  # the same statements inside replay's loop (three levels)
-    uses_meta: bool
+
+@dataclass
+class FoldView:
+    header: Code
+    body: Code
 
 
 @dataclass
 class ModuleView:
-    header: list[str]
-    doc: list[str]
-    imports: list[str]
-    all_names: list[str]
-    enums: list[ClassView]
-    records: list[ClassView]
-    events: list[ClassView]
-    event_union: list[str]
-    state: ClassView
-    entity: Entity
-    key: str
-    quanta: list[str]
-    branches: list[BranchView]
-    replay_uses_meta: bool
-    copy_state: list[str]
-    invariants: list[str]
-    schemas: list[str]
-    descriptor: list[str]
-    fingerprint: str = ""
+    header: list[Code]
+    doc: Code | None
+    imports: Code
+    all_names: list[Code]
+    constants: list[Code]
+    enums: list[EnumView]
+    classes: list[ClassView]  # records, events and (after the event union) the state
+    initial_state: Code  # the header of ``initial_state``
+    initial_body: Code
+    folds: list[FoldView]
+    fold: Code
+    replay: Code
+    check_invariants: Code
+    invariants: Code | None
+    types: Code
+    entity: Code
+    entity_name: Code
+    schemas: Code
 
 
 class ModuleBuilder:
@@ -95,9 +101,9 @@ class ModuleBuilder:
     def __init__(self, project: Project, entity: Entity, package: str) -> None:
         self.project = project
         self.entity = entity
-        self.package = package
+        self.package = dotted(package)
         self.all_types = project.all_types()
-        self.imported: dict[str, list[str]] = {}  # module -> names imported from it
+        self.imported: dict[str, list[tuple[str, str]]] = {}  # module -> (name, alias)
         local = {t.full_name: t.name for t in entity.types}
         local[entity.state.full_name] = entity.state.name
         local.update({e.full_name: e.name for e in entity.events})
@@ -106,6 +112,8 @@ class ModuleBuilder:
         self.expressions = ExpressionRenderer(self.types)
         self.folds = FoldRenderer(self.expressions)
         self.schema_builder = SchemaBuilder(self.all_types)
+        self.runtime = {"EntityDescriptor", "EventMeta", "Record"}
+        self.typing = {"Any", "Final", "TypeAlias"}
 
     # ------------------------------------------------------------ imports
 
@@ -123,12 +131,15 @@ class ModuleBuilder:
                 continue  # fixed is plain bytes in Python
             module = f"{self.package}.{owner[full_name].module}"
             alias = named.name
-            if alias in taken:  # same short name in two namespaces
-                alias = "".join(p.capitalize() for p in named.namespace.split(".")) + named.name
+            if alias in taken:  # the same short name in two namespaces
+                prefix = "".join(p.capitalize() for p in named.namespace.split("."))
+                alias = prefix + named.name
+                number = 2
+                while alias in taken:
+                    alias, number = f"{prefix}{named.name}{number}", number + 1
             taken.add(alias)
             self.types.names[full_name] = alias
-            spelled = named.name if alias == named.name else f"{named.name} as {alias}"
-            self.imported.setdefault(module, []).append(spelled)
+            self.imported.setdefault(module, []).append((named.name, alias))
 
     def _records(self) -> list[RecordDef]:
         records = [t for t in self.entity.types if isinstance(t, RecordDef)]
@@ -139,256 +150,364 @@ class ModuleBuilder:
     def build(self) -> ModuleView:
         entity = self.entity
         enums = [self._enum(t) for t in entity.types if isinstance(t, EnumDef)]
-        records = [self._record(t, "record") for t in entity.types if isinstance(t, RecordDef)]
-        events = [self._record(e.record, "event") for e in entity.events]
-        state = self._record(entity.state, "state")
-        branches = []
-        for e in entity.events:
-            body = self.folds.steps(e.fold) or ["pass"]
-            branches.append(
-                BranchView(e.name, wrap_lines(body, 2), wrap_lines(body, 3), uses_meta(e.fold))
-            )
+        records = [self._record(t, frozen=True) for t in entity.types if isinstance(t, RecordDef)]
+        events = [self._record(e.record, frozen=True) for e in entity.events]
+        state = self._record(entity.state, frozen=False)
+        state.preamble = self._union()
+        folds, fold_names = self._folds()
         invariants = self._invariants()
-        schemas = self._schemas()
+        key_type = self._key_type()
+        state_name = identifier(entity.state.name)
+        event_union = identifier(f"{entity.name}Event")
+        types = self._types()
+        fingerprint = self._fingerprint(folds, invariants)
         view = ModuleView(
             header=[
-                f"# Generated by esgen from {entity.source}. DO NOT EDIT.",
-                "# Change the definition and run `esgen generate` instead.",
+                comment(f"Generated by esgen from {entity.source}. DO NOT EDIT."),
+                code("# Change the definition and run `esgen generate` instead."),
             ],
-            doc=docstring(
-                f"{entity.doc or entity.name}\n\nEvent-sourced entity ``{entity.name}``: "
-                f"topic ``{entity.topic}``, key ``{entity.key}``.",
-                0,
-                entity.name,
-            ),
-            imports=[],
+            doc=self._module_doc(),
+            imports=Code(""),
             all_names=[],
-            enums=enums,
-            records=records,
-            events=events,
-            event_union=self._event_union(),
-            state=state,
-            entity=entity,
-            key=entity.key,
-            quanta=[
-                f'_SCALE_{s}: Final = decimal.Decimal("1e-{s}")'
+            constants=[
+                code(f'{quantum_name(s)}: Final = decimal.Decimal("1e-{s}")')
                 for s in sorted(self.expressions.scales)
             ],
-            branches=branches,
-            replay_uses_meta=any(b.uses_meta for b in branches),
-            copy_state=self._copy_state(),
+            enums=enums,
+            classes=[*records, *events, state],
+            initial_state=layout.function_header(
+                code("initial_state"), [code(f"entity_id: {key_type}")], state_name, 0
+            ),
+            initial_body=layout.block(
+                [
+                    py.Return(
+                        py.Call(
+                            py.Atom(state_name),
+                            (py.Keyword(identifier(entity.key), py.Atom(code("entity_id"))),),
+                        )
+                    )
+                ],
+                1,
+            ),
+            folds=folds,
+            fold=layout.function_header(
+                code("fold"),
+                [
+                    code(f"state: {state_name}"),
+                    code(f"event: {event_union}"),
+                    code("meta: EventMeta | None = None"),
+                ],
+                state_name,
+                0,
+            ),
+            replay=layout.function_header(
+                code("replay"),
+                [code(f"entity_id: {key_type}"), code(f"events: Iterable[{event_union}]")],
+                state_name,
+                0,
+            ),
+            check_invariants=layout.function_header(
+                code("check_invariants"), [code(f"state: {state_name}")], code("None"), 0
+            ),
             invariants=invariants,
-            schemas=schemas,
-            descriptor=[],
+            types=types,
+            entity=self._descriptor(fold_names, fingerprint),
+            entity_name=identifier(entity.name),
+            schemas=code("AVRO_SCHEMAS: Final = ENTITY.record_schemas"),
         )
-        view.fingerprint = self._fingerprint(view)
-        view.descriptor = self._descriptor(view.fingerprint)
         view.imports = self._imports(bool(enums))
-        view.all_names = sorted(
-            [
-                *(c.name for c in [*enums, *records, *events, state]),
-                f"{entity.name}Event",
-                "AVRO_SCHEMAS",
-                "ENTITY",
-                "check_invariants",
-                "fold",
-                "initial_state",
-                "replay",
-            ],
-            key=_all_sort_key,
-        )
+        view.all_names = [
+            string(name)
+            for name in sorted(
+                [
+                    *(str(c.name) for c in enums),
+                    *(str(c.name) for c in [*records, *events, state]),
+                    event_union,
+                    "AVRO_SCHEMAS",
+                    "AVRO_TYPES",
+                    "ENTITY",
+                    "check_invariants",
+                    "fold",
+                    "initial_state",
+                    "replay",
+                ],
+                key=_all_sort_key,
+            )
+        ]
         return view
 
-    def _enum(self, enum: EnumDef) -> ClassView:
-        doc = enum.doc or f"The {enum.name} enum."
-        if enum.default is not None:
-            doc += f"\n\nReaders that meet an unknown symbol read it as ``{enum.default}``."
-        return ClassView(
-            name=enum.name,
-            kind="enum",
-            decorator="",
-            doc=docstring(doc, 1, enum.name),
-            symbols=[f"{s} = {py_str(s)}" for s in enum.symbols],
+    def _module_doc(self) -> Code:
+        entity = self.entity
+        about = (
+            f"Event-sourced entity ``{entity.name}``: topic ``{entity.topic}``, "
+            f"key ``{entity.key}``."
+        )
+        return docstring(f"{entity.doc}\n\n{about}" if entity.doc else about, 0)
+
+    def _key_type(self) -> Code:
+        key = self.entity.state.field(self.entity.key)
+        assert key is not None
+        return self.types.hint(key.type)
+
+    def _enum(self, enum: EnumDef) -> EnumView:
+        return EnumView(
+            name=identifier(enum.name),
+            doc=docstring(enum.doc, 1) if enum.doc else None,
+            members=[code(f"{identifier(s)} = {string(s)}") for s in enum.symbols],
         )
 
-    def _record(self, record: RecordDef, kind: str) -> ClassView:
-        frozen = kind != "state"
-        decorator = (
-            "@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)"
-            if frozen
-            else "@dataclasses.dataclass(slots=True, kw_only=True)"
-        )
-        fallback = {
-            "event": f"The {record.name} event.",
-            "state": f"The current state of one {self.entity.name}.",
-            "record": f"The {record.name} record.",
-        }[kind]
-        fields = [self._field(f.name, f.type, f.default, f.doc) for f in record.fields]
-        to_items = [
-            f"{py_str(f.name)}: {self.types.to_avro(f.type, 'self.' + f.name)}"
-            for f in record.fields
-        ]
-        from_items = [
-            f"{f.name}={self.types.from_avro(f.type, f'data[{py_str(f.name)}]')}"
-            for f in record.fields
-        ]
+    def _record(self, record: RecordDef, frozen: bool) -> ClassView:
+        options = "frozen=True, kw_only=True" if frozen else "kw_only=True"
         return ClassView(
-            name=record.name,
-            kind=kind,
-            decorator=decorator,
-            doc=docstring(record.doc, 1, fallback),
-            fields=fields,
-            to_avro=bracketed("return {", to_items, "}", 2),
-            from_avro=bracketed("return cls(", from_items, ")", 2),
+            name=identifier(record.name),
+            decorator=code(f"@dataclasses.dataclass({options})"),
+            doc=docstring(record.doc, 1) if record.doc else None,
+            fields=[self._field(f.name, f.type, f.default, f.doc) for f in record.fields],
         )
 
     def _field(self, name: str, t: TypeRef, default: Any, doc: str | None) -> FieldView:
-        hint = self.types.hint(t)
-        line = f"{name}: {hint}"
+        hint = py.Atom(self.types.hint(t))
+        value: py.Expr | None = None
         if default is not None:
-            source, factory = self.types.default(t, default.value)
-            if factory:
-                line += f" = dataclasses.field(default_factory={source})"
-            else:
-                line += f" = {source}"
+            value = self.types.default(t, default.value)
         elif isinstance(t, OptionalType):
-            line += " = None"
-        annotation = wrap_statement(line, 1)
-        annotation[0] = annotation[0].removeprefix(f"{name}: ")
-        return FieldView(
-            name=name, annotation=annotation, doc=docstring(doc, 1, "") if doc else []
-        )
+            value = py.Atom(code("None"))
+        statement = py.Assign(py.Atom(identifier(name)), value, annotation=hint)
+        return FieldView(line=layout.block([statement], 1), doc=docstring(doc, 1) if doc else None)
 
-    def _event_union(self) -> list[str]:
-        names = [e.name for e in self.entity.events] or ["Never"]
-        head = f"{self.entity.name}Event: TypeAlias = "
-        one_line = head + " | ".join(names)
-        if fits(one_line, 0):
-            return [one_line]
-        return [head + "(", f"{INDENT}{names[0]}", *(f"{INDENT}| {n}" for n in names[1:]), ")"]
-
-    def _copy_state(self) -> list[str]:
-        args = []
-        for f in self.entity.state.fields:
-            value = f"state.{f.name}"
-            if isinstance(f.type, ArrayType):
-                value = f"list({value})"
-            elif isinstance(f.type, MapType):
-                value = f"dict({value})"
-            args.append(f"{f.name}={value}")
-        return bracketed(f"return {self.entity.state.name}(", args, ")", 1)
-
-    def _invariants(self) -> list[str]:
-        lines = []
-        for invariant in self.entity.invariants:
-            condition = self.expressions.render(invariant.tree)
-            lines.append(f"if not ({condition}):")
-            lines.append(
-                f"{INDENT}raise InvariantViolation({py_str(self.entity.name)}, "
-                f"{py_str(invariant.source)}, state)"
-            )
-        return wrap_lines(lines, 1)
-
-    def _schemas(self) -> list[str]:
-        schemas: dict[str, Any] = {}
-        for named in [*self.entity.types, *(e.record for e in self.entity.events)]:
-            if isinstance(named, RecordDef):
-                schemas[named.full_name] = self.schema_builder.named(named)
-        schemas[self.entity.state.full_name] = self.schema_builder.named(self.entity.state)
-        return literal_lines(schemas, 0, "AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = ")
-
-    def _descriptor(self, fingerprint: str) -> list[str]:
-        entity = self.entity
-        state = entity.state
-        one = INDENT
-
-        def record_type(name: str, full_name: str, indent: int, head: str) -> list[str]:
-            args = [name, f"AVRO_SCHEMAS[{py_str(full_name)}]"]
-            lines = bracketed(f"{head}RecordType(", args, ")", indent, suffix=",")
-            return [INDENT * indent + line for line in lines]
-
-        lines = [
-            f"ENTITY: Final[EntityDescriptor[{state.name}, {entity.name}Event]] = "
-            "EntityDescriptor(",
-            f"{one}name={py_str(entity.name)},",
-            f"{one}namespace={py_str(entity.namespace)},",
-            f"{one}topic={py_str(entity.topic)},",
-            f"{one}key={py_str(entity.key)},",
-            f"{one}compatibility={py_str(entity.compatibility or 'BACKWARD_TRANSITIVE')},",
-            *record_type(state.name, state.full_name, 1, "state="),
-        ]
-        single = ""
-        if len(entity.events) == 1:
-            only = record_type(entity.events[0].name, entity.events[0].full_name, 0, "")[0]
-            single = f"{one}events=({only})"
-        if single and fits(single + ",", 0):
-            lines.append(single + ",")
-        elif entity.events:
-            lines.append(f"{one}events=(")
-            for e in entity.events:
-                lines.extend(record_type(e.name, e.full_name, 2, ""))
-            lines.append(f"{one}),")
+    def _union(self) -> Code:
+        names = [py.Atom(identifier(e.name)) for e in self.entity.events]
+        if not names:
+            self.typing.add("Never")
+            value: py.Expr = py.Atom(code("Never"))
         else:
-            lines.append(f"{one}events=(),")
-        lines += [
-            f"{one}initial_state=initial_state,",
-            f"{one}apply=_apply,",
-            f"{one}copy_state=_copy_state,",
-            f"{one}check_invariants=check_invariants,",
-            f"{one}fingerprint={py_str(fingerprint)},",
-            ")",
-        ]
-        return lines
+            value = names[0]
+            for name in names[1:]:
+                value = py.BinOp(value, "|", name)
+        target = py.Atom(code(f"{identifier(self.entity.name + 'Event')}: TypeAlias"))
+        return layout.block([py.Assign(target, value)], 0)
 
-    def _imports(self, has_enums: bool) -> list[str]:
-        stdlib = {"dataclasses", *self.types.modules}
+    def _folds(self) -> tuple[list[FoldView], dict[str, Code]]:
+        """One fold function per event with fold steps; event name -> its fold."""
+        views: list[FoldView] = []
+        names: dict[str, Code] = {}
+        taken: set[str] = set()
+        state = identifier(self.entity.state.name)
+        for e in self.entity.events:
+            if not e.fold:
+                self.runtime.add("no_change")
+                names[e.name] = code("no_change")
+                continue
+            name = f"_fold_{_snake(e.name)}"
+            number = 2
+            while name in taken:
+                name, number = f"_fold_{_snake(e.name)}_{number}", number + 1
+            taken.add(name)
+            names[e.name] = identifier(name)
+            header = layout.function_header(
+                identifier(name),
+                [
+                    code(f"state: {state}"),
+                    code(f"event: {identifier(e.name)}"),
+                    code("meta: EventMeta"),
+                ],
+                state,
+                0,
+            )
+            views.append(FoldView(header, layout.block(self.folds.steps(e.fold), 1)))
+        if self.folds.uses_replace:
+            self.types.modules.add("dataclasses")
+        if self.folds.uses_hooks:
+            self.runtime.add("resolve_function")
+        return views, names
+
+    def _invariants(self) -> Code | None:
+        statements: list[py.Stmt] = []
+        entity = self.entity
+        for invariant in entity.invariants:
+            values = py.DictExpr(
+                tuple(
+                    (py.Atom(string(".".join([r.root, *r.path]))), self.expressions.render(r))
+                    for r in _references(invariant.tree)
+                )
+            )
+            error = py.Call(
+                py.Atom(code("InvariantViolation")),
+                (
+                    py.Atom(string(entity.name)),
+                    py.Atom(code(f"state.{identifier(entity.key)}")),
+                    py.Atom(string(invariant.source)),
+                    values,
+                    STATE,
+                ),
+            )
+            statements.append(py.If(self._broken(invariant.tree), (py.Raise(error),)))
+        if not statements:
+            return None
+        self.runtime.add("InvariantViolation")
+        return layout.block(statements, 1)
+
+    def _broken(self, tree: Expr) -> py.Expr:
+        """The negation of an invariant, as plainly as Python allows."""
+        condition = self.expressions.render(tree)
+        if isinstance(condition, py.Compare) and len(condition.ops) == 1:
+            negated = _NEGATED.get(condition.ops[0])
+            if negated is not None:
+                return py.Compare(condition.left, (negated,), condition.comparators)
+        if isinstance(condition, py.Atom | py.Attr | py.Call):
+            return py.UnaryOp("not", condition)
+        return py.UnaryOp("not", py.Paren(condition))
+
+    def _types(self) -> Code:
+        """``AVRO_TYPES``: every named type the module's records use, each once."""
+        entity = self.entity
+        own: list[Any] = [*entity.types, *(e.record for e in entity.events), entity.state]
+        names = {t.full_name for t in own}
+        used: dict[str, None] = {}
+        for named in own:
+            for full_name in self.schema_builder.uses(named):
+                if full_name not in names:
+                    used[full_name] = None
+        table = [(t.full_name, self.schema_builder.compact(t)) for t in own]
+        table += [(n, self.schema_builder.compact(self.all_types[n])) for n in sorted(used)]
+        value = py.DictExpr(
+            tuple((py.Atom(string(name)), _json_literal(schema)) for name, schema in table),
+            explode=True,
+        )
+        target = py.Atom(code("AVRO_TYPES: Final[dict[str, dict[str, Any]]]"))
+        return layout.block([py.Assign(target, value)], 0)
+
+    def _descriptor(self, folds: dict[str, Code], fingerprint: str) -> Code:
+        entity = self.entity
+        records = [py.Atom(identifier(t.name)) for t in entity.types if isinstance(t, RecordDef)]
+        events = py.DictExpr(
+            tuple((py.Atom(identifier(e.name)), py.Atom(folds[e.name])) for e in entity.events),
+            explode=True,
+        )
+        arguments: list[tuple[str, py.Expr]] = [
+            ("name", py.Atom(string(entity.name))),
+            ("namespace", py.Atom(string(entity.namespace))),
+            ("topic", py.Atom(string(entity.topic))),
+            ("key", py.Atom(string(entity.key))),
+            ("compatibility", py.Atom(string(entity.compatibility or "BACKWARD_TRANSITIVE"))),
+            ("types", py.Atom(code("AVRO_TYPES"))),
+            ("records", py.ListExpr(tuple(records))),
+            ("state", py.Atom(identifier(entity.state.name))),
+            ("events", events),
+            ("initial_state", py.Atom(code("initial_state"))),
+            ("check_invariants", py.Atom(code("check_invariants"))),
+            ("fingerprint", py.Atom(string(fingerprint))),
+        ]
+        call = py.Call(
+            py.Atom(code("EntityDescriptor.define")),
+            tuple(py.Keyword(code(k), v) for k, v in arguments),
+        )
+        state, union = identifier(entity.state.name), identifier(f"{entity.name}Event")
+        head = code(f"ENTITY: Final[EntityDescriptor[{state}, {union}]] = ")
+        return layout.expression_lines(head, call, 0)
+
+    def _imports(self, has_enums: bool) -> Code:
+        stdlib = set(self.types.modules)
         if has_enums:
             stdlib.add("enum")
         if self.expressions.scales:
             stdlib.add("decimal")
+        stdlib.add("dataclasses")
         lines = [f"import {m}" for m in sorted(stdlib)]
         lines.append("from collections.abc import Iterable")
-        typing_names = ["Any", "Final", "TypeAlias"]
-        if not self.entity.events:
-            typing_names.append("Never")
-        lines.append(f"from typing import {', '.join(sorted(typing_names))}")
+        lines.append(f"from typing import {', '.join(sorted(self.typing))}")
         lines.append("")
-        runtime = ["EntityDescriptor", "EventMeta", "RecordType"]
-        if self.entity.invariants:
-            runtime.insert(2, "InvariantViolation")
-        if self.folds.uses_hooks:
-            runtime.append("resolve_function")
-        lines.extend(
-            bracketed("from esgen.runtime import (", runtime, ")", 0)
-            if not fits(f"from esgen.runtime import {', '.join(runtime)}", 0)
-            else [f"from esgen.runtime import {', '.join(runtime)}"]
-        )
+        lines.append(_from_import("esgen.runtime", sorted(self.runtime)))
         if self.imported:
             lines.append("")
             for module in sorted(self.imported):
                 # isort style: plain names together, each ``as`` import on its own line
-                names = sorted(n for n in self.imported[module] if " as " not in n)
-                if names:
-                    lines.extend(
-                        bracketed(f"from {module} import ", names, "", 0)
-                        if fits(f"from {module} import {', '.join(names)}", 0)
-                        else bracketed(f"from {module} import (", names, ")", 0)
-                    )
-                for alias in sorted(n for n in self.imported[module] if " as " in n):
-                    lines.append(f"from {module} import {alias}")
-        return lines
+                pairs = self.imported[module]
+                plain = sorted(name for name, alias in pairs if name == alias)
+                if plain:
+                    lines.append(_from_import(module, plain))
+                for name, alias in sorted(p for p in pairs if p[0] != p[1]):
+                    lines.append(_from_import(module, [f"{name} as {alias}"]))
+        return Code("\n".join(lines))
 
-    def _fingerprint(self, view: ModuleView) -> str:
+    def _fingerprint(self, folds: list[FoldView], invariants: Code | None) -> str:
         """Identifies the state schema and fold rules: a snapshot taken under another
         fingerprint is stale and the state is rebuilt from events instead."""
         digest = hashlib.sha256()
-        digest.update(
-            json.dumps(self.schema_builder.named(self.entity.state), sort_keys=True).encode()
-        )
-        for branch in view.branches:
-            digest.update("\n".join([branch.event, *branch.body]).encode())
-        digest.update("\n".join(view.invariants).encode())
+        state = self.schema_builder.named(self.entity.state)
+        digest.update(json.dumps(state, sort_keys=True).encode())
+        for e in self.entity.events:
+            digest.update(e.full_name.encode())
+        for view in folds:
+            digest.update(f"{view.header}\n{view.body}".encode())
+        digest.update((invariants or "").encode())
         return digest.hexdigest()[:32]
+
+
+def _from_import(module: str, names: list[str]) -> str:
+    one_line = f"from {module} import {', '.join(names)}"
+    if len(one_line) <= layout.LINE_LENGTH:
+        return one_line
+    return "\n".join([f"from {module} import (", *(f"    {n}," for n in names), ")"])
+
+
+def _json_literal(value: Any) -> py.Expr:
+    if isinstance(value, dict):
+        return py.DictExpr(tuple((py.Atom(string(k)), _json_literal(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return py.ListExpr(tuple(_json_literal(v) for v in value))
+    if isinstance(value, str):
+        return py.Atom(string(value))
+    if value is None or isinstance(value, bool):
+        return py.Atom(code({None: "None", True: "True", False: "False"}[value]))
+    assert isinstance(value, int | float)
+    return number(value)
+
+
+def _references(expr: Expr) -> list[Ref]:
+    """The references an expression reads, each once, in order."""
+    found: dict[tuple[str, ...], Ref] = {}
+
+    def walk(node: Expr) -> None:
+        if isinstance(node, Ref):
+            found.setdefault((node.root, *node.path), node)
+        elif isinstance(node, Unary):
+            walk(node.operand)
+        elif isinstance(node, BinaryExpr):
+            walk(node.left)
+            walk(node.right)
+        elif isinstance(node, Compare):
+            for part in (node.left, *node.comparators):
+                walk(part)
+        elif isinstance(node, BoolOp):
+            for part in node.values:
+                walk(part)
+        elif isinstance(node, IfElse):
+            for part in (node.condition, node.then, node.otherwise):
+                walk(part)
+        elif isinstance(node, CallExpr):
+            for part in node.args:
+                walk(part)
+
+    walk(expr)
+    return list(found.values())
+
+
+def _snake(name: str) -> str:
+    """'OrderLineAdded' -> 'order_line_added' (for fold function names)."""
+    out: list[str] = []
+    for index, char in enumerate(name):
+        if (
+            char.isupper()
+            and index
+            and (
+                not name[index - 1].isupper()
+                or (index + 1 < len(name) and name[index + 1].islower())
+            )
+        ):
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
 
 
 def named_refs(t: TypeRef) -> set[str]:

@@ -5,7 +5,7 @@ applications that never run the generator do not need jinja2, click or pyyaml.
 Importing this package needs no running Kafka or registry.
 """
 
-from esgen.runtime.descriptor import EntityDescriptor, RecordType
+from esgen.runtime.descriptor import EntityDescriptor, EntityId, RecordType, no_change
 from esgen.runtime.errors import (
     ConcurrencyError,
     DecodeError,
@@ -17,7 +17,7 @@ from esgen.runtime.errors import (
 )
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.memory import InMemoryEventStore
-from esgen.runtime.meta import EventMeta
+from esgen.runtime.meta import EventMeta, ReplayMeta
 from esgen.runtime.models import (
     InMemoryModelStore,
     ModelError,
@@ -32,6 +32,7 @@ from esgen.runtime.projections import (
     RunnerStats,
     handles,
 )
+from esgen.runtime.records import Record
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
@@ -42,6 +43,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
+    "EntityId",
     "EsgenError",
     "EventMeta",
     "EventStore",
@@ -56,9 +58,11 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
+    "Record",
     "RecordType",
     "RegistryError",
     "RegistrySerde",
+    "ReplayMeta",
     "RunnerStats",
     "SnapshotEntry",
     "SqliteModelStore",
@@ -70,5 +74,6 @@ __all__ = [
     "SubjectStrategy",
     "decode_message",
     "handles",
+    "no_change",
     "resolve_function",
 ]

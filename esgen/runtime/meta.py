@@ -19,12 +19,26 @@ class EventMeta:
     metadata (``fold(state, event)``); folds must handle that (e.g. ``coalesce``).
     """
 
-    entity_id: str
+    entity_id: Any  # str, uuid.UUID or int: the type of the entity's key field
     version: int | None = None
     timestamp: datetime.datetime | None = None
     event_id: uuid.UUID | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+
+
+class ReplayMeta(EventMeta):
+    """The metadata ``replay`` gives folds: one object for a whole replay, whose
+    ``version`` advances with each event (the other fields are unknown during a replay).
+
+    Building an ``EventMeta`` per event would cost more than most folds; a fold only reads
+    ``meta`` while it runs. A ``call:`` function that wants to keep it must copy it
+    (``dataclasses.replace(meta)``).
+    """
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # unlike EventMeta, it changes (one slot store)
+    version: int | None  # writable here
 
 
 _META_SLOTS = tuple(
@@ -41,7 +55,7 @@ _META_SLOTS = tuple(
 
 
 def make_meta(
-    entity_id: str,
+    entity_id: Any,
     version: int | None,
     timestamp: datetime.datetime | None,
     event_id: uuid.UUID | None,

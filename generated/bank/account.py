@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
-from esgen.runtime import EntityDescriptor, EventMeta, InvariantViolation, RecordType
+from esgen.runtime import EntityDescriptor, EventMeta, InvariantViolation, Record
 
 __all__ = [
     "AVRO_SCHEMAS",
+    "AVRO_TYPES",
     "ENTITY",
     "AccountAudited",
     "AccountClosed",
@@ -42,186 +43,76 @@ __all__ = [
 
 
 class Status(enum.StrEnum):
-    """Where the account is in its life.
-
-    Readers that meet an unknown symbol read it as ``OPEN``.
-    """
+    """Where the account is in its life."""
 
     OPEN = "OPEN"
     FROZEN = "FROZEN"
     CLOSED = "CLOSED"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Money:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Money(Record):
     """An amount of money in one currency."""
 
     amount: decimal.Decimal
     currency: str = "EUR"
 
-    def to_avro(self) -> dict[str, Any]:
-        """This record as the dict that fastavro writes."""
-        return {"amount": self.amount, "currency": self.currency}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Money:
-        """Build a record from the dict that fastavro reads."""
-        return cls(amount=data["amount"], currency=data["currency"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountOpened:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountOpened(Record):
     """The account was opened."""
 
     owner: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"owner": self.owner}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountOpened:
-        """Build an event from the dict that fastavro reads."""
-        return cls(owner=data["owner"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class MoneyDeposited:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MoneyDeposited(Record):
     """Money was paid into the account."""
 
     amount: decimal.Decimal
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"amount": self.amount}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> MoneyDeposited:
-        """Build an event from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class MoneyWithdrawn:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MoneyWithdrawn(Record):
     """Money was taken out of the account."""
 
     amount: decimal.Decimal
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"amount": self.amount}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> MoneyWithdrawn:
-        """Build an event from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountTagged:
-    """The AccountTagged event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountTagged(Record):
     tag: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"tag": self.tag}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountTagged:
-        """Build an event from the dict that fastavro reads."""
-        return cls(tag=data["tag"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountUntagged:
-    """The AccountUntagged event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountUntagged(Record):
     tag: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"tag": self.tag}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountUntagged:
-        """Build an event from the dict that fastavro reads."""
-        return cls(tag=data["tag"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LimitSet:
-    """The LimitSet event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LimitSet(Record):
     name: str
     value: int
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"name": self.name, "value": self.value}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> LimitSet:
-        """Build an event from the dict that fastavro reads."""
-        return cls(name=data["name"], value=data["value"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LimitRemoved:
-    """The LimitRemoved event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LimitRemoved(Record):
     name: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"name": self.name}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> LimitRemoved:
-        """Build an event from the dict that fastavro reads."""
-        return cls(name=data["name"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountFrozen:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountFrozen(Record):
     """Payments are stopped until the account is unfrozen."""
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountFrozen:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountClosed(Record):
+    pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountClosed:
-    """The AccountClosed event."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountClosed:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountAudited:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountAudited(Record):
     """Bookkeeping only; records which event the auditor saw last."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountAudited:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
 
 
 AccountEvent: TypeAlias = (
@@ -236,13 +127,10 @@ AccountEvent: TypeAlias = (
     | AccountClosed
     | AccountAudited
 )
-"""Every event of Account."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class AccountState:
-    """The current state of one Account."""
-
+@dataclasses.dataclass(kw_only=True)
+class AccountState(Record):
     account_id: str
     owner: str = ""
     balance: decimal.Decimal = decimal.Decimal("0.00")
@@ -254,87 +142,84 @@ class AccountState:
     version: int = 0
     """Entity version of the last applied event."""
 
-    def to_avro(self) -> dict[str, Any]:
-        """This state as the dict that fastavro writes."""
-        return {
-            "account_id": self.account_id,
-            "owner": self.owner,
-            "balance": self.balance,
-            "status": self.status,
-            "tags": self.tags,
-            "limits": self.limits,
-            "closed_at": self.closed_at,
-            "last_event_id": self.last_event_id,
-            "version": self.version,
-        }
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountState:
-        """Build a state from the dict that fastavro reads."""
-        return cls(
-            account_id=data["account_id"],
-            owner=data["owner"],
-            balance=data["balance"],
-            status=Status(data["status"]),
-            tags=data["tags"],
-            limits=data["limits"],
-            closed_at=data["closed_at"],
-            last_event_id=data["last_event_id"],
-            version=data["version"],
-        )
-
 
 def initial_state(entity_id: str) -> AccountState:
-    """The state of Account ``entity_id`` before any event."""
+    """The state of Account ``entity_id`` before its first event."""
     return AccountState(account_id=entity_id)
 
 
-def _copy_state(state: AccountState) -> AccountState:
-    """A copy whose top-level lists and maps can change without touching ``state``."""
-    return AccountState(
-        account_id=state.account_id,
-        owner=state.owner,
-        balance=state.balance,
-        status=state.status,
-        tags=list(state.tags),
-        limits=dict(state.limits),
-        closed_at=state.closed_at,
-        last_event_id=state.last_event_id,
-        version=state.version,
-    )
+def _fold_account_opened(
+    state: AccountState, event: AccountOpened, meta: EventMeta
+) -> AccountState:
+    state.owner = event.owner
+    state.status = Status.OPEN
+    return state
 
 
-def _apply(state: AccountState, event: AccountEvent, meta: EventMeta) -> AccountState:
-    """Apply ``event`` to ``state`` in place and return the resulting state."""
-    if type(event) is AccountOpened:
-        state.owner = event.owner
-        state.status = Status.OPEN
-    elif type(event) is MoneyDeposited:
-        state.balance += event.amount
-    elif type(event) is MoneyWithdrawn:
-        state.balance -= event.amount
-    elif type(event) is AccountTagged:
-        if event.tag not in state.tags:
-            state.tags.append(event.tag)
-    elif type(event) is AccountUntagged:
-        state.tags = [item for item in state.tags if item != event.tag]
-    elif type(event) is LimitSet:
-        state.limits[event.name] = event.value
-    elif type(event) is LimitRemoved:
-        state.limits.pop(event.name, None)
-    elif type(event) is AccountFrozen:
-        if state.status == Status.OPEN:
-            state.status = Status.FROZEN
-    elif type(event) is AccountClosed:
-        state.status = Status.CLOSED
-        state.closed_at = meta.timestamp
-    elif type(event) is AccountAudited:
-        new_last_event_id = meta.event_id
-        new_version = meta.version if meta.version is not None else state.version + 1
-        state.last_event_id = new_last_event_id
-        state.version = new_version
-    else:
-        raise TypeError(f"not an event of Account: {event!r}")
+def _fold_money_deposited(
+    state: AccountState, event: MoneyDeposited, meta: EventMeta
+) -> AccountState:
+    state.balance += event.amount
+    return state
+
+
+def _fold_money_withdrawn(
+    state: AccountState, event: MoneyWithdrawn, meta: EventMeta
+) -> AccountState:
+    state.balance -= event.amount
+    return state
+
+
+def _fold_account_tagged(
+    state: AccountState, event: AccountTagged, meta: EventMeta
+) -> AccountState:
+    if event.tag not in state.tags:
+        state.tags.append(event.tag)
+    return state
+
+
+def _fold_account_untagged(
+    state: AccountState, event: AccountUntagged, meta: EventMeta
+) -> AccountState:
+    state.tags = [item for item in state.tags if item != event.tag]
+    return state
+
+
+def _fold_limit_set(
+    state: AccountState, event: LimitSet, meta: EventMeta
+) -> AccountState:
+    state.limits[event.name] = event.value
+    return state
+
+
+def _fold_limit_removed(
+    state: AccountState, event: LimitRemoved, meta: EventMeta
+) -> AccountState:
+    state.limits.pop(event.name, None)
+    return state
+
+
+def _fold_account_frozen(
+    state: AccountState, event: AccountFrozen, meta: EventMeta
+) -> AccountState:
+    if state.status == Status.OPEN:
+        state.status = Status.FROZEN
+    return state
+
+
+def _fold_account_closed(
+    state: AccountState, event: AccountClosed, meta: EventMeta
+) -> AccountState:
+    state.status = Status.CLOSED
+    state.closed_at = meta.timestamp
+    return state
+
+
+def _fold_account_audited(
+    state: AccountState, event: AccountAudited, meta: EventMeta
+) -> AccountState:
+    state.last_event_id = meta.event_id
+    state.version = meta.version if meta.version is not None else state.version + 1
     return state
 
 
@@ -346,63 +231,28 @@ def fold(
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
     ``meta.event_id`` as unknown (None).
     """
-    if meta is None:
-        meta = EventMeta(entity_id=state.account_id)
-    return _apply(_copy_state(state), event, meta)
+    return ENTITY.fold(state, event, meta)
 
 
 def replay(entity_id: str, events: Iterable[AccountEvent]) -> AccountState:
-    """``initial_state(entity_id)`` with every event applied in order.
-
-    The events get versions 1, 2, 3, ... One working copy of the state is updated in
-    place, so replaying many events never copies the whole state per event.
-    """
-    state = initial_state(entity_id)
-    # The fold steps are those of _apply, inlined: replay pays no call per event.
-    for version, event in enumerate(events, start=1):
-        if type(event) is AccountOpened:
-            state.owner = event.owner
-            state.status = Status.OPEN
-        elif type(event) is MoneyDeposited:
-            state.balance += event.amount
-        elif type(event) is MoneyWithdrawn:
-            state.balance -= event.amount
-        elif type(event) is AccountTagged:
-            if event.tag not in state.tags:
-                state.tags.append(event.tag)
-        elif type(event) is AccountUntagged:
-            state.tags = [item for item in state.tags if item != event.tag]
-        elif type(event) is LimitSet:
-            state.limits[event.name] = event.value
-        elif type(event) is LimitRemoved:
-            state.limits.pop(event.name, None)
-        elif type(event) is AccountFrozen:
-            if state.status == Status.OPEN:
-                state.status = Status.FROZEN
-        elif type(event) is AccountClosed:
-            meta = EventMeta(entity_id, version)
-            state.status = Status.CLOSED
-            state.closed_at = meta.timestamp
-        elif type(event) is AccountAudited:
-            meta = EventMeta(entity_id, version)
-            new_last_event_id = meta.event_id
-            new_version = (
-                meta.version if meta.version is not None else state.version + 1
-            )
-            state.last_event_id = new_last_event_id
-            state.version = new_version
-        else:
-            raise TypeError(f"not an event of Account: {event!r}")
-    return state
+    """``initial_state(entity_id)`` with every event applied in order, as versions 1, 2,
+    3, ...: one working copy of the state is updated in place."""
+    return ENTITY.replay(entity_id, events)
 
 
 def check_invariants(state: AccountState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Account."""
     if not (state.balance >= 0):
-        raise InvariantViolation("Account", "state.balance >= 0", state)
+        raise InvariantViolation(
+            "Account",
+            state.account_id,
+            "state.balance >= 0",
+            {"state.balance": state.balance},
+            state,
+        )
 
 
-AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     "com.example.bank.Money": {
         "type": "record",
         "name": "Money",
@@ -420,6 +270,21 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
             },
             {"name": "currency", "type": "string", "default": "EUR"},
         ],
+    },
+    "com.example.bank.Status": {
+        "type": "enum",
+        "name": "Status",
+        "namespace": "com.example.bank",
+        "doc": "Where the account is in its life.",
+        "symbols": ["OPEN", "FROZEN", "CLOSED"],
+        "default": "OPEN",
+    },
+    "com.example.bank.Checksum": {
+        "type": "fixed",
+        "name": "Checksum",
+        "namespace": "com.example.bank",
+        "doc": "An MD5 digest, e.g. of a payment instruction.",
+        "size": 16,
     },
     "com.example.bank.AccountOpened": {
         "type": "record",
@@ -442,7 +307,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "com.example.bank.MoneyWithdrawn": {
@@ -459,7 +324,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "com.example.bank.AccountTagged": {
@@ -524,20 +389,9 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-                "default": "\u0000",
+                "default": "\x00",
             },
-            {
-                "name": "status",
-                "type": {
-                    "type": "enum",
-                    "name": "Status",
-                    "namespace": "com.example.bank",
-                    "doc": "Where the account is in its life.",
-                    "symbols": ["OPEN", "FROZEN", "CLOSED"],
-                    "default": "OPEN",
-                },
-                "default": "OPEN",
-            },
+            {"name": "status", "type": "com.example.bank.Status", "default": "OPEN"},
             {
                 "name": "tags",
                 "type": {"type": "array", "items": "string"},
@@ -567,31 +421,31 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         ],
     },
 }
-"""Every record of this module as a self-contained Avro schema, by full name."""
 
-ENTITY: Final[EntityDescriptor[AccountState, AccountEvent]] = EntityDescriptor(
+ENTITY: Final[EntityDescriptor[AccountState, AccountEvent]] = EntityDescriptor.define(
     name="Account",
     namespace="com.example.bank",
     topic="bank.accounts",
     key="account_id",
     compatibility="BACKWARD_TRANSITIVE",
-    state=RecordType(AccountState, AVRO_SCHEMAS["com.example.bank.AccountState"]),
-    events=(
-        RecordType(AccountOpened, AVRO_SCHEMAS["com.example.bank.AccountOpened"]),
-        RecordType(MoneyDeposited, AVRO_SCHEMAS["com.example.bank.MoneyDeposited"]),
-        RecordType(MoneyWithdrawn, AVRO_SCHEMAS["com.example.bank.MoneyWithdrawn"]),
-        RecordType(AccountTagged, AVRO_SCHEMAS["com.example.bank.AccountTagged"]),
-        RecordType(AccountUntagged, AVRO_SCHEMAS["com.example.bank.AccountUntagged"]),
-        RecordType(LimitSet, AVRO_SCHEMAS["com.example.bank.LimitSet"]),
-        RecordType(LimitRemoved, AVRO_SCHEMAS["com.example.bank.LimitRemoved"]),
-        RecordType(AccountFrozen, AVRO_SCHEMAS["com.example.bank.AccountFrozen"]),
-        RecordType(AccountClosed, AVRO_SCHEMAS["com.example.bank.AccountClosed"]),
-        RecordType(AccountAudited, AVRO_SCHEMAS["com.example.bank.AccountAudited"]),
-    ),
+    types=AVRO_TYPES,
+    records=[Money],
+    state=AccountState,
+    events={
+        AccountOpened: _fold_account_opened,
+        MoneyDeposited: _fold_money_deposited,
+        MoneyWithdrawn: _fold_money_withdrawn,
+        AccountTagged: _fold_account_tagged,
+        AccountUntagged: _fold_account_untagged,
+        LimitSet: _fold_limit_set,
+        LimitRemoved: _fold_limit_removed,
+        AccountFrozen: _fold_account_frozen,
+        AccountClosed: _fold_account_closed,
+        AccountAudited: _fold_account_audited,
+    },
     initial_state=initial_state,
-    apply=_apply,
-    copy_state=_copy_state,
     check_invariants=check_invariants,
-    fingerprint="5932a5699cc33d7d6c49d6868e6cd713",
+    fingerprint="0ac05019776516b050785dbb8d8b0bbf",
 )
-"""What the esgen runtime needs to store, load and project Account."""
+
+AVRO_SCHEMAS: Final = ENTITY.record_schemas

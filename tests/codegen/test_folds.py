@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from esgen.runtime import EventMeta, InvariantViolation
+from esgen.runtime import EsgenError, EventMeta, InvariantViolation
 from generated.bank import account
 from generated.shop import order
 
@@ -234,9 +234,11 @@ def test_an_event_without_fields_or_fold_steps() -> None:
     )
 
 
-def test_an_unknown_event_type_is_refused() -> None:
-    with pytest.raises(TypeError, match="not an event of Account"):
+def test_an_unknown_event_type_is_refused_with_the_runtime_error() -> None:
+    with pytest.raises(EsgenError, match="not an event of entity Account"):
         account.fold(account.initial_state("a"), order.OrderPlaced(placed_at=NOW))  # type: ignore[arg-type]
+    with pytest.raises(EsgenError, match="not an event of entity Account"):
+        account.replay("a", [order.OrderPlaced(placed_at=NOW)])  # type: ignore[list-item]
 
 
 def test_the_descriptor_folds_like_the_module() -> None:
