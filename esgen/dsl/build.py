@@ -43,6 +43,7 @@ FIELD_KEYS = ("type", "default", "doc", "aliases")
 STATE_KEYS = ("fields", "invariants", "doc")
 EVENT_KEYS = ("doc", "fields", "fold")
 COMPATIBILITY = tuple(mode.value for mode in Mode)
+KEY_TYPES = (tr.STRING, model.Logical("uuid"), tr.INT, tr.LONG)  # what an entity id can be
 
 
 @dataclass
@@ -190,12 +191,20 @@ class Builder:
             if defs.namespace is None:
                 continue
             state_name = f"{defs.entity}State" if defs.entity else None
+            union_name = f"{defs.entity}Event" if defs.entity else None  # the generated union
             for declared in defs.declared:
                 full = f"{defs.namespace}.{declared.name}"
                 if declared.name == state_name:
                     self.rep.error(
                         f"type name '{declared.name}' is taken by the state record "
                         f"of '{defs.entity}'",
+                        declared.key,
+                    )
+                    continue
+                if declared.name == union_name:
+                    self.rep.error(
+                        f"type name '{declared.name}' is taken by the union of the events "
+                        f"of '{defs.entity}' in the generated module",
                         declared.key,
                     )
                     continue
@@ -217,6 +226,12 @@ class Builder:
                 if key.text == state_name:
                     self.rep.error(
                         f"event name '{key.text}' is taken by the state record of '{defs.entity}'",
+                        key,
+                    )
+                elif key.text == union_name:
+                    self.rep.error(
+                        f"event name '{key.text}' is taken by the union of the events of "
+                        f"'{defs.entity}' in the generated module",
                         key,
                     )
                 elif key.text in defs.short:
@@ -485,6 +500,7 @@ class Builder:
                         "read it as meta.entity_id",
                     )
                 record = self._record(raw, defs, table)
+                key_field = next((f for f in defs.state.fields if f.name == key), None)
                 scope = Scope(
                     state_view,
                     Record(raw.name, {f.name: f.type for f in raw.fields}),
@@ -493,6 +509,7 @@ class Builder:
                     self.enums,
                     defs.short,
                     "fold steps",
+                    key_field.type if key_field and key_field.type in KEY_TYPES else tr.STRING,
                 )
                 fold = build_fold(
                     fold_node, FoldContext(rep, scope, defs.file.text, key, raw.what)
@@ -545,10 +562,10 @@ class Builder:
             )
             return None
         t = fields[key].type
-        if t is not None and t != tr.STRING:
+        if t is not None and t not in KEY_TYPES:
             self.rep.at(
-                f"the key field '{key}' is {tr.describe(t)}; it must be string "
-                "(it holds the entity id)",
+                f"the key field '{key}' is {tr.describe(t)}; it must be string, uuid, int "
+                "or long (it holds the entity id)",
                 _field_location(defs.state, key),
             )
             return None

@@ -104,6 +104,7 @@ class Scope:
     enums: Mapping[str, tuple[str, ...]]  # full name -> symbols
     short: Mapping[str, str]  # short name -> full name, as this file sees them
     where: str  # "invariants" / "fold steps": what a forbidden root is refused in
+    key_type: model.TypeRef = tr.STRING  # the type of ``meta.entity_id``: the key field's
 
 
 class ExprError(Exception):
@@ -547,7 +548,8 @@ class _Checker:
                 raise ExprError(
                     f"unknown metadata 'meta.{'.'.join(path)}'", node, did_you_mean(path[0], META)
                 )
-            return model.Ref("meta", path, META[path[0]], loc)
+            meta_type = self.scope.key_type if path[0] == "entity_id" else META[path[0]]
+            return model.Ref("meta", path, meta_type, loc)
         record = self.scope.event if root == "event" else self.scope.state
         assert record is not None
         t: model.TypeRef | None = None

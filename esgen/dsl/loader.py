@@ -49,6 +49,7 @@ def load_project(folder: Path) -> model.Project:
         source = _read(folder, path, reporter, modules)
         if source is not None:
             files.append(source)
+    _packages_shadowing_modules(files, reporter)
     try:
         project = Builder(files, reporter).build()
     except DefinitionErrors:
@@ -58,6 +59,25 @@ def load_project(folder: Path) -> model.Project:
     if reporter.errors:
         raise DefinitionErrors(reporter.errors)
     return project
+
+
+def _packages_shadowing_modules(files: list[SourceFile], reporter: Reporter) -> None:
+    """``x.yaml`` beside a folder ``x/`` would become both the module ``x`` and the
+    package ``x``: the package would hide the module."""
+    packages = {
+        ".".join(f.module.split(".")[:depth])
+        for f in files
+        for depth in range(1, f.module.count(".") + 1)
+    }
+    for f in files:
+        if f.module in packages:
+            folder = f.module.replace(".", "/")
+            reporter.at(
+                f"'{f.rel}' becomes the module '{f.module}', but the folder '{folder}/' "
+                "becomes a package of the same name, which would hide it",
+                Location(f.path, 1, 1),
+                "rename the file or the folder",
+            )
 
 
 def _read(

@@ -34,14 +34,14 @@ def pascal_case(name: str) -> str | None:
     """Entity, type and event names: they become Python classes and Avro names."""
     if not _PASCAL.match(name):
         return avro_name(name) or "must be PascalCase (e.g. 'OrderPlaced')"
-    return _python_keyword(name)  # None, True, False are PascalCase
+    return _python_keyword(name) or reserved("type", name)  # None, True, False are PascalCase
 
 
 def field_name(name: str) -> str | None:
     """Fields become dataclass attributes: snake_case, no hard keywords."""
     if not _SNAKE.match(name):
         return avro_name(name) or "must be snake_case (lowercase letters, digits and '_')"
-    return _python_keyword(name)
+    return _python_keyword(name) or reserved("field", name)
 
 
 def alias_name(name: str) -> str | None:
@@ -55,7 +55,7 @@ def enum_symbol(name: str) -> str | None:
         return reason
     if name.startswith("_"):
         return "must not start with '_' (Python's Enum reserves such names)"
-    return _python_keyword(name)
+    return _python_keyword(name) or reserved("symbol", name)
 
 
 def namespace(name: str) -> str | None:
@@ -78,7 +78,7 @@ def module_part(name: str) -> str | None:
     """A folder or file stem of the definitions tree: it becomes a Python module."""
     if not name.isidentifier() or not name.isascii():
         return "is not a valid Python module name (letters, digits and '_')"
-    return _python_keyword(name)
+    return _python_keyword(name) or reserved("module", name)
 
 
 def snake_case(name: str) -> str:
@@ -94,3 +94,129 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     if not matches:
         return None
     return f"did you mean '{by_key[matches[0]]}'?"
+
+
+# ------------------------------------------------------------------ reserved names
+# Owned by the code generator (esgen.codegen): names a generated module uses itself, so a
+# definition may not use them where they would collide. tests/codegen/test_reserved_names.py
+# derives what the generated code really reads and checks these lists hold all of it.
+
+RESERVED_FIELDS = frozenset(
+    {
+        # modules and builtins that annotations and defaults in class bodies name
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "enum",
+        "uuid",
+        "bool",
+        "bytes",
+        "dict",
+        "float",
+        "int",
+        "list",
+        "str",
+        # what every generated record offers (esgen.runtime.Record)
+        "from_avro",
+        "to_avro",
+    }
+)
+"""Field names that would shadow a name the record's class body reads."""
+
+RESERVED_TYPES = frozenset(
+    {
+        # imported by every generated module
+        "Any",
+        "EntityDescriptor",
+        "EventMeta",
+        "Final",
+        "InvariantViolation",
+        "Iterable",
+        "Never",
+        "Record",
+        "TypeAlias",
+        # defined by every generated module
+        "ENTITY",
+    }
+)
+"""Type, event and entity names that would shadow a module-level name of the module."""
+
+RESERVED_SYMBOLS = frozenset(
+    # every attribute of a StrEnum member (str's methods, Enum's name and value) and
+    # what Enum refuses itself (mro): a symbol of that name would hide it
+    {
+        "capitalize",
+        "casefold",
+        "center",
+        "count",
+        "encode",
+        "endswith",
+        "expandtabs",
+        "find",
+        "format",
+        "format_map",
+        "index",
+        "isalnum",
+        "isalpha",
+        "isascii",
+        "isdecimal",
+        "isdigit",
+        "isidentifier",
+        "islower",
+        "isnumeric",
+        "isprintable",
+        "isspace",
+        "istitle",
+        "isupper",
+        "join",
+        "ljust",
+        "lower",
+        "lstrip",
+        "maketrans",
+        "mro",
+        "name",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rfind",
+        "rindex",
+        "rjust",
+        "rpartition",
+        "rsplit",
+        "rstrip",
+        "split",
+        "splitlines",
+        "startswith",
+        "strip",
+        "swapcase",
+        "title",
+        "translate",
+        "upper",
+        "value",
+        "zfill",
+    }
+)
+"""Enum symbols that would hide an attribute every enum member has."""
+
+RESERVED_MODULES = frozenset({"__init__", "__main__"})
+"""File or folder names that Python packages give a meaning of their own."""
+
+
+def reserved(kind: str, name: str) -> str | None:
+    """Why ``name`` cannot be a ``field``, ``type`` (also events and entities),
+    ``symbol`` or ``module`` name, or None."""
+    table = {
+        "field": RESERVED_FIELDS,
+        "type": RESERVED_TYPES,
+        "symbol": RESERVED_SYMBOLS,
+        "module": RESERVED_MODULES,
+    }[kind]
+    if name not in table:
+        return None
+    return {
+        "field": "is a name the generated record's class body uses itself",
+        "type": "is a name every generated module defines or imports itself",
+        "symbol": "is an attribute every enum member has already",
+        "module": "is a module name Python packages reserve",
+    }[kind] + " (reserved); choose another"

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Generic, Self, TypeVar
 
 from esgen.runtime.appending import fold_new_events
-from esgen.runtime.descriptor import EntityDescriptor
+from esgen.runtime.descriptor import EntityDescriptor, EntityId
 from esgen.runtime.errors import ConcurrencyError, StoreError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.partitioning import partition_for
@@ -50,17 +50,18 @@ class InMemoryEventStore(Generic[S, E]):
         self.partitions = partitions
         self.check_encoding = check_encoding
         self.stats = StoreStats()
-        self._events: dict[str, list[tuple[E, EventMeta, Position]]] = {}
-        self._states: dict[str, S] = {}
+        self._events: dict[EntityId, list[tuple[E, EventMeta, Position]]] = {}
+        self._states: dict[EntityId, S] = {}
         self._next_offset = [0] * partitions
         self._closed = False
 
-    def partition_of(self, entity_id: str) -> int:
-        return partition_for(entity_id, self.partitions)
+    def partition_of(self, entity_id: EntityId) -> int:
+        """The partition of an entity (``EncodeError`` if the id is not of the key's type)."""
+        return partition_for(self.descriptor.key_text(entity_id), self.partitions)
 
     def append(
         self,
-        entity_id: str,
+        entity_id: EntityId,
         events: Iterable[E],
         expected_version: int | None = None,
         correlation_id: str | None = None,
@@ -68,11 +69,17 @@ class InMemoryEventStore(Generic[S, E]):
     ) -> list[Position]:
         """Like :meth:`EventStore.append <esgen.runtime.store.EventStore.append>`."""
         self._check_open()
+        partition = self.partition_of(entity_id)
         batch = list(events)
         stored = self._events.setdefault(entity_id, [])
         version = len(stored)
         if expected_version is not None and expected_version != version:
-            raise ConcurrencyError(self.descriptor.name, entity_id, expected_version, version)
+            raise ConcurrencyError(
+                self.descriptor.name,
+                self.descriptor.key_text(entity_id),
+                expected_version,
+                version,
+            )
         if not batch:
             return []
         if self.check_encoding:
@@ -86,7 +93,6 @@ class InMemoryEventStore(Generic[S, E]):
             correlation_id,
             causation_id,
         )
-        partition = self.partition_of(entity_id)
         positions = []
         for event, meta in zip(batch, metas, strict=True):
             offset = self._next_offset[partition]
@@ -103,7 +109,7 @@ class InMemoryEventStore(Generic[S, E]):
         decoded: E = self.descriptor.decode(name, self.descriptor.encode(event))
         return decoded
 
-    def _current(self, entity_id: str) -> S:
+    def _current(self, entity_id: EntityId) -> S:
         state = self._states.get(entity_id)
         if state is None:
             state = self.descriptor.initial_state(entity_id)
@@ -113,18 +119,18 @@ class InMemoryEventStore(Generic[S, E]):
             self._states[entity_id] = state
         return state
 
-    def read(self, entity_id: str) -> Iterator[tuple[E, EventMeta]]:
+    def read(self, entity_id: EntityId) -> Iterator[tuple[E, EventMeta]]:
         """Every event of the entity in order, with its metadata."""
         self._check_open()
         for event, meta, _ in list(self._events.get(entity_id, ())):
             yield event, meta
 
-    def load(self, entity_id: str) -> S:
+    def load(self, entity_id: EntityId) -> S:
         """The entity's current state (a copy)."""
         self._check_open()
         return self.descriptor.copy_state(self._current(entity_id))
 
-    def version(self, entity_id: str) -> int:
+    def version(self, entity_id: EntityId) -> int:
         return len(self._events.get(entity_id, ()))
 
     def close(self, snapshot: bool = True) -> None:

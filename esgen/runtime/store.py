@@ -261,7 +261,7 @@ class EventStore(Generic[S, E]):
         )
 
     def partition_of(self, entity_id: str) -> int:
-        return partition_for(entity_id, self.partitions)
+        return partition_for(self.descriptor.key_text(entity_id), self.partitions)
 
     # -- appending ---------------------------------------------------------------------
 
@@ -347,7 +347,7 @@ class EventStore(Generic[S, E]):
         self, entity_id: str, prepared: Sequence[tuple[bytes, wire.Headers]], version: int
     ) -> list[Position]:
         partition = self.partition_of(entity_id)
-        key = entity_id.encode()
+        key = self.descriptor.key_text(entity_id).encode()
         # One callback for the batch: delivery reports of one partition arrive in order.
         reports: list[tuple[KafkaError | None, Message]] = []
         report = reports.append
@@ -403,7 +403,7 @@ class EventStore(Generic[S, E]):
         """Every event of the entity in order, with its metadata (scans its partition)."""
         self._check_open()
         partition = self.partition_of(entity_id)
-        key = entity_id.encode()
+        key = self.descriptor.key_text(entity_id).encode()
         version = 0
         for msg in self._reader.read(self.topic, partition, after_offset + 1):
             self.stats.records_scanned += 1
@@ -449,7 +449,7 @@ class EventStore(Generic[S, E]):
         """Fold the entity's events after ``view.offset`` into the view."""
         apply = self.descriptor.apply
         partition = self.partition_of(entity_id)
-        key = entity_id.encode()
+        key = self.descriptor.key_text(entity_id).encode()
         state = view.state
         for msg in self._reader.read(self.topic, partition, view.offset + 1):
             self.stats.records_scanned += 1

@@ -29,6 +29,7 @@ Decimal('6.00')
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,7 @@ _UNSET: Any = object()
 class Outcome:
     """What ``when`` produced: the new events and state, or the error it raised."""
 
-    entity_id: str
+    entity_id: Any
     events: list[Any] = field(default_factory=list)
     state: Any = None
     error: BaseException | None = None
@@ -99,7 +100,7 @@ class Scenario:
 
     descriptor: EntityDescriptor[Any, Any]
     history: list[Any]
-    entity_id: str = "test-1"
+    entity_id: Any = "test-1"
 
     def when(self, command_or_event: Command | object) -> Outcome:
         """Run a command on the state after the history (or append one event)."""
@@ -137,8 +138,12 @@ def _is_event(descriptor: EntityDescriptor[Any, Any], value: object) -> bool:
     return True
 
 
-def given(
-    descriptor: EntityDescriptor[Any, Any], *events: Any, entity_id: str = "test-1"
-) -> Scenario:
-    """A scenario: the entity ``entity_id`` with ``events`` already stored."""
+def given(descriptor: EntityDescriptor[Any, Any], *events: Any, entity_id: Any = None) -> Scenario:
+    """A scenario: the entity ``entity_id`` with ``events`` already stored.
+
+    The id is of the type of the entity's key; without one, ``"test-1"`` for a string
+    key, ``uuid.UUID(int=1)`` for a uuid key and ``1`` for an integer key.
+    """
+    if entity_id is None:
+        entity_id = {"string": "test-1", "uuid": uuid.UUID(int=1)}.get(descriptor.key_type, 1)
     return Scenario(descriptor, list(events), entity_id)

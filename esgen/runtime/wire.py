@@ -671,7 +671,7 @@ def decode_message(
             raise _cannot_decode(plan, exc) from exc
         event = from_avro(data)  # type: ignore[arg-type]
         key = msg.key()
-        entity_id = key.decode() if isinstance(key, bytes) else (key or "")
+        entity_id = serde.descriptor.parse_key(key or "")
         header = get(H_VERSION)
         if header is not None:
             version = int(header)
