@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 import uuid
 from typing import Any
 
@@ -219,6 +220,14 @@ def _logical_default(name: str, text: str) -> Any:
     return micros // 1000 if name.endswith("millis") else micros
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(schema: AvroSchema) -> str:
-    """The text of an ``.avsc`` file: stable key order as built, two-space indent."""
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    """The text of an ``.avsc`` file: stable key order as built, two-space indent.
+
+    Text stays as written, except lone surrogates (which UTF-8 cannot hold): they are
+    written as JSON escapes (``\\udc80``), which JSON parsers read back as the same
+    string."""
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -9,7 +9,7 @@ through :mod:`esgen.codegen.source`.
 from __future__ import annotations
 
 from esgen.codegen import pycode as py
-from esgen.codegen.pytypes import PyTypes, number
+from esgen.codegen.pytypes import PyTypes, number, uses_math
 from esgen.codegen.source import Code, code, identifier, string
 from esgen.model import (
     Binary,
@@ -138,7 +138,10 @@ class ExpressionRenderer:
 
     def _render(self, expr: Expr) -> tuple[py.Expr, int]:
         if isinstance(expr, Literal_):
-            return _literal(expr.value), _ATOM
+            literal = _literal(expr.value)
+            if uses_math(literal):
+                self.types.modules.add("math")
+            return literal, _ATOM
         if isinstance(expr, EnumSymbol):
             name = f"{self.types.class_name(expr.enum)}.{identifier(expr.symbol)}"
             return py.Atom(code(name)), _ATOM
@@ -218,6 +221,6 @@ def _literal(value: object) -> py.Expr:
     if isinstance(value, bool):
         return py.Atom(code("True" if value else "False"))
     if isinstance(value, str):
-        return py.Atom(string(value))
+        return py.Atom(string(value))  # inside an expression: one literal, as written
     assert isinstance(value, int | float)
     return number(value)

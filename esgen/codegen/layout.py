@@ -20,6 +20,7 @@ stress definitions).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -49,10 +50,11 @@ from esgen.codegen.pycode import (
     Starred,
     Stmt,
     Subscript,
+    Text,
     UnaryOp,
     flat,
 )
-from esgen.codegen.source import INDENT, LINE_LENGTH, Code
+from esgen.codegen.source import INDENT, LINE_LENGTH, Code, string, width
 
 __all__ = [
     "LINE_LENGTH",
@@ -110,7 +112,15 @@ class IndentIfBreak:
     group: int
 
 
-Doc: TypeAlias = str | list["Doc"] | Line | Hard | Group | Indent | IfBreak | IndentIfBreak
+@dataclass(frozen=True)
+class Parts:
+    """A string in parentheses, as implicitly concatenated literals that each fit their
+    line (split where the printer finds it, since the width depends on the indent)."""
+
+    value: str
+
+
+Doc: TypeAlias = str | list["Doc"] | Line | Hard | Group | Indent | IfBreak | IndentIfBreak | Parts
 
 SOFT = Line(soft=True)
 SPACE = Line(soft=False)
@@ -144,7 +154,7 @@ def render(doc: Doc, depth: int) -> list[str]:
         indent, mode, item = stack.pop()
         if isinstance(item, str):
             out.append(item)
-            position += len(item)
+            position += width(item)
         elif isinstance(item, list):
             stack.extend((indent, mode, part) for part in reversed(item))
         elif isinstance(item, Indent):
@@ -166,6 +176,11 @@ def render(doc: Doc, depth: int) -> list[str]:
         elif isinstance(item, IfBreak):
             broken = (modes.get(item.group) if item.group is not None else mode) == _BREAK
             stack.append((indent, mode, item.broken if broken else item.flat))
+        elif isinstance(item, Parts):
+            inner = "\n" + INDENT * (indent + 1)
+            literals = split_string(item.value, LINE_LENGTH - len(INDENT) * (indent + 1))
+            out.append("(" + inner + inner.join(literals) + "\n" + INDENT * indent + ")")
+            position = len(INDENT) * indent + 1
         elif isinstance(item, Line | Hard):
             if mode == _FLAT and isinstance(item, Line):
                 if not item.soft:
@@ -182,13 +197,13 @@ def render(doc: Doc, depth: int) -> list[str]:
 def _fits(
     attempt: tuple[int, int, Doc],
     rest: list[tuple[int, int, Doc]],
-    width: int,
+    room: int,
     modes: dict[int, int],
 ) -> bool:
     """Whether ``attempt`` and what follows it, up to the next line break, fit."""
     pending = [attempt]
     rest_index = len(rest)
-    while width >= 0:
+    while room >= 0:
         if not pending:
             if rest_index == 0:
                 return True
@@ -197,7 +212,7 @@ def _fits(
             continue
         indent, mode, item = pending.pop()
         if isinstance(item, str):
-            width -= len(item)
+            room -= width(item)
         elif isinstance(item, list):
             pending.extend((indent, mode, part) for part in reversed(item))
         elif isinstance(item, Indent | IndentIfBreak):
@@ -207,15 +222,35 @@ def _fits(
         elif isinstance(item, IfBreak):
             group_mode = modes.get(item.group, _FLAT) if item.group is not None else mode
             pending.append((indent, mode, item.broken if group_mode == _BREAK else item.flat))
-        elif isinstance(item, Hard) or (isinstance(item, Line) and mode == _BREAK):
-            return True
+        elif isinstance(item, Hard | Parts) or (isinstance(item, Line) and mode == _BREAK):
+            return True  # a line ends here (Parts: after its opening parenthesis)
         elif isinstance(item, Line) and not item.soft:
-            width -= 1
+            room -= 1
     return False
 
 
+def split_string(text: str, limit: int) -> list[Code]:
+    """String literals of consecutive pieces of ``text``, each at most ``limit`` columns:
+    split before spaces where possible (the space starts the next piece), else anywhere."""
+    pieces: list[str] = []
+    current = ""
+    for word in re.split(r"(?= )", text):
+        if current and width(string(current + word)) > limit:
+            pieces.append(current)
+            current = ""
+        current += word
+        while width(string(current)) > limit and len(current) > 1:
+            cut = len(current) - 1
+            while cut > 1 and width(string(current[:cut])) > limit:
+                cut -= 1
+            pieces.append(current[:cut])
+            current = current[cut:]
+    pieces.append(current)
+    return [string(piece) for piece in pieces if piece] or [string("")]
+
+
 def _fit(lines: Sequence[str]) -> bool:
-    return all(len(line) <= LINE_LENGTH for line in lines)
+    return all(width(line) <= LINE_LENGTH for line in lines)
 
 
 # ---------------------------------------------------------------- expressions
@@ -266,6 +301,8 @@ def expression(node: Expr, context: str = _PARENTHESIZED) -> Doc:
     """The document of an expression in a context (inside brackets or not)."""
     if isinstance(node, Atom):
         return str(node.text)
+    if isinstance(node, Text):
+        return group(IfBreak(Parts(node.value), string(node.value)))
     if isinstance(node, Attr | Call) and _fluent(node):
         return _chain_group(_call_chain(node, context), context)
     if isinstance(node, Attr):
@@ -273,7 +310,8 @@ def expression(node: Expr, context: str = _PARENTHESIZED) -> Doc:
     if isinstance(node, Call):
         return [expression(node.func, context), _arguments(node)]
     if isinstance(node, Subscript):
-        return [expression(node.value, context), "[", flat(node.index), "]"]
+        index = group(["[", Indent([SOFT, expression(node.index)]), SOFT, "]"])
+        return [expression(node.value, context), index]
     if isinstance(node, BinOp | Compare | BoolOp):
         return _chain_group(_slice(_flatten(node), context), context)
     if isinstance(node, UnaryOp):
@@ -510,11 +548,11 @@ def _value(head: str, value: Expr, tail: str, depth: int) -> list[str]:
     parenthesized = render(
         [head, "(", Indent([Hard(), expression(value)]), Hard(), ")", tail], depth
     )
-    if isinstance(value, ListExpr | DictExpr | Comprehension) or (
+    if isinstance(value, ListExpr | DictExpr | Comprehension | Text) or (
         isinstance(value, Call) and not _fluent(value)
     ):
         own = render([head, expression(value, _TOP), tail], depth)
-        return own if len(own[0]) <= LINE_LENGTH else parenthesized
+        return own if width(own[0]) <= LINE_LENGTH else parenthesized
     if isinstance(value, Atom) or (isinstance(value, Attr) and not _splits(value)):
         return parenthesized if _fit(parenthesized) else lines
     if can_omit_parentheses(value):

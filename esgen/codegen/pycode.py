@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from esgen.codegen.source import Code
+from esgen.codegen.source import Code, string
 
 # ------------------------------------------------------------------ expressions
 
@@ -21,6 +21,14 @@ class Atom:
     """A name, a dotted name, a literal: text that never breaks."""
 
     text: Code
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string literal of user text: split into implicitly concatenated parts, one per
+    line, when it does not fit (as people write long strings)."""
+
+    value: str
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ class Lambda:
 
 Expr: TypeAlias = (
     Atom
+    | Text
     | Attr
     | Call
     | Subscript
@@ -200,6 +209,8 @@ def flat(node: Expr | Keyword | tuple[Expr, Expr] | Stmt) -> str:
         return f"{flat(node[0])}: {flat(node[1])}"
     if isinstance(node, Atom):
         return node.text
+    if isinstance(node, Text):
+        return string(node.value)
     if isinstance(node, Attr):
         return f"{flat(node.value)}.{node.name}"
     if isinstance(node, Keyword):

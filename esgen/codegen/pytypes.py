@@ -13,7 +13,17 @@ import math
 import uuid
 from typing import Any
 
-from esgen.codegen.pycode import Atom, Call, DictExpr, Expr, Keyword, Lambda, ListExpr
+from esgen.codegen.pycode import (
+    Atom,
+    Call,
+    DictExpr,
+    Expr,
+    Keyword,
+    Lambda,
+    ListExpr,
+    Text,
+    flat,
+)
 from esgen.codegen.source import Code, bytes_literal, code, identifier, string
 from esgen.model import (
     ArrayType,
@@ -40,6 +50,7 @@ _PRIMITIVE_HINTS = {
     "string": "str",
     "bytes": "bytes",
 }
+_IMMUTABLE_CALLS = ("decimal.Decimal", "datetime.date", "datetime.time", "datetime.datetime")
 _LOGICAL_HINTS = {
     "uuid": "uuid.UUID",
     "date": "datetime.date",
@@ -53,11 +64,16 @@ _LOGICAL_HINTS = {
 
 
 def number(value: int | float) -> Expr:
-    """A number literal (``float("inf")`` and friends for what has no literal)."""
+    """A number literal (``math.inf``, ``-math.inf``, ``math.nan`` for what has none)."""
     if isinstance(value, float) and not math.isfinite(value):
-        text = "nan" if math.isnan(value) else ("-inf" if value < 0 else "inf")
-        return Call(Atom(code("float")), (Atom(string(text)),))
+        text = "math.nan" if math.isnan(value) else ("-math.inf" if value < 0 else "math.inf")
+        return Atom(code(text))
     return Atom(code(repr(value)))
+
+
+def uses_math(expr: Expr) -> bool:
+    """Whether an expression :func:`number` made needs ``import math``."""
+    return isinstance(expr, Atom) and "math." in expr.text
 
 
 class PyTypes:
@@ -115,7 +131,9 @@ class PyTypes:
         mutable = isinstance(t, ArrayType | MapType) or (
             self.is_record(t) or (isinstance(t, OptionalType) and self.is_record(t.inner))
         )
-        if not mutable or value is None:
+        # ruff (RUF009) allows only calls it knows to return immutable values in defaults
+        immutable_call = isinstance(literal, Call) and flat(literal.func) in _IMMUTABLE_CALLS
+        if value is None or (not mutable and (immutable_call or not isinstance(literal, Call))):
             return literal
         self.modules.add("dataclasses")
         if isinstance(literal, ListExpr | DictExpr) and not literal.items:
@@ -134,12 +152,15 @@ class PyTypes:
             if t.name == "boolean":
                 return Atom(code("True" if value else "False"))
             if t.name in ("float", "double"):
-                return number(float(value))  # type: ignore[arg-type]
+                literal = number(float(value))  # type: ignore[arg-type]
+                if uses_math(literal):
+                    self.modules.add("math")
+                return literal
             if t.name in ("int", "long"):
                 return number(int(value))  # type: ignore[call-overload]
             if t.name == "bytes":
                 return Atom(bytes_literal(str(value).encode("latin-1")))
-            return Atom(string(str(value)))
+            return Text(str(value))
         if isinstance(t, DecimalType):
             self.modules.add("decimal")
             text = string(str(decimal.Decimal(str(value))))
@@ -151,9 +172,7 @@ class PyTypes:
             return ListExpr(tuple(self.literal(t.items, v) for v in value))
         if isinstance(t, MapType):
             assert isinstance(value, dict)
-            return DictExpr(
-                tuple((Atom(string(k)), self.literal(t.values, v)) for k, v in value.items())
-            )
+            return DictExpr(tuple((Text(k), self.literal(t.values, v)) for k, v in value.items()))
         if isinstance(t, NamedRef):
             named = self.types[t.full_name]
             if isinstance(named, EnumDef):

@@ -20,7 +20,9 @@ Literals round-trip: ``ast.literal_eval(string(text)) == text`` for every ``str`
 including backslashes, quotes, ``\\N{...}``, NUL and other control characters, line
 breaks Python or jinja would split on (U+2028, U+2029, U+0085, ``\\v``, ``\\f``...),
 invisible and bidirectional formatting characters, and lone surrogates (escaped as
-``\\udXXX``: the module stays valid UTF-8). Every character that is not printable is
+``\\udXXX``: the module stays valid UTF-8). A docstring keeps the words of its text;
+a lone surrogate in it reads as its escape, ``\\udc80`` (CPython cannot hold one in a
+class docstring). Every character that is not printable is
 written as an escape; printable non-ASCII text is kept as written, so docs stay readable.
 Each literal is parsed back and compared when it is made (a mismatch is a bug and raises
 ``AssertionError``), so a generated module can never hold code that came from data.
@@ -35,12 +37,26 @@ from __future__ import annotations
 import ast
 import inspect
 import keyword
-import textwrap
+import re
+import unicodedata
 
 LINE_LENGTH = 88  # ruff's and black's default, so users' own settings rarely disagree
 INDENT = "    "
 
 _SIMPLE_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def width(text: str) -> int:
+    """How many columns ``text`` takes, as ruff measures lines (East Asian wide and full
+    width characters take two, combining marks none)."""
+    if text.isascii():
+        return len(text)
+    total = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me"):
+            continue
+        total += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return total
 
 
 class Code(str):
@@ -128,16 +144,16 @@ def docstring(text: str, indent: int) -> Code:
     length are wrapped at spaces. The words and their order are exactly the text's.
     """
     prefix = INDENT * indent
-    width = LINE_LENGTH - len(prefix)
+    limit = LINE_LENGTH - len(prefix)
     lines = _doc_lines(text)
     if not lines:
         raise ValueError("an empty docstring")
     if len(lines) == 1:  # ruff writes a docstring of one line on one line: make it fit
-        wrapped = _wrap(lines[0], width - 6)
+        wrapped = _wrap(lines[0], limit - 6)
     else:
         wrapped = []
         for number, line in enumerate(lines):
-            wrapped.extend(_wrap(line, width - (3 if number == 0 else 0)))
+            wrapped.extend(_wrap(line, limit - (3 if number == 0 else 0)))
     if len(wrapped) == 1:
         source = f'"""{wrapped[0]}"""'
     else:
@@ -145,12 +161,22 @@ def docstring(text: str, indent: int) -> Code:
         source = '"""' + "\n".join(body) + f"\n{prefix}" + '"""'
     value = ast.literal_eval(source)
     assert isinstance(value, str), source
-    assert inspect.cleandoc(value).split() == text.split(), f"{source} does not round-trip"
+    expected = _SURROGATE.sub(_surrogate_text, text).split()
+    assert inspect.cleandoc(value).split() == expected, f"{source} does not round-trip"
     return Code(source)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_text(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _doc_lines(text: str) -> list[str]:
     """The escaped, normalized lines of a docstring's text."""
+    # CPython cannot hold a lone surrogate in a class docstring: show it as its escape
+    text = _SURROGATE.sub(_surrogate_text, text)
     escaped = "".join(char if char in "\n " else _escape(char) for char in text)
     lines = [line.rstrip(" ") for line in escaped.split("\n")]
     while lines and not lines[-1]:
@@ -189,19 +215,23 @@ def _quotes_escaped(lines: list[str]) -> list[str]:
     return result
 
 
-def _wrap(line: str, width: int) -> list[str]:
-    if len(line) <= width or not line.strip():
+def _wrap(line: str, limit: int) -> list[str]:
+    """``line`` broken at spaces into lines of at most ``limit`` columns (a word longer
+    than that stays whole); continuation lines keep the line's indentation."""
+    if width(line) <= limit or not line.strip():
         return [line]
     indent = line[: len(line) - len(line.lstrip(" "))]
-    return textwrap.wrap(
-        line,
-        width=width,
-        initial_indent="",
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-        drop_whitespace=True,
-    ) or [line]
+    lines: list[str] = []
+    current = ""
+    for word in line.split():
+        candidate = f"{current} {word}" if current else f"{indent if lines else ''}{word}"
+        if current and width(candidate) > limit:
+            lines.append(current)
+            current = f"{indent}{word}"
+        else:
+            current = candidate
+    lines.append(current)
+    return lines
 
 
 def comment(text: str) -> Code:

@@ -108,6 +108,7 @@ RESERVED_FIELDS = frozenset(
         "datetime",
         "decimal",
         "enum",
+        "math",
         "uuid",
         "bool",
         "bytes",

@@ -422,7 +422,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[AccountState, AccountEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[AccountState, AccountEvent].define(
     name="Account",
     namespace="com.example.bank",
     topic="bank.accounts",

@@ -659,7 +659,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[OrderState, OrderEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[OrderState, OrderEvent].define(
     name="Order",
     namespace="com.example.shop",
     topic="com.example.shop.order",

@@ -78,7 +78,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[PingState, PingEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[PingState, PingEvent].define(
     name="Ping",
     namespace="test.empty",
     topic="test.empty.ping",

@@ -243,7 +243,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[MeterState, MeterEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[MeterState, MeterEvent].define(
     name="Meter",
     namespace="test.functions",
     topic="test.functions.meter",

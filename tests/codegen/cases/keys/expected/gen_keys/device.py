@@ -127,7 +127,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[DeviceState, DeviceEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[DeviceState, DeviceEvent].define(
     name="Device",
     namespace="test.keys",
     topic="test.keys.device",

@@ -103,7 +103,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[TicketState, TicketEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[TicketState, TicketEvent].define(
     name="Ticket",
     namespace="test.keys",
     topic="test.keys.ticket",

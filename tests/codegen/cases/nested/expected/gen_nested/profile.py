@@ -408,7 +408,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[ProfileState, ProfileEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[ProfileState, ProfileEvent].define(
     name="Profile",
     namespace="test.nested",
     topic="test.nested.profile",

@@ -116,7 +116,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[LeftState, LeftEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[LeftState, LeftEvent].define(
     name="Left",
     namespace="test.left",
     topic="test.left.left",

@@ -131,7 +131,7 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
-ENTITY: Final[EntityDescriptor[RightState, RightEvent]] = EntityDescriptor.define(
+ENTITY: Final = EntityDescriptor[RightState, RightEvent].define(
     name="Right",
     namespace="test.right",
     topic="test.right.right",
