@@ -110,7 +110,7 @@ class RecordType(Generic[T]):
             raise EncodeError(
                 f"cannot encode {self.name}: expected a {self.name}, not {type(value).__name__}"
             )
-        return self.codec.encode(self.datum(value))
+        return self.codec.encode(self.datum(value), value)
 
     def build(self, data: dict[str, Any]) -> T:
         """A value from what fastavro read with today's schema (trusted; ``data`` becomes
@@ -301,7 +301,7 @@ class EntityDescriptor(Generic[S, E]):
         event_type = self._by_class.get(type(event))
         if event_type is None:
             raise EsgenError(f"{type(event).__name__} is not an event of entity {self.name}")
-        return event_type.codec.encode(event_type.record.datum(event))  # type: ignore[arg-type]
+        return event_type.codec.encode(event_type.record.datum(event), event)  # type: ignore[arg-type]
 
     def decode(self, full_name: str, data: bytes, writer_schema: AvroSchema | None = None) -> E:
         """Decode an event body written with ``writer_schema`` (default: today's schema)."""

@@ -85,12 +85,13 @@ class AvroCodec:
         """The schema as fastavro parsed it (what schemaless readers and writers take)."""
         return self._parsed
 
-    def encode(self, datum: dict[str, Any]) -> bytes:
+    def encode(self, datum: dict[str, Any], value: Any = None) -> bytes:
+        """The Avro body of ``datum`` (made from ``value``, which errors then explain)."""
         buffer = BytesIO()
         try:
             fastavro.schemaless_writer(buffer, self._parsed, datum)
         except Exception as exc:  # fastavro raises ValueError, TypeError, OverflowError...
-            raise self.encode_error(exc, datum) from exc
+            raise self.encode_error(exc, datum if value is None else value) from exc
         return buffer.getvalue()
 
     def encode_error(self, exc: Exception, value: Any) -> EncodeError:

@@ -118,6 +118,27 @@ def test_invariants() -> None:
     assert caught.value.entity == "Account" and caught.value.state is overdrawn
 
 
+def test_an_invariant_violation_names_entity_id_invariant_and_the_values_it_read() -> None:
+    overdrawn = account.replay("acc-1", [account.MoneyWithdrawn(amount=D("5.00"))])
+    with pytest.raises(InvariantViolation) as caught:
+        account.check_invariants(overdrawn)
+    assert str(caught.value) == (
+        "Account 'acc-1': invariant 'state.balance >= 0' broken (state.balance = -5.00)"
+    )
+    assert (caught.value.entity_id, caught.value.values) == (
+        "acc-1",
+        {"state.balance": D("-5.00")},
+    )
+    odd = order.initial_state("o-1")
+    odd.discount_rate = 1.5
+    with pytest.raises(
+        InvariantViolation,
+        match=r"'0 <= state.discount_rate <= 1' broken "
+        r"\(state.discount_rate = 1.5\)",
+    ):
+        order.check_invariants(odd)
+
+
 def _item(sku: str, quantity: int, price: str) -> order.LineItem:
     return order.LineItem(sku=sku, quantity=quantity, unit_price=account.Money(amount=D(price)))
 
