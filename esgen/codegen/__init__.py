@@ -8,7 +8,7 @@ Nothing from a definition or a flag reaches a module but through
 :mod:`esgen.codegen.source` (one escaping function per context): the template
 environment prints only :class:`~esgen.codegen.source.Code` values and refuses a plain
 ``str``, so a template variable that skipped escaping fails generation instead of
-emitting what it holds. Each module is compiled before it is returned.
+emitting what it holds.
 """
 
 from __future__ import annotations
@@ -71,9 +71,7 @@ def render_project(project: Project, package: str) -> dict[str, str]:
             packages.add("/".join(parts[:depth]))
         view = ModuleBuilder(project, entity, package).build()
         path = f"{entity.module.replace('.', '/')}.py"
-        text = template.render(vars(view))
-        compile(text, path, "exec", dont_inherit=True)  # a SyntaxError here is a bug
-        files[path] = text
+        files[path] = template.render(vars(view))
         for named in [*entity.types, *(e.record for e in entity.events), entity.state]:
             schema = builder.named(named)
             path = f"{folder}/{named.full_name}.avsc" if folder else f"{named.full_name}.avsc"

@@ -9,7 +9,8 @@ through :mod:`esgen.codegen.source`.
 from __future__ import annotations
 
 from esgen.codegen import pycode as py
-from esgen.codegen.pytypes import PyTypes, number, uses_math
+from esgen.codegen.pycode import number, uses_math
+from esgen.codegen.pytypes import PyTypes
 from esgen.codegen.source import Code, code, identifier, string
 from esgen.model import (
     Binary,

@@ -21,10 +21,10 @@ stress definitions).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from esgen.codegen.pycode import (
     Assign,
@@ -53,6 +53,8 @@ from esgen.codegen.pycode import (
     Text,
     UnaryOp,
     flat,
+    number,
+    spine,
 )
 from esgen.codegen.source import INDENT, LINE_LENGTH, Code, string, width
 
@@ -396,10 +398,15 @@ def _argument(node: Expr | Keyword) -> Doc:
 def _flatten(node: Expr) -> list[Expr | str]:
     """Operands and operators of a binary-like chain, left to right (ruff flattens
     arithmetic, comparisons and boolean operators alike; parentheses stop it)."""
+    parts: list[Expr | str]
     if isinstance(node, BinOp):
-        return [*_flatten(node.left), node.op, *_flatten(node.right)]
+        left, pairs = spine(node)
+        parts = _flatten(left)
+        for op, right in pairs:
+            parts += [op, *_flatten(right)]
+        return parts
     if isinstance(node, Compare):
-        parts: list[Expr | str] = [*_flatten(node.left)]
+        parts = [*_flatten(node.left)]
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             parts += [op, *_flatten(comparator)]
         return parts
@@ -480,8 +487,10 @@ class _Visit:
             self.update(_BOOLEAN, len(node.values) - 1)
             children: Iterable[Expr] = node.values
         elif isinstance(node, BinOp):
-            self.update(_PRECEDENCE[node.op])
-            children = (node.left, node.right)
+            left, pairs = spine(node)
+            for op, _ in pairs:
+                self.update(_PRECEDENCE[op])
+            children = (left, *(right for _, right in pairs))
         elif isinstance(node, IfExp):
             self.update(_CONDITIONAL, 2)
             children = (node.body, node.test, node.orelse)
@@ -542,24 +551,41 @@ def can_omit_parentheses(node: Expr) -> bool:
 
 def _value(head: str, value: Expr, tail: str, depth: int) -> list[str]:
     """The lines of ``head value tail`` (an assignment, ``return``, ``if ...:``)."""
-    lines = render([head, flat(value), tail], depth)
-    if _fit(lines):
-        return lines
-    parenthesized = render(
-        [head, "(", Indent([Hard(), expression(value)]), Hard(), ")", tail], depth
-    )
+    line = f"{INDENT * depth}{head}{flat(value)}{tail}"
+    if width(line) <= LINE_LENGTH and not _exploded(value):
+        return [line]
+
+    def parenthesized() -> list[str]:
+        inner = expression(value)
+        return render([head, "(", Indent([Hard(), inner]), Hard(), ")", tail], depth)
+
     if isinstance(value, ListExpr | DictExpr | Comprehension | Text) or (
         isinstance(value, Call) and not _fluent(value)
     ):
         own = render([head, expression(value, _TOP), tail], depth)
-        return own if width(own[0]) <= LINE_LENGTH else parenthesized
+        return own if width(own[0]) <= LINE_LENGTH else parenthesized()
     if isinstance(value, Atom) or (isinstance(value, Attr) and not _splits(value)):
-        return parenthesized if _fit(parenthesized) else lines
+        wrapped = parenthesized()
+        return wrapped if _fit(wrapped) else [line]
     if can_omit_parentheses(value):
         own = render([head, expression(value, _TOP), tail], depth)
         if _fit(own):
             return own
-    return parenthesized
+    return parenthesized()
+
+
+def _exploded(node: Expr | Keyword) -> bool:
+    """Whether a list or dict in ``node`` is one item per line whatever its length."""
+    if isinstance(node, ListExpr | DictExpr):
+        if node.explode:
+            return True
+        items = [i for item in node.items for i in (item if isinstance(item, tuple) else (item,))]
+        return any(_exploded(i) for i in items)
+    if isinstance(node, Keyword | Starred):
+        return _exploded(node.value)
+    if isinstance(node, Call):
+        return any(_exploded(a) for a in node.args)
+    return False
 
 
 def _splits(node: Expr) -> bool:
@@ -621,6 +647,67 @@ def block(statements: Iterable[Stmt], depth: int) -> Code:
     return Code("\n".join(lines))
 
 
+def table(head: str, entries: Mapping[str, Any], depth: int) -> Code:
+    """``head{`` one ``"key": value,`` per line ``}``: a dict of JSON-like data (str,
+    numbers, bool, None, lists, dicts), always exploded at the top."""
+    lines = [f"{INDENT * depth}{head}{{"]
+    texts: dict[int, str] = {}
+    for key, value in entries.items():
+        _data(f"{string(key)}: ", value, ",", depth + 1, lines, texts)
+    lines.append(f"{INDENT * depth}}}")
+    return Code("\n".join(lines))
+
+
+def _data(
+    prefix: str, value: Any, suffix: str, depth: int, out: list[str], texts: dict[int, str]
+) -> None:
+    """The lines of ``prefix value suffix`` for JSON-like data: what :func:`render` makes
+    of the same literal, computed directly (schema tables are large). ``texts`` caches
+    the one-line text of each list and dict by id."""
+    indent = INDENT * depth
+    text = _data_text(value, texts)
+    if width(indent + prefix + text + suffix) <= LINE_LENGTH:
+        out.append(indent + prefix + text + suffix)
+    elif isinstance(value, dict) and value:
+        out.append(f"{indent}{prefix}{{")
+        comma = "," if len(value) > 1 else ""
+        for key, item in value.items():
+            _data(f"{string(key)}: ", item, comma, depth + 1, out, texts)
+        out.append(f"{indent}}}{suffix}")
+    elif isinstance(value, list) and value:
+        out.append(f"{indent}{prefix}[")
+        comma = "," if len(value) > 1 else ""
+        for item in value:
+            _data("", item, comma, depth + 1, out, texts)
+        out.append(f"{indent}]{suffix}")
+    elif isinstance(value, str):
+        out.append(f"{indent}{prefix}(")
+        inner = INDENT * (depth + 1)
+        out.extend(inner + part for part in split_string(value, LINE_LENGTH - len(inner)))
+        out.append(f"{indent}){suffix}")
+    else:
+        out.append(indent + prefix + text + suffix)  # a number: it cannot split
+
+
+def _data_text(value: Any, texts: dict[int, str]) -> str:
+    if isinstance(value, str):
+        return string(value)
+    if isinstance(value, dict | list):
+        cached = texts.get(id(value))
+        if cached is not None:
+            return cached
+        if isinstance(value, dict):
+            items = ", ".join(f"{string(k)}: {_data_text(v, texts)}" for k, v in value.items())
+            text = "{" + items + "}"
+        else:
+            text = "[" + ", ".join(_data_text(v, texts) for v in value) + "]"
+        texts[id(value)] = text  # the values live as long as the table: ids stay theirs
+        return text
+    if value is None or isinstance(value, bool):
+        return {None: "None", True: "True", False: "False"}[value]
+    return flat(number(value))
+
+
 def expression_lines(head: str, value: Expr, depth: int, tail: str = "") -> Code:
     """``head`` followed by an expression that splits inside its own brackets (a call,
     a dict, a list): e.g. ``ENTITY = EntityDescriptor.define(`` ... ``)``."""
@@ -629,5 +716,8 @@ def expression_lines(head: str, value: Expr, depth: int, tail: str = "") -> Code
 
 def function_header(name: Code, parameters: Sequence[Code], returns: Code, depth: int) -> Code:
     """``def name(parameters) -> returns:``, split inside the parentheses when too long."""
+    line = f"{INDENT * depth}def {name}({', '.join(parameters)}) -> {returns}:"
+    if width(line) <= LINE_LENGTH:
+        return Code(line)
     params = _brackets("(", list(parameters), ")", True, False)
     return Code("\n".join(render(["def ", name, params, " -> ", returns, ":"], depth)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from esgen.codegen import pycode as py
 from esgen.codegen.avro import SchemaBuilder
 from esgen.codegen.expressions import ExpressionRenderer, quantum_name
 from esgen.codegen.folds import STATE, FoldRenderer
-from esgen.codegen.pytypes import PyTypes, number
+from esgen.codegen.pytypes import PyTypes
 from esgen.codegen.source import Code, code, comment, docstring, dotted, identifier, string
 from esgen.model import (
     ArrayType,
@@ -381,12 +382,11 @@ class ModuleBuilder:
                     used[full_name] = None
         table = [(t.full_name, self.schema_builder.compact(t)) for t in own]
         table += [(n, self.schema_builder.compact(self.all_types[n])) for n in sorted(used)]
-        value = py.DictExpr(
-            tuple((py.Atom(string(name)), _json_literal(schema)) for name, schema in table),
-            explode=True,
-        )
-        target = py.Atom(code("AVRO_TYPES: Final[dict[str, dict[str, Any]]]"))
-        return layout.block([py.Assign(target, value)], 0)
+        for _, schema in table:
+            if _has_math(schema):
+                self.types.modules.add("math")
+        head = "AVRO_TYPES: Final[dict[str, dict[str, Any]]] = "
+        return layout.table(head, dict(table), 0)
 
     def _descriptor(self, folds: dict[str, Code], fingerprint: str) -> Code:
         entity = self.entity
@@ -464,17 +464,15 @@ def _from_import(module: str, names: list[str]) -> str:
     return "\n".join([f"from {module} import (", *(f"    {n}," for n in names), ")"])
 
 
-def _json_literal(value: Any) -> py.Expr:
+def _has_math(value: Any) -> bool:
+    """Whether JSON-like data holds a float only ``math`` spells (inf, nan)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
     if isinstance(value, dict):
-        return py.DictExpr(tuple((py.Text(k), _json_literal(v)) for k, v in value.items()))
+        return any(_has_math(v) for v in value.values())
     if isinstance(value, list):
-        return py.ListExpr(tuple(_json_literal(v) for v in value))
-    if isinstance(value, str):
-        return py.Text(value)
-    if value is None or isinstance(value, bool):
-        return py.Atom(code({None: "None", True: "True", False: "False"}[value]))
-    assert isinstance(value, int | float)
-    return number(value)
+        return any(_has_math(v) for v in value)
+    return False
 
 
 def _references(expr: Expr) -> list[Ref]:

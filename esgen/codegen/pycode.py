@@ -8,8 +8,9 @@ leaves are :class:`~esgen.codegen.source.Code` fragments (names, literals) made 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from esgen.codegen.source import Code, string
 
@@ -199,6 +200,45 @@ class If:
 Stmt: TypeAlias = Assign | ExprStmt | Return | Raise | If
 
 
+def number(value: int | float) -> Expr:
+    """A number literal (``math.inf``, ``-math.inf``, ``math.nan`` for what has none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "math.nan" if math.isnan(value) else ("-math.inf" if value < 0 else "math.inf")
+        return Atom(Code(text))
+    return Atom(Code(repr(value)))
+
+
+def uses_math(expr: Expr) -> bool:
+    """Whether an expression :func:`number` made needs ``import math``."""
+    return isinstance(expr, Atom) and "math." in expr.text
+
+
+def data(value: Any) -> Expr:
+    """JSON-like data (str, numbers, bool, None, lists, dicts) as a Python literal."""
+    if isinstance(value, dict):
+        return DictExpr(tuple((Atom(string(k)), data(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ListExpr(tuple(data(v) for v in value))
+    if isinstance(value, str):
+        return Text(value)
+    if value is None or isinstance(value, bool):
+        return Atom(Code({None: "None", True: "True", False: "False"}[value]))
+    assert isinstance(value, int | float)
+    return number(value)
+
+
+def spine(node: BinOp) -> tuple[Expr, list[tuple[str, Expr]]]:
+    """``a + b - c`` as ``(a, [("+", b), ("-", c)])``, without recursion (the union of a
+    thousand events is a chain a thousand deep)."""
+    pairs: list[tuple[str, Expr]] = []
+    left: Expr = node
+    while isinstance(left, BinOp):
+        pairs.append((left.op, left.right))
+        left = left.left
+    pairs.reverse()
+    return left, pairs
+
+
 def atom(text: Code) -> Atom:
     return Atom(text)
 
@@ -220,7 +260,8 @@ def flat(node: Expr | Keyword | tuple[Expr, Expr] | Stmt) -> str:
     if isinstance(node, Subscript):
         return f"{flat(node.value)}[{flat(node.index)}]"
     if isinstance(node, BinOp):
-        return f"{flat(node.left)} {node.op} {flat(node.right)}"
+        left, pairs = spine(node)
+        return " ".join([flat(left), *(f"{op} {flat(right)}" for op, right in pairs)])
     if isinstance(node, Compare):
         parts = [flat(node.left)]
         for op, comparator in zip(node.ops, node.comparators, strict=True):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import math
 import uuid
 from typing import Any
 
@@ -23,6 +22,8 @@ from esgen.codegen.pycode import (
     ListExpr,
     Text,
     flat,
+    number,
+    uses_math,
 )
 from esgen.codegen.source import Code, bytes_literal, code, identifier, string
 from esgen.model import (
@@ -61,19 +62,6 @@ _LOGICAL_HINTS = {
     "local-timestamp-millis": "datetime.datetime",
     "local-timestamp-micros": "datetime.datetime",
 }
-
-
-def number(value: int | float) -> Expr:
-    """A number literal (``math.inf``, ``-math.inf``, ``math.nan`` for what has none)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        text = "math.nan" if math.isnan(value) else ("-math.inf" if value < 0 else "math.inf")
-        return Atom(code(text))
-    return Atom(code(repr(value)))
-
-
-def uses_math(expr: Expr) -> bool:
-    """Whether an expression :func:`number` made needs ``import math``."""
-    return isinstance(expr, Atom) and "math." in expr.text
 
 
 class PyTypes:

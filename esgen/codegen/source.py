@@ -110,6 +110,8 @@ def _body(text: str, quote: str) -> str:
 def string(text: str) -> Code:
     """A ``str`` literal of ``text``."""
     # ruff keeps double quotes unless single quotes need fewer escapes
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return Code(f'"{text}"')  # the common case: nothing to escape, nothing to check
     quote = "'" if text.count('"') > text.count("'") else '"'
     literal = f"{quote}{_body(text, quote)}{quote}"
     _check(literal, text)

@@ -17,7 +17,7 @@ from esgen.runtime.errors import (
 )
 from esgen.runtime.hooks import resolve_function
 from esgen.runtime.memory import InMemoryEventStore
-from esgen.runtime.meta import EventMeta, ReplayMeta
+from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import (
     InMemoryModelStore,
     ModelError,
@@ -62,7 +62,6 @@ __all__ = [
     "RecordType",
     "RegistryError",
     "RegistrySerde",
-    "ReplayMeta",
     "RunnerStats",
     "SnapshotEntry",
     "SqliteModelStore",

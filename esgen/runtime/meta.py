@@ -10,13 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventMeta:
     """What a fold sees as ``meta``.
 
     ``version`` is the entity version the event creates (1 for an entity's first event).
     ``version``, ``timestamp`` and ``event_id`` are None when a fold is called without
     metadata (``fold(state, event)``); folds must handle that (e.g. ``coalesce``).
+
+    Treat it as read-only. ``replay`` gives all folds of one replay the same object and
+    advances its ``version`` per event (building one per event would cost more than most
+    folds); a ``call:`` function that wants to keep it copies it
+    (``dataclasses.replace(meta)``).
     """
 
     entity_id: Any  # str, uuid.UUID or int: the type of the entity's key field
@@ -25,20 +30,6 @@ class EventMeta:
     event_id: uuid.UUID | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
-
-
-class ReplayMeta(EventMeta):
-    """The metadata ``replay`` gives folds: one object for a whole replay, whose
-    ``version`` advances with each event (the other fields are unknown during a replay).
-
-    Building an ``EventMeta`` per event would cost more than most folds; a fold only reads
-    ``meta`` while it runs. A ``call:`` function that wants to keep it must copy it
-    (``dataclasses.replace(meta)``).
-    """
-
-    __slots__ = ()
-    __setattr__ = object.__setattr__  # unlike EventMeta, it changes (one slot store)
-    version: int | None  # writable here
 
 
 _META_SLOTS = tuple(
@@ -64,9 +55,9 @@ def make_meta(
     _new: Callable[[type[EventMeta]], EventMeta] = object.__new__,
     _slots: tuple[Callable[[EventMeta, Any], None], ...] = _META_SLOTS,
 ) -> EventMeta:
-    """``EventMeta(...)`` (all fields, positional) without the frozen dataclass's
-    ``__init__``, which sets each slot through ``object.__setattr__``: the same object,
-    in half the time. For the hot paths (one per decoded or appended event)."""
+    """``EventMeta(...)`` (all fields, positional) without the dataclass's ``__init__``
+    and its keyword handling: the same object, faster. For the hot paths (one per
+    decoded or appended event)."""
     meta = _new(EventMeta)
     set_entity_id, set_version, set_timestamp, set_event_id, set_correlation, set_causation = (
         _slots

@@ -215,3 +215,34 @@ def test_docstrings_and_strings_are_as_ruff_formats_them(
         chunks.append(f"def f{number}() -> None:\n    {doc}\n    x = {string(text)}\n")
     folder = tmp_path_factory.mktemp("literals")  # type: ignore[attr-defined]
     _ruff_format_check("\n\n".join(chunks), folder)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=90),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=30), _json, min_size=1, max_size=4), st.integers(0, 3))
+def test_the_schema_table_is_laid_out_as_the_generic_printer_does(
+    entries: dict[str, object], depth: int
+) -> None:
+    """``table`` computes data literals directly (fast); it must say what the generic
+    printer says for the same literal, exploded at the top."""
+    generic = layout.block(
+        [
+            py.Assign(
+                py.Atom(Code("TABLE: Final")),
+                py.DictExpr(
+                    tuple((py.Atom(string(k)), py.data(v)) for k, v in entries.items()),
+                    explode=True,
+                ),
+            )
+        ],
+        depth,
+    )
+    assert layout.table("TABLE: Final = ", entries, depth) == generic
