@@ -351,21 +351,23 @@ class EntityDescriptor(Generic[S, E]):
         """``initial_state(entity_id)`` then every event in order, with versions 1, 2,
         3, ... One working copy of the state is updated in place (no copy per event)."""
         state = self.initial_state(entity_id)
-        meta = EventMeta(entity_id)  # one for the replay: its version advances
+        meta = EventMeta(entity_id)  # one for the replay; its version moves on
         folds: Mapping[type, Fold[S]] | None = getattr(self.apply, "folds", None)
+        event: Any = None
         if folds is None:  # an ``apply`` of the caller's own
             apply = self.apply
             for version, event in enumerate(events, start=1):
                 meta.version = version
                 state = apply(state, event, meta)
             return state
-        get = folds.get
-        for version, event in enumerate(events, start=1):
-            meta.version = version
-            fold = get(type(event))
-            if fold is None:
-                raise EsgenError(f"{event!r} is not an event of entity {self.name}")
-            state = fold(state, event, meta)
+        try:  # costs nothing until something raises
+            for version, event in enumerate(events, start=1):
+                meta.version = version
+                state = folds[type(event)](state, event, meta)
+        except KeyError:
+            if type(event) not in folds:
+                raise EsgenError(f"{event!r} is not an event of entity {self.name}") from None
+            raise  # from the fold itself
         return state
 
 

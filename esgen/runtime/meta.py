@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class EventMeta:
     """What a fold sees as ``meta``.
 
@@ -18,10 +18,10 @@ class EventMeta:
     ``version``, ``timestamp`` and ``event_id`` are None when a fold is called without
     metadata (``fold(state, event)``); folds must handle that (e.g. ``coalesce``).
 
-    Treat it as read-only. ``replay`` gives all folds of one replay the same object and
-    advances its ``version`` per event (building one per event would cost more than most
-    folds); a ``call:`` function that wants to keep it copies it
-    (``dataclasses.replace(meta)``).
+    Treat it as read-only. ``replay`` gives every fold of one replay the same object and
+    moves its ``version`` on per event: building an ``EventMeta`` per event would cost
+    more than most folds, and a frozen one cannot be moved on cheaply. A ``call:``
+    function that wants to keep it keeps a copy (``dataclasses.replace(meta)``).
     """
 
     entity_id: Any  # str, uuid.UUID or int: the type of the entity's key field
