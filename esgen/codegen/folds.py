@@ -132,7 +132,7 @@ class FoldRenderer:
         values read that earlier statements of the step change (so compute them first)."""
 
         def early(value: py.Expr) -> py.Expr:
-            if not stale or isinstance(value, py.Atom):
+            if not stale:
                 return value
             temporary = self._temporary(f"new_{name}")
             temporaries.append(py.Assign(py.Atom(temporary), value))
