@@ -391,8 +391,9 @@ class EventStore(Generic[S, E]):
         return positions
 
     def _snapshot(self, entity_id: str, view: _View) -> None:
+        key = self.descriptor.key_text(entity_id)
         written = self.snapshots.write(
-            entity_id, self.partition_of(entity_id), view.state, view.version, view.offset
+            key, self.partition_of(entity_id), view.state, view.version, view.offset
         )
         if written:
             view.snapshot_version = view.version
@@ -435,7 +436,8 @@ class EventStore(Generic[S, E]):
         return view
 
     def _from_snapshot(self, entity_id: str) -> _View:
-        entry = self.snapshots.latest(self.partition_of(entity_id), entity_id)
+        key = self.descriptor.key_text(entity_id)
+        entry = self.snapshots.latest(self.partition_of(entity_id), key)
         if entry is not None:
             try:
                 state = self.serde.decode_state(entry.value)

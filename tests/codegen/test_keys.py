@@ -4,14 +4,19 @@ the Kafka message key is its canonical text."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import uuid
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from gen_keys import device, ticket
 
-from esgen.runtime import DecodeError, EncodeError, InMemoryEventStore
+from esgen.runtime import DecodeError, EncodeError, EventStore, InMemoryEventStore
 from esgen.runtime.partitioning import partition_for
+from esgen.runtime.subjects import snapshot_topic
 from esgen.runtime.testing import given
 from generated.bank import account
 
@@ -86,3 +91,47 @@ def test_given_defaults_to_an_id_of_the_key_type() -> None:
     numbered = given(ticket.ENTITY, entity_id=9).when(ticket.TicketOpened(title="x")).then()
     assert numbered.state.opened_as == 9
     assert given(ticket.ENTITY).entity_id == 1
+
+
+def test_a_uuid_keyed_entity_through_the_kafka_store_and_its_snapshots(
+    kafka_bootstrap: str, registry_url: str, unique_name: Any
+) -> None:
+    """On the real broker: the message key is the UUID's text, the entity is found again
+    by its UUID, through a snapshot too."""
+    entity = dataclasses.replace(device.ENTITY, topic=unique_name("devices"))
+    stores: list[EventStore[Any, Any]] = []
+
+    def store(**options: Any) -> EventStore[Any, Any]:
+        made: EventStore[Any, Any] = EventStore(
+            entity, kafka_bootstrap, registry_url, auto_register=True, partitions=3, **options
+        )
+        stores.append(made)
+        return made
+
+    try:
+        writer = store(snapshot_every=2)
+        writer.append(DEVICE, [device.DeviceClaimed(owner=uuid.UUID(int=5))])
+        writer.append(DEVICE, [device.ReadingTaken(), device.ReadingTaken()])
+        writer.close()
+        consumer = Consumer(
+            {"bootstrap.servers": kafka_bootstrap, "group.id": unique_name("g"),
+             "auto.offset.reset": "earliest"}
+        )  # fmt: skip
+        partition = partition_for(str(DEVICE), 3)
+        consumer.assign([TopicPartition(entity.topic, partition, 0)])
+        message = consumer.poll(20)
+        consumer.close()
+        assert message is not None and message.key() == str(DEVICE).encode()
+        fresh = store()
+        state = fresh.load(DEVICE)
+        assert (state.device_id, state.readings, state.owner) == (DEVICE, 2, uuid.UUID(int=5))
+        assert fresh.stats.events_replayed == 0  # the snapshot, found by the UUID's text
+        assert [m.entity_id for _, m in fresh.read(DEVICE)] == [DEVICE] * 3
+    finally:
+        for made in stores:
+            made.close(snapshot=False)
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        topics = [entity.topic, snapshot_topic(entity.topic)]
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
