@@ -63,10 +63,11 @@ __all__ = [
     "block",
     "can_omit_parentheses",
     "expression",
-    "expression_lines",
     "function_header",
     "render",
+    "split_string",
     "statement",
+    "table",
 ]
 
 # ------------------------------------------------------------------ documents
@@ -706,12 +707,6 @@ def _data_text(value: Any, texts: dict[int, str]) -> str:
     if value is None or isinstance(value, bool):
         return {None: "None", True: "True", False: "False"}[value]
     return flat(number(value))
-
-
-def expression_lines(head: str, value: Expr, depth: int, tail: str = "") -> Code:
-    """``head`` followed by an expression that splits inside its own brackets (a call,
-    a dict, a list): e.g. ``ENTITY = EntityDescriptor.define(`` ... ``)``."""
-    return Code("\n".join(render([head, expression(value, _TOP), tail], depth)))
 
 
 def function_header(name: Code, parameters: Sequence[Code], returns: Code, depth: int) -> Code:

@@ -239,10 +239,6 @@ def spine(node: BinOp) -> tuple[Expr, list[tuple[str, Expr]]]:
     return left, pairs
 
 
-def atom(text: Code) -> Atom:
-    return Atom(text)
-
-
 def flat(node: Expr | Keyword | tuple[Expr, Expr] | Stmt) -> str:
     """The node on one line."""
     if isinstance(node, tuple):
