@@ -33,7 +33,10 @@ from esgen.model import (
     IfElse,
     Literal_,
     MapType,
+    OptionalType,
+    Primitive,
     Ref,
+    TypeRef,
     Unary,
 )
 
@@ -75,6 +78,7 @@ class FoldRenderer:
         self.expressions = expressions
         self.uses_replace = False  # whether ``dataclasses.replace`` is needed
         self.uses_hooks = False  # whether ``resolve_function`` is needed
+        self.uses_float32 = False  # whether ``float32`` is needed
         self._temporaries = 0
 
     def steps(self, steps: tuple[FoldStep, ...]) -> list[py.Stmt]:
@@ -228,6 +232,19 @@ class FoldRenderer:
         pair = (py.Atom(code("k")), py.Atom(code("v")))
         return py.Comprehension(pair, code("k, v"), items, kept)
 
+    def _float32(self, value: py.Expr, t: TypeRef, tree: Expr | None) -> py.Expr:
+        """``float32(value)`` for a ``float`` (32-bit) field: the state holds what Avro
+        holds (records round when they are built; the state changes in place, so folds
+        round what they assign). A ``float`` field read as it is needs nothing."""
+        if isinstance(t, OptionalType):
+            t = t.inner
+        if not (isinstance(t, Primitive) and t.name == "float"):
+            return value
+        if isinstance(tree, Ref) and tree.type in (t, OptionalType(t)):
+            return value
+        self.uses_float32 = True
+        return py.Call(py.Atom(code("float32")), (value,))
+
     def _in_place(
         self,
         op: str,
@@ -237,8 +254,9 @@ class FoldRenderer:
         temporaries: list[py.Stmt],
     ) -> py.Stmt:
         """The statement of an op on a top-level field."""
+        tree = a.value.tree
         if op == "set":
-            value = self._value(op, a)
+            value = self._float32(self._value(op, a), a.target, tree)
             if isinstance(a.target, ArrayType | MapType):
                 # The state owns its top-level containers (they are updated in place).
                 kind = "list" if isinstance(a.target, ArrayType) else "dict"
@@ -246,14 +264,17 @@ class FoldRenderer:
             return py.Assign(target, early(value))
         if op in ("add", "subtract"):
             total = self._sum(op, a, target)
+            rounded = self._float32(total, a.target, None)  # a sum needs rounding
+            if rounded is not total:
+                return py.Assign(target, early(rounded))
             if isinstance(total, py.BinOp):  # ``+=`` evaluates its whole right side first
-                value = early(self.expressions.render(a.value.tree))
+                value = early(self.expressions.render(tree))
                 return py.Assign(target, value, op=f"{total.op}=")
             return py.Assign(target, early(total))
         if op == "append":
-            return py.ExprStmt(
-                py.Call(py.Attr(target, code("append")), (early(self._value(op, a)),))
-            )
+            assert isinstance(a.target, ArrayType)
+            item = early(self._float32(self._value(op, a), a.target.items, tree))
+            return py.ExprStmt(py.Call(py.Attr(target, code("append")), (item,)))
         if op == "remove":
             value = self._once(early(self._value(op, a)), a, temporaries)
             kept = py.Compare(py.Atom(code("item")), ("!=",), (value,))
@@ -261,9 +282,10 @@ class FoldRenderer:
                 target, py.Comprehension(py.Atom(code("item")), code("item"), target, kept)
             )
         if op == "put":
-            assert a.key is not None
+            assert a.key is not None and isinstance(a.target, MapType)
             key = early(self.expressions.render(a.key.tree))
-            return py.Assign(py.Subscript(target, key), early(self._value(op, a)))
+            value = self._float32(self._value(op, a), a.target.values, tree)
+            return py.Assign(py.Subscript(target, key), early(value))
         # delete
         key = early(self._value(op, a))
         pop = py.Call(py.Attr(target, code("pop")), (key, py.Atom(code("None"))))

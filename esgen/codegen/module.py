@@ -331,6 +331,8 @@ class ModuleBuilder:
             self.types.modules.add("dataclasses")
         if self.folds.uses_hooks:
             self.runtime.add("resolve_function")
+        if self.folds.uses_float32:
+            self.runtime.add("float32")
         return views, names
 
     def _invariants(self) -> Code | None:

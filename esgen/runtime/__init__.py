@@ -36,6 +36,7 @@ from esgen.runtime.records import Record
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
+from esgen.runtime.values import float32
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "StoreStats",
     "SubjectStrategy",
     "decode_message",
+    "float32",
     "handles",
     "no_change",
     "resolve_function",

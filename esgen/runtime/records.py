@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
 from esgen.runtime.errors import EncodeError
-from esgen.runtime.values import Check, Problem, checker, describe, full_name
+from esgen.runtime.values import Check, Problem, checker, describe, full_name, rounder
 
 Convert = Callable[[Any], Any]
 
@@ -102,6 +102,7 @@ class RecordCodec:
         self._build: list[tuple[str, Convert]] = []
         self._resolve: list[tuple[str, Convert]] = []
         self._containers: tuple[str, ...] = ()
+        self._rounders: tuple[tuple[str, Convert], ...] = ()
         # Compiled by ``compile`` (the record's fields may be records still being bound).
         self.datum: Callable[[Record], dict[str, Any]] = self._not_compiled
         self.build: Convert = self._not_compiled
@@ -111,7 +112,7 @@ class RecordCodec:
     def compile(self, schemas: Callable[[str], Any]) -> None:
         hints = typing.get_type_hints(self.cls)
         named: dict[str, Any] = {}
-        checks, deep_checks, containers = [], [], []
+        checks, deep_checks, containers, rounders = [], [], [], []
         for field in self.schema["fields"]:
             name, node = field["name"], field["type"]
             hint = hints[name]
@@ -130,22 +131,29 @@ class RecordCodec:
                     table.append((name, convert))
             if _is_container(node, named):
                 containers.append(name)
+            round_value = rounder(node, named)
+            if round_value is not None:
+                rounders.append((name, round_value))
             _define(node, named)
         self._checks = tuple(checks)
         self._deep_checks = tuple(deep_checks)
         self._containers = tuple(containers)
+        self._rounders = tuple(rounders)
         self.datum = _datum_function(self._datum)
         self.build = _build_function(self.cls, self._build)
 
     # ------------------------------------------------------------------- checking
 
     def check(self, value: Record) -> None:
-        """``EncodeError`` naming the field and the value if ``value`` does not fit."""
+        """``EncodeError`` naming the field and the value if ``value`` does not fit;
+        ``float`` fields are rounded to 32 bits (what Avro holds, and reads back)."""
         fields = value.__dict__
         for name, check in self._checks:
             problem = check(fields[name])
             if problem is not None:
                 raise self._error(name, problem)
+        for name, round_value in self._rounders:
+            fields[name] = round_value(fields[name])
 
     def check_deep(self, value: Record) -> None:
         """``check``, and the same inside every nested record, list and map."""
@@ -190,6 +198,9 @@ class RecordCodec:
         for name, convert in self._resolve:
             if name in fields:
                 fields[name] = convert(fields[name])
+        for name, round_value in self._rounders:  # a default as written may be a double
+            if name in fields:
+                fields[name] = round_value(fields[name])
         value = _new(self.cls)
         _set(value, "__dict__", fields)
         return value

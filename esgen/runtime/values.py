@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import math
+import struct
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,53 @@ from typing import Any
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 FLOAT32_MAX = 3.4028234663852886e38
+
+
+_FLOAT32 = struct.Struct("<f")
+
+
+def float32(value: float) -> float:
+    """``value`` rounded to the nearest 32-bit float: what an Avro ``float`` holds.
+
+    Records keep their ``float`` fields rounded (when built, and folds round what they
+    assign), so a value is the same before it is written and after it is read back.
+    """
+    if value != value or math.isinf(value):  # NaN and infinities are held as they are
+        return float(value)
+    return _FLOAT32.unpack(_FLOAT32.pack(value))[0]  # type: ignore[no-any-return]
+
+
+def rounder(node: Any, named: Mapping[str, Any] | None = None) -> Callable[[Any], Any] | None:
+    """How values of the schema ``node`` are rounded to what Avro holds (their ``float``
+    parts to 32 bits), or None when they need nothing."""
+    named = named or {}
+    if isinstance(node, str) and node in named:
+        node = named[node]
+    if node == "float" or (isinstance(node, dict) and node.get("type") == "float"):
+        return _round_float
+    if isinstance(node, list):
+        inner = [b for b in node if b != "null"]
+        round_inner = rounder(inner[0], named) if len(inner) == 1 else None
+        if round_inner is None:
+            return None
+        return lambda value: None if value is None else round_inner(value)
+    if isinstance(node, dict) and node.get("type") == "array":
+        items = rounder(node["items"], named)
+        return None if items is None else (lambda values: [items(v) for v in values])
+    if isinstance(node, dict) and node.get("type") == "map":
+        values = rounder(node["values"], named)
+        return (
+            None
+            if values is None
+            else (lambda entries: {k: values(v) for k, v in entries.items()})
+        )
+    return None
+
+
+def _round_float(value: Any) -> Any:
+    return (
+        float32(value) if isinstance(value, float | int) and not isinstance(value, bool) else value
+    )
 
 
 @dataclass(frozen=True, slots=True)

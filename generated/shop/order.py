@@ -21,6 +21,7 @@ from esgen.runtime import (
     EventMeta,
     InvariantViolation,
     Record,
+    float32,
     resolve_function,
 )
 
@@ -245,7 +246,7 @@ def _fold_item_removed(
 def _fold_discount_granted(
     state: OrderState, event: DiscountGranted, meta: EventMeta
 ) -> OrderState:
-    state.discount_rate = max(state.discount_rate, event.rate)
+    state.discount_rate = float32(max(state.discount_rate, event.rate))
     return state
 
 
@@ -685,7 +686,7 @@ ENTITY: Final = EntityDescriptor[OrderState, OrderEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="8f8a3aa126ea568666134060e304e54d",
+    fingerprint="f4da0af2c419e9b399da51cd0a37adab",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -22,6 +22,7 @@ from esgen.codegen import render_project, write_files
 from esgen.dsl import load_project
 from esgen.errors import DefinitionErrors
 from esgen.model import Project
+from esgen.runtime import EncodeError
 from tests.codegen.definitions import definitions
 from tests.codegen.strategies import for_record, for_type
 from tests.codegen.support import REPO
@@ -92,8 +93,14 @@ def test_an_accepted_definition_generates_a_module_that_works(
     assert replayed == module.ENTITY.replay(entity_id, events)
     assert module.initial_state(entity_id) == state  # fold never changed its input
     module.check_invariants(replayed)
-    decoded = module.ENTITY.state.decode(module.ENTITY.state.encode(replayed))
-    assert decoded == replayed
+    try:
+        body = module.ENTITY.state.encode(replayed)
+    except EncodeError as exc:  # a fold's arithmetic left the field's range: said loudly
+        assert str(exc).startswith(f"cannot encode {entity.state.name}: "), str(exc)
+        overflows = ("does not fit Avro", "beyond the range", "digits at scale")
+        assert any(reason in str(exc) for reason in overflows), str(exc)
+        return
+    assert module.ENTITY.state.decode(body) == replayed  # a snapshot is the state
 
 
 @settings(
