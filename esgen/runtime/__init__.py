@@ -6,7 +6,7 @@ Importing this package needs no running Kafka or registry.
 """
 
 from esgen.runtime.commands import CommandResult, require_meta
-from esgen.runtime.descriptor import EntityDescriptor, RecordType
+from esgen.runtime.descriptor import EntityDescriptor, EntityId, RecordType, no_change
 from esgen.runtime.errors import (
     AppendOutcomeUnknown,
     CommandRejected,
@@ -42,10 +42,12 @@ from esgen.runtime.projections import (
     RunnerStats,
     handles,
 )
+from esgen.runtime.records import Record
 from esgen.runtime.registry import RegistryClient
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
+from esgen.runtime.values import float32
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
+    "EntityId",
     "EsgenError",
     "EventMeta",
     "EventStore",
@@ -76,6 +79,7 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
+    "Record",
     "RecordType",
     "RegistryClient",
     "RegistryError",
@@ -92,7 +96,9 @@ __all__ = [
     "SubjectStrategy",
     "UnsafeTopic",
     "decode_message",
+    "float32",
     "handles",
+    "no_change",
     "require_meta",
     "resolve_function",
 ]
