@@ -118,9 +118,12 @@ class IndentIfBreak:
 @dataclass(frozen=True)
 class Parts:
     """A string in parentheses, as implicitly concatenated literals that each fit their
-    line (split where the printer finds it, since the width depends on the indent)."""
+    line (split where the printer finds it, since the width depends on the indent).
+    Without ``parenthesized`` the literals stand alone, one per line: the sole argument of
+    a call, whose own parentheses hold them (ruff's UP034 refuses a second pair)."""
 
     value: str
+    parenthesized: bool = True
 
 
 Doc: TypeAlias = str | list["Doc"] | Line | Hard | Group | Indent | IfBreak | IndentIfBreak | Parts
@@ -179,6 +182,10 @@ def render(doc: Doc, depth: int) -> list[str]:
         elif isinstance(item, IfBreak):
             broken = (modes.get(item.group) if item.group is not None else mode) == _BREAK
             stack.append((indent, mode, item.broken if broken else item.flat))
+        elif isinstance(item, Parts) and not item.parenthesized:
+            literals = split_string(item.value, LINE_LENGTH - len(INDENT) * indent)
+            out.append(("\n" + INDENT * indent).join(literals))
+            position = len(INDENT) * indent + width(literals[-1])
         elif isinstance(item, Parts):
             inner = "\n" + INDENT * (indent + 1)
             literals = split_string(item.value, LINE_LENGTH - len(INDENT) * (indent + 1))
@@ -362,6 +369,10 @@ def expression(node: Expr, context: str = _PARENTHESIZED) -> Doc:
 
 
 def _arguments(node: Call) -> Doc:
+    if len(node.args) == 1 and isinstance(node.args[0], Text):  # the call's parentheses
+        text = node.args[0].value  # hold the parts of a long string
+        parts = group(IfBreak(Parts(text, parenthesized=False), string(text)))
+        return group(["(", Indent([SOFT, parts]), SOFT, ")"])
     return _brackets("(", [_argument(a) for a in node.args], ")", True, False)
 
 
@@ -595,6 +606,15 @@ def _splits(node: Expr) -> bool:
     return not isinstance(node, Atom)
 
 
+def _unary_atom(node: Expr) -> bool:
+    """``-x``, ``not x``, ``not not x``: unary operators on an atom (nothing to split)."""
+    if not isinstance(node, UnaryOp):
+        return False
+    while isinstance(node, UnaryOp):
+        node = node.operand
+    return isinstance(node, Atom)
+
+
 def statement(node: Stmt, depth: int) -> list[str]:
     """The lines of one statement at indentation ``depth``."""
     if isinstance(node, Assign):
@@ -604,11 +624,7 @@ def statement(node: Stmt, depth: int) -> list[str]:
         if node.value is None:
             return render(head, depth)
         value = node.value
-        if (
-            isinstance(node.target, Subscript)
-            and isinstance(value, UnaryOp)
-            and isinstance(value.operand, Atom)
-        ):
+        if isinstance(node.target, Subscript) and _unary_atom(value):
             lines = render([head, f" {node.op} ", flat(node.value)], depth)
             if _fit(lines):
                 return lines

@@ -158,6 +158,8 @@ statements = st.one_of(
     st.tuples(_texts, expressions).map(
         lambda t: py.Raise(py.Call(py.Atom(Code("Error")), (py.Atom(Code('"A"')), t[0], t[1][0])))
     ),
+    # a precondition's reason: the sole argument, held by the call's own parentheses
+    _texts.map(lambda t: py.Raise(py.Call(py.Atom(Code("CommandRejected")), (t,)))),
     st.tuples(_targets, expressions).map(lambda t: py.Assign(t[0], t[1][0])),
     st.tuples(_targets, expressions).map(lambda t: py.Assign(t[0], t[1][0], op="+=")),
     expressions.map(
@@ -178,6 +180,13 @@ def _ruff_format_check(source: str, folder: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, f"ruff would reformat:\n{result.stdout[:4000]}"
+    # parentheses ruff check would call extraneous (a long sole argument split in parts)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "UP034", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout[:4000]
 
 
 @settings(
