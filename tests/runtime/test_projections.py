@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from esgen.runtime import deadletter
 from esgen.runtime.errors import RegistryError
 from esgen.runtime.meta import EventMeta
-from esgen.runtime.models import InMemoryModelStore, ModelStore, ModelTransaction, SqliteModelStore
+from esgen.runtime.models import InMemoryModelStore, ModelStore, ReadModel, SqliteModelStore
 from esgen.runtime.projections import Projection, ProjectionError, ProjectionRunner, handles
 from generated.bank import account
 from generated.shop import order
@@ -355,11 +355,11 @@ class Activity(Projection):
     entities = (account.ENTITY, order.ENTITY)
 
     @handles(account.AccountOpened)
-    def opened(self, model: ModelTransaction, event: Any, meta: EventMeta) -> None:
+    def opened(self, model: ReadModel, event: Any, meta: EventMeta) -> None:
         model.put(f"account/{meta.entity_id}", event.owner)
 
     @handles(order.ItemAdded)
-    def item_added(self, model: ModelTransaction, event: Any, meta: EventMeta) -> None:
+    def item_added(self, model: ReadModel, event: Any, meta: EventMeta) -> None:
         key = f"items/{meta.entity_id}"
         model.put(key, model.get(key, 0) + event.item.quantity)
 
