@@ -303,10 +303,15 @@ def test_replay_rebuilds_the_same_model(
     live = store.snapshot()
 
     fresh = SqliteModelStore(tmp_path / "fresh.db")
-    stats = make_runner(topic, fresh).replay()
+    replaying = make_runner(topic, fresh)
+    stats = replaying.replay()
     assert fresh.snapshot() == live
     assert (stats.processed, stats.dead_lettered) == (42, 1)
     assert fresh.offsets() == store.offsets()
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": replaying.group_id})
+    committed = consumer.committed([TopicPartition(topic, p) for p in (0, 1)], timeout=10)
+    consumer.close()
+    assert all(tp.offset < 0 for tp in committed)  # a replay leaves the group's offsets alone
 
     # Replaying into the live store itself drops it first: same model, nothing doubled.
     again = make_runner(topic, store).replay()

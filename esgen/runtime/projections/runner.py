@@ -154,6 +154,7 @@ class ProjectionRunner:
             producer_config=dict(producer_config or {}),
         )
         self._consumer: Consumer | None = None
+        self._member = False  # subscribed in the group (run), not assigned (replay)
         self._assigned: set[tuple[str, int]] = set()
         self._ends: dict[tuple[str, int], int] = {}  # high watermarks, for "caught up"
         self._lag: int | None = None  # measured by the loop after each batch
@@ -196,6 +197,7 @@ class ProjectionRunner:
         with signals if handle_signals else contextlib.nullcontext(signals):
             consumer = self._open_consumer()
             try:
+                self._member = True
                 consumer.subscribe(
                     self.topics,
                     on_assign=self._on_assign,
@@ -306,12 +308,16 @@ class ProjectionRunner:
 
     def _close_consumer(self) -> None:
         consumer, self._consumer = self._consumer, None
+        member, self._member = self._member, False
         self._lag = None
         if consumer is not None:
             try:
-                self._commit_kafka(
-                    consumer, [TopicPartition(t, p) for t, p in self._assigned], asynchronous=False
-                )
+                if member:  # a replay never touches the group's offsets
+                    self._commit_kafka(
+                        consumer,
+                        [TopicPartition(t, p) for t, p in self._assigned],
+                        asynchronous=False,
+                    )
             except (ProjectionError, KafkaException) as exc:
                 # Never hides the error that stopped the run; the model keeps the offsets.
                 KAFKA_LOGGER.warning("offsets not committed to Kafka on close: %s", exc)
