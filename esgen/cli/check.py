@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
 from esgen.cli.errors import Abort, reported_errors
 from esgen.cli.generate import _paths, _relative, definitions_option
 from esgen.config import load_config
-from esgen.errors import ConfigError
+from esgen.errors import ConfigError, one_line
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
 
 DEFAULT_LOCK = "schemas.lock"
@@ -66,16 +65,8 @@ def _config_path(flag: Path | None, key: str, default: str) -> Path:
     return _relative(config.root / str(config.extra.get(key, default)))
 
 
-def _load(definitions: Path | None, output: Path | None, package: str | None) -> Any:
-    """Project, generated files, output folder and package."""
-    from esgen.codegen import render_project
-    from esgen.dsl import load_project
-
-    folder, out, pkg = _paths(definitions, output, package)
-    with reported_errors(str(folder)):
-        project = load_project(folder)
-        files = render_project(project, pkg)
-    return folder, out, pkg, project, files
+def _accept_file(flag: Path | None) -> Path:
+    return flag or _relative(load_config().root / "esgen-accept.yaml")
 
 
 @click.command()
@@ -127,60 +118,51 @@ def check(
     """Check every generated schema against its history; replay recorded events.
 
     The history is a git ref (--against), a lock folder (--lock) or a registry (--registry).
-    Each subject is checked at its entity's `compatibility` (default BACKWARD_TRANSITIVE),
-    plus semantic rules no registry applies. Exit 0 when nothing unaccepted is found, 1 when
-    something is (each problem explained at its YAML line), 2 on usage errors.
+    Each subject is checked at its entity's `compatibility` (default BACKWARD_TRANSITIVE;
+    the snapshot subject is a cache: warnings only), plus semantic rules no registry applies.
+    The replay runs code generated in memory from the definitions, never a stale
+    `generated/`. Exit 0 when nothing unaccepted is found, 1 when something is (each problem
+    explained at its YAML line), 2 on usage errors.
     """
-    from esgen.compat.accept import load_accepts
-    from esgen.compat.baseline import subjects
-    from esgen.compat.project_check import check_project, known_rule_ids
-    from esgen.compat.replay import replay_findings
+    from esgen import check as checker
 
     chosen = [s for s in (against, lock, registry) if s is not None]
     if len(chosen) > 1:
         raise click.UsageError("give one of --against, --lock and --registry")
     strategy = _strategy(subject_strategy)
-    _, out, pkg, project, files = _load(definitions, output, package)
+    folder, out, pkg = _paths(definitions, output, package)
     config = load_config()
-    if not chosen:
-        lock = _config_path(None, "lock", DEFAULT_LOCK)
-        if not lock.is_dir():
-            raise click.UsageError(
-                "nothing to check against: give --against REF, --lock DIR or --registry URL "
-                f"(or run `esgen lock` to create {lock})"
-            )
+    history: checker.History | None = None
+    if against is not None:
+        history = checker.GitHistory(against, out, folder)
+    elif registry is not None:
+        history = checker.RegistryHistory(registry)
+    else:
+        default = lock is None
+        lock = _config_path(lock, "lock", DEFAULT_LOCK)
+        if lock.is_dir() or not default:
+            history = checker.LockHistory(lock)
+    fixture_dir = fixtures or _relative(config.root / DEFAULT_FIXTURES)
+    replay = fixtures is not None or fixture_dir.is_dir()
+    if history is None and not replay:
+        raise click.UsageError(
+            "nothing to check against: give --against REF, --lock DIR or --registry URL "
+            f"(or run `esgen lock` to create {lock}), or record events to replay "
+            "(`esgen record`)"
+        )
+    request = checker.CheckRequest(
+        definitions=folder,
+        package=pkg,
+        root=config.root,
+        history=history,
+        strategy=strategy,
+        fixtures=fixture_dir if replay else None,
+        accept_file=_accept_file(accept_file),
+        output=out,
+    )
     with registry_errors(), reported_errors("esgen check"):
-        if against is not None:
-            from esgen.compat.gitref import read_git
-
-            folder, _, _ = _paths(definitions, None, None)
-            baseline = read_git(against, out, folder)
-        elif registry is not None:
-            from esgen.registry import connect
-            from esgen.registry.history import read_registry
-
-            baseline = read_registry(
-                connect(registry), project, subjects(project, strategy), strategy
-            )
-        else:
-            from esgen.compat.lock import read_lock
-
-            assert lock is not None
-            baseline = read_lock(lock)
-        accepts = load_accepts(
-            accept_file or _relative(config.root / "esgen-accept.yaml"), known_rule_ids()
-        )
-        replayed: list[Any] = []
-        events = 0
-        fixture_dir = fixtures or _relative(config.root / DEFAULT_FIXTURES)
-        if fixtures is not None or fixture_dir.is_dir():
-            replayed, events = replay_findings(project, pkg, out.resolve().parent, fixture_dir)
-        result = check_project(
-            project, files, baseline, strategy=strategy, accepts=accepts, extra=replayed
-        )
+        result = checker.check(request)
     click.echo(result.format(output_format))
-    if output_format == "text" and events:
-        click.echo(f"replayed {events} recorded event(s) from {fixture_dir}")
     if not result.ok:
         raise Abort(1)
 
@@ -215,43 +197,40 @@ def lock(
     """Append today's schemas to the lock folder (only those that changed).
 
     History is never rewritten. A schema that breaks the lock's history is refused unless
-    the break is acknowledged in the accept file.
+    the break is acknowledged in the accept file; accept entries the new lock makes stale
+    are named.
     """
-    from esgen.compat.accept import load_accepts
-    from esgen.compat.baseline import Baseline, subjects
-    from esgen.compat.lock import INDEX, read_lock, write_lock
-    from esgen.compat.project_check import check_project, generated_schemas, known_rule_ids
+    from esgen import check as checker
+    from esgen.check.lock import INDEX
 
     strategy = _strategy(subject_strategy)
-    _, _, _, project, files = _load(definitions, output, package)
+    folder_, _, pkg = _paths(definitions, output, package)
     folder = _config_path(lock, "lock", DEFAULT_LOCK)
-    config = load_config()
     with registry_errors(), reported_errors("esgen lock"):
-        baseline = read_lock(folder) if folder.is_dir() else Baseline(source=f"lock {folder}")
-        accepts = load_accepts(
-            accept_file or _relative(config.root / "esgen-accept.yaml"), known_rule_ids()
-        )
-        result = check_project(project, files, baseline, strategy=strategy, accepts=accepts)
-        if not result.ok:
-            click.echo(result.format("text"), err=True)
-            click.echo("refusing to lock an incompatible schema", err=True)
-            raise Abort(1)
-        changes = write_lock(
+        outcome = checker.lock(
+            folder_,
+            pkg,
             folder,
-            project,
-            generated_schemas(files),
-            subjects(project, strategy),
-            strategy,
+            strategy=strategy,
+            accept_file=_accept_file(accept_file),
             dry_run=dry_run,
         )
+    if not outcome.result.ok:
+        click.echo(outcome.result.format("text"), err=True)
+        click.echo("refusing to lock an incompatible schema", err=True)
+        raise Abort(1)
+    for finding in outcome.result.findings:  # warnings and accepted breaks stay visible
+        click.echo(finding.format_text())
     verb = "would append" if dry_run else "appended"
-    for change in changes:
+    for change in outcome.changes:
         if change.subject == INDEX:
             click.echo(f"{verb} {change.file} to {folder}/{INDEX}")
         else:
             click.echo(f"{verb} {folder}/{change.subject}/{change.file}")
-    if not changes:
+    if not outcome.changes:
         click.echo(f"{folder} is up to date: nothing to append")
+    for note in outcome.stale:
+        click.echo(one_line(f"warning: {note}"))
 
 
 @click.command()
@@ -277,22 +256,21 @@ def record(
 ) -> None:
     """Record sample events (Avro container files, writer schema inside) for replay checks.
 
-    Append-only: files of earlier schema versions are kept as they were written.
+    The samples are built with code generated in memory from the definitions (never a
+    stale `generated/`). Append-only: files of earlier schema versions are kept as they
+    were written.
     """
-    from esgen.compat import replay
+    from esgen import check as checker
 
-    _, out, _, _, _ = _load(definitions, output, package)
+    folder_, _, pkg = _paths(definitions, output, package)
     config = load_config()
     samples_file = samples or _relative(config.root / DEFAULT_SAMPLES)
     folder = fixtures or _relative(config.root / DEFAULT_FIXTURES)
-    from esgen.runtime import EsgenError
-
     with registry_errors(), reported_errors(str(samples_file)):
         try:
-            loaded = replay.load_samples(samples_file, out.resolve().parent)
-            done = replay.record(loaded, folder)
-        except EsgenError as exc:  # a sample that does not fit its schema: the user's to fix
-            click.echo(f"{samples_file}: cannot record: {exc}", err=True)
+            done = checker.record(folder_, pkg, config.root, samples_file, folder)
+        except checker.SamplesError as exc:  # the user's file to fix, at its line
+            click.echo(f"esgen record: {exc}", err=True)
             raise Abort(1) from None
     click.echo(
         f"recorded into {folder}: {done.events_added} new event(s) in {done.files_written} "

@@ -208,6 +208,10 @@ def send(
             f"{command_name!r} is not a command of {descriptor.name} (it has {known})",
             param_hint="COMMAND",
         ) from None
+    try:
+        entity = descriptor.parse_key(entity_id)  # in the key field's type (str, UUID, int)
+    except EsgenError as exc:
+        raise click.BadParameter(str(exc), param_hint="ENTITY_ID") from None
     command = _command(command_type, fields, json_fields)
     bootstrap, registry = _services(bootstrap, registry)
     with _runtime_errors():
@@ -216,7 +220,7 @@ def send(
         )
         try:
             result = client.send(
-                entity_id,
+                entity,
                 command,
                 command_id=command_id,
                 correlation_id=correlation_id,

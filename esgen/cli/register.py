@@ -6,9 +6,16 @@ from pathlib import Path
 
 import click
 
-from esgen.cli.check import _load, _strategy, output_option, package_option, registry_errors
+from esgen.cli.check import (
+    _accept_file,
+    _strategy,
+    output_option,
+    package_option,
+    registry_errors,
+)
 from esgen.cli.check import strategy_option as _strategy_option
-from esgen.cli.generate import definitions_option
+from esgen.cli.errors import Abort, reported_errors
+from esgen.cli.generate import _paths, definitions_option
 
 
 @click.command()
@@ -22,6 +29,12 @@ from esgen.cli.generate import definitions_option
     "Credentials: user:pass@ in the URL, ESGEN_REGISTRY_USER/PASSWORD or ESGEN_REGISTRY_TOKEN.",
 )
 @_strategy_option
+@click.option(
+    "--accept",
+    "accept_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File of acknowledged breaks (default: ./esgen-accept.yaml).",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
 def register(
     definitions: Path | None,
@@ -29,17 +42,23 @@ def register(
     package: str | None,
     registry: str | None,
     subject_strategy: str | None,
+    accept_file: Path | None,
     dry_run: bool,
 ) -> None:
-    """Register every event and state schema, and set each subject's compatibility level.
+    """Register every event, command and state schema, and set each subject's level.
 
-    Idempotent: schemas already registered are left alone. Levels come from each entity's
-    `compatibility` (default BACKWARD_TRANSITIVE) and are read back to verify they hold.
+    First runs esgen's compatibility rules against every version the registry holds (as
+    `esgen check --registry` does; the accept file applies) and registers nothing if they
+    fail, in a dry run too. Idempotent: schemas already registered are left alone, and a
+    schema equal to an old version is reported as reused. Levels come from each entity's
+    `compatibility` (default BACKWARD_TRANSITIVE; NONE for the snapshot cache) and are read
+    back to verify they hold. Every subject's outcome is printed; exit 1 if any subject was
+    not registered.
     """
-    from esgen.compat.project_check import generated_schemas
+    from esgen.check.accept import load_accepts
+    from esgen.check.project import known_rule_ids, render
     from esgen.registry import connect
-    from esgen.registry.plan import registrations
-    from esgen.registry.register import register_all
+    from esgen.registry.register import register_project
     from esgen.runtime import settings
 
     url = settings.setting("registry", settings.ENV_REGISTRY, registry)
@@ -48,15 +67,33 @@ def register(
             "give --registry URL (or set ESGEN_REGISTRY_URL, or [tool.esgen] registry)"
         )
     strategy = _strategy(subject_strategy)
-    _, _, _, project, files = _load(definitions, output, package)
-    plan = registrations(project, generated_schemas(files), strategy)
-    with registry_errors():
-        actions = register_all(connect(url), plan, dry_run=dry_run)
-    for action in actions:
+    folder, _, pkg = _paths(definitions, output, package)
+    with registry_errors(), reported_errors("esgen register"):
+        project, files = render(folder, pkg)
+        accepts = load_accepts(_accept_file(accept_file), known_rule_ids())
+        done = register_project(
+            connect(url), project, files, strategy, accepts=accepts, dry_run=dry_run
+        )
+    if not done.check.ok:
+        click.echo(done.check.format("text"))
+        click.echo(
+            f"{'would register' if dry_run else 'registered'} nothing: esgen's compatibility "
+            f"rules fail against the {done.check.source} "
+            "(fix the definitions, or acknowledge an intended break in esgen-accept.yaml)"
+        )
+        raise Abort(1)
+    if done.check.findings or done.check.notes:
+        click.echo(done.check.format("text"))
+    for action in done.actions:
         click.echo(action.format_text(dry_run))
-    changed = sum(1 for a in actions if a.registered or a.level_set)
+    total = len(done.actions)
+    if done.not_done:
+        names = ", ".join(a.subject for a in done.not_done)
+        click.echo(f"{len(done.not_done)} of {total} subject(s) NOT registered: {names}")
+        raise Abort(1)
+    changed = sum(1 for a in done.actions if a.registered or a.level_set)
     if changed:
         verb = "would change" if dry_run else "changed"
-        click.echo(f"{verb} {changed} of {len(actions)} subject(s) ({strategy})")
+        click.echo(f"{verb} {changed} of {total} subject(s) ({strategy})")
     else:
-        click.echo(f"nothing to register: {len(actions)} subject(s) up to date ({strategy})")
+        click.echo(f"nothing to register: {total} subject(s) up to date ({strategy})")

@@ -7,7 +7,7 @@ Importing this package needs no running Kafka or registry.
 
 from esgen.runtime.client import CommandClient
 from esgen.runtime.commands import CommandResult, require_meta
-from esgen.runtime.descriptor import EntityDescriptor, RecordType
+from esgen.runtime.descriptor import EntityDescriptor, EntityId, RecordType, no_change
 from esgen.runtime.errors import (
     AppendOutcomeUnknown,
     CommandFailed,
@@ -37,6 +37,7 @@ from esgen.runtime.models import (
     ModelError,
     ModelStore,
     ModelTransaction,
+    ReadModel,
     SqliteModelStore,
 )
 from esgen.runtime.processor import (
@@ -52,10 +53,12 @@ from esgen.runtime.projections import (
     RunnerStats,
     handles,
 )
+from esgen.runtime.records import Record
 from esgen.runtime.registry import RegistryClient
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
+from esgen.runtime.values import float32
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
@@ -72,6 +75,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
+    "EntityId",
     "EsgenError",
     "EventMeta",
     "EventStore",
@@ -93,6 +97,8 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
+    "ReadModel",
+    "Record",
     "RecordType",
     "RegistryClient",
     "RegistryError",
@@ -110,7 +116,9 @@ __all__ = [
     "TopicsNotCoPartitioned",
     "UnsafeTopic",
     "decode_message",
+    "float32",
     "handles",
+    "no_change",
     "require_meta",
     "resolve_function",
 ]

@@ -67,7 +67,7 @@ from esgen.runtime.errors import (
     TopicsNotCoPartitioned,
 )
 from esgen.runtime.kafka import KafkaClients, take
-from esgen.runtime.partitioning import entity_key, partition_for
+from esgen.runtime.partitioning import key_text, partition_for
 from esgen.runtime.registry import DEFAULT_TIMEOUT, RegistryClient
 from esgen.runtime.replies import Reply, command_digest
 from esgen.runtime.scan import PartitionReader
@@ -301,7 +301,7 @@ class CommandClient(Generic[S, E]):
         if self._closed.is_set():
             raise EsgenError(f"the command client of {self.descriptor.name} is closed")
         full_name = self.descriptor.command_type(command).full_name  # refuses others'
-        key = entity_key(self.descriptor.name, entity_id)
+        key = key_text(self.descriptor, entity_id).encode()
         value = self.serde.encode_command(command)
         command_id = command_id or str(uuid.uuid4())
         waiter.digest = command_digest(key, full_name, value)
@@ -400,7 +400,7 @@ class CommandClient(Generic[S, E]):
                 command_id=command_id,
                 error=reply.error,
             )
-        key = entity_key(self.descriptor.name, waiter.entity_id)
+        key = key_text(self.descriptor, waiter.entity_id).encode()
         events = []
         for stored in reply.events:
             record = _StoredEvent(

@@ -5,8 +5,9 @@ The processor decides each command on its entity's current state without reading
 so for every partition it owns it keeps a :class:`PartitionState`:
 
 ``views``
-    entity id -> :class:`~esgen.runtime.history.EntityView` (state, version, where its
-    last event and latest snapshot are), for every entity of the partition.
+    key (the entity id's canonical text, as on Kafka) ->
+    :class:`~esgen.runtime.history.EntityView` (the id in its key type, state, version,
+    where its last event and latest snapshot are), for every entity of the partition.
 ``unsnapshotted``
     entity id -> offset of its first event that its latest snapshot does not cover, for
     the entities that have such events, in ascending order of that offset (a dict keeps
@@ -67,11 +68,12 @@ class PartitionState:
     end: int = 0
     """Every record of the event partition before this offset is folded into ``views``."""
 
-    def view(self, entity_id: str) -> EntityView:
-        """The entity's view; a new entity's (version 0) the first time it is asked for."""
-        view = self.views.get(entity_id)
+    def view(self, key: str, entity_id: Any) -> EntityView:
+        """The view of the entity under ``key`` (its id ``entity_id`` in the key's type);
+        a new entity's (version 0) the first time it is asked for."""
+        view = self.views.get(key)
         if view is None:
-            view = self.views[entity_id] = EntityView(
+            view = self.views[key] = EntityView(
                 entity_id, self.initial_state(entity_id), 0, self.end
             )
         return view
@@ -176,9 +178,14 @@ class PartitionRestorer:
         store = self.store
         point = found.restore_point
         trusted = point is not None and self._fits(point, end)
-        for entity_id, record in found.latest.items():
+        parse_key = store.descriptor.parse_key
+        for key, record in found.latest.items():
             entry = record.entry
             why = record.why
+            try:
+                entity_id = parse_key(key)
+            except DecodeError as exc:
+                entry, why = None, f"its key is not an id of {store.descriptor.name}: {exc}"
             if entry is not None and entry.source_offset >= end:
                 why = f"its offset {entry.source_offset} is beyond the end ({end})"
                 entry = None
@@ -189,7 +196,7 @@ class PartitionRestorer:
                     entry, why = None, f"it cannot be decoded: {exc}"
                     trusted = False  # its maker could decode it: it counted on it
                 else:
-                    state.views[entity_id] = EntityView(
+                    state.views[key] = EntityView(
                         entity_id,
                         snapshot_state,
                         entry.version,
@@ -200,7 +207,7 @@ class PartitionRestorer:
                     )
                     self.stats.snapshots_loaded += 1
                     continue
-            store.snapshots.ignored(entity_id, why)
+            store.snapshots.ignored(key, why)
             if record.offset > found.restore_point_offset:
                 trusted = False  # newer than the point: an older snapshot may be gone
         if trusted:
@@ -221,16 +228,24 @@ class PartitionRestorer:
         history = self.store.history
         views = state.views
         initial_state = state.initial_state
+        parse_key = self.store.descriptor.parse_key
         for msg in history.records(state.partition, start, end):
             self.stats.restore_events += 1
             key = msg.key()
             offset = msg.offset() or 0
             if key is None:
                 continue  # no entity's record (the store would never write it)
-            entity_id = key.decode(errors="replace") if isinstance(key, bytes) else key
-            view = views.get(entity_id)
+            text = key.decode(errors="replace") if isinstance(key, bytes) else key
+            view = views.get(text)
             if view is None:
-                view = views[entity_id] = EntityView(entity_id, initial_state(entity_id), 0, 0)
+                try:
+                    entity_id = parse_key(text)
+                except DecodeError as exc:  # no entity of ours: what the store never reads
+                    history.on_foreign(
+                        msg, f"the key is not an id of {history.descriptor.name}: {exc}"
+                    )
+                    continue
+                view = views[text] = EntityView(entity_id, initial_state(entity_id), 0, 0)
             if offset < view.next_offset:
                 continue  # covered by the entity's snapshot
             checked = history.event(view, msg)
@@ -239,7 +254,7 @@ class PartitionRestorer:
                 continue
             event, meta = checked
             history.fold(view, msg, event, meta)
-            state.uncovered(entity_id, offset)
+            state.uncovered(text, offset)
         state.end = max(end, start)
 
     def _load_outcomes(self, state: PartitionState, now_millis: int) -> None:

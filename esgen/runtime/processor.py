@@ -328,6 +328,7 @@ class CommandProcessor(Generic[S, E]):
                 self.store, self.reply_topic, 2 * self._window_millis
             )
             self._serde = self.store.serde
+            self._parse_key = descriptor.parse_key
             self._topic_id = self.store.topic_info.topic_id or ""
             self._dead_letters = DeadLetterWriter(
                 self.store.clients,
@@ -414,7 +415,7 @@ class CommandProcessor(Generic[S, E]):
         Raises ``IntegrityError`` when a history cannot be folded, ``ProcessorError``
         when Kafka refuses the processor (authorization, a topic gone)."""
         start = self.stats.commands
-        with signals.stop_on_signals(self.stop):
+        with signals.StopSignals(self.stop):
             consumer = self._open_consumer()
             last_command = time.monotonic()
             try:
@@ -712,6 +713,12 @@ class CommandProcessor(Generic[S, E]):
             self._dead_letter(msg, DecodeError(error))
             refused.add(f"DecodeError: {error}")
             return
+        try:
+            entity = self._parse_key(entity_id)  # in the key field's type (str, UUID, int)
+        except DecodeError as exc:
+            self._dead_letter(msg, exc)
+            refused.add(f"DecodeError: {exc}")
+            return
         earlier = batch.by_id.get(command_id)
         if earlier is not None:
             batch.pending.append(_Pending(earlier.reply, same_as=earlier))
@@ -736,15 +743,15 @@ class CommandProcessor(Generic[S, E]):
             refused.add(f"DecodeError: {exc}")
             return
         refused.type_name = type_name = self.descriptor.command_type(command).full_name
-        view = state.view(entity_id)
-        meta = CommandMeta(entity_id, view.version, command_id, now)
+        view = state.view(entity_id, entity)
+        meta = CommandMeta(entity, view.version, command_id, now)
         outcome, reason = replies.ACCEPTED, ""
         try:
             events = self.descriptor.decide(view.state, command, meta)
             if events:
                 after, metas = fold_new_events(
                     self.descriptor,
-                    entity_id,
+                    entity,
                     view.state,
                     view.version,
                     events,
@@ -903,27 +910,31 @@ class CommandProcessor(Generic[S, E]):
     def _snapshots(self, owned: _Owned, state: PartitionState, batch: _Batch) -> int:
         """Produce the snapshots due in this transaction; how many."""
         every = self.config.snapshot_every
-        due = [v for v in batch.touched.values() if v.version - v.snapshot_version >= every]
+        due = [
+            (key, view)
+            for key, view in batch.touched.items()
+            if view.version - view.snapshot_version >= every
+        ]
         if state.end - state.restore_start() > self.config.restore_tail:
-            chosen = {v.entity_id for v in due}
-            for entity_id in state.oldest_unsnapshotted(_LAGGING_PER_BATCH):
-                if entity_id not in chosen:
-                    due.append(state.views[entity_id])
+            chosen = {key for key, _ in due}
+            for key in state.oldest_unsnapshotted(_LAGGING_PER_BATCH):
+                if key not in chosen:
+                    due.append((key, state.views[key]))
         snapshots = self.store.snapshots
         written = 0
-        for view in due:
-            value = snapshots.encode(view.entity_id, view.state, view.version)
+        for key, view in due:
+            value = snapshots.encode(key, view.state, view.version)
             if value is None:
                 continue  # logged and counted: the events are the truth
             owned.lease.produce(
                 self.store.snapshot_topic,
                 value,
-                view.entity_id.encode(),
+                key.encode(),
                 owned.partition,
                 snapshots.headers(view.version, owned.partition, view.last_offset, self._topic_id),
             )
             view.snapshot_version = view.version
-            state.covered(view.entity_id)
+            state.covered(key)
             written += 1
         return written
 

@@ -1,54 +1,80 @@
-"""Stopping long-running loops cleanly on SIGTERM and SIGINT.
+"""SIGTERM and SIGINT as a request to stop: finish the work in hand, then return.
 
-Processes that run until told to stop (the command processor, projection runners)
-finish their batch, commit, leave their consumer group and return when the process
-manager sends SIGTERM (or the user presses Ctrl-C). :func:`stop_on_signals` installs
-handlers that call the loop's ``stop()`` while the loop runs::
+A long-running loop (the projection runner, ``esgen tail``, the command processor) runs
+inside :class:`StopSignals`::
 
-    with stop_on_signals(processor.stop):
-        processor.run()
+    with StopSignals(runner.stop) as signals:
+        runner.loop()  # checks the flag stop() sets after every batch
+    if signals.received is not None:
+        ...  # stopped by signals.received.name ("SIGTERM" or "SIGINT")
 
-A second signal while stopping is not caught: the previous handler gets it (by default
-SIGTERM ends the process and SIGINT raises ``KeyboardInterrupt``: Ctrl-C twice).
-Handlers can only be installed in the main thread; elsewhere (a loop run in a worker
-thread) nothing is installed and the caller's ``stop()`` is the way to stop. The previous
-handlers are put back on exit.
+While the block runs, the first SIGTERM or SIGINT calls ``stop()`` and is remembered in
+``received``; the loop notices at its next check, finishes its batch, commits and closes
+(a consumer leaving its group hands its partitions over at once instead of after the
+session timeout). ``stop`` runs in the main thread between two bytecodes, possibly in
+the middle of the loop: it must only set a flag. A second signal gets the behaviour the
+signal had before (SIGINT: ``KeyboardInterrupt``; SIGTERM: the process ends), for when
+the graceful stop itself hangs. Leaving the block restores the previous handlers.
+
+Python runs signal handlers in the main thread, and only the main thread may install
+them: entered in any other thread, :class:`StopSignals` does nothing (``active`` is
+False) and the loop is stopped by whoever owns that thread.
 """
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-@contextlib.contextmanager
-def stop_on_signals(
-    stop: Callable[[], None], signals: tuple[signal.Signals, ...] = STOP_SIGNALS
-) -> Iterator[list[int]]:
-    """While inside, the first of ``signals`` calls ``stop()``; yields the list of
-    signals received (empty if none), so the caller can tell a signalled stop."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous: dict[signal.Signals, Any] = {}
+class StopSignals:
+    """While entered (in the main thread), ``signals`` call ``stop`` instead of ending the
+    process; see the module docstring."""
 
-    def handle(number: int, _frame: FrameType | None) -> None:
-        received.append(number)
-        for sig, handler in previous.items():  # the next one is not caught
-            signal.signal(sig, handler)
-        stop()
+    def __init__(
+        self, stop: Callable[[], None], signals: Iterable[signal.Signals] = STOP_SIGNALS
+    ) -> None:
+        self._stop = stop
+        self._signals = tuple(signals)
+        self._previous: dict[signal.Signals, Any] = {}
+        self.received: signal.Signals | None = None
+        """The first signal that asked to stop, or None."""
 
-    for sig in signals:
-        previous[sig] = signal.signal(sig, handle)
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    @property
+    def active(self) -> bool:
+        """Whether the handlers are installed (entered, in the main thread)."""
+        return bool(self._previous)
+
+    def __enter__(self) -> StopSignals:
+        self.received = None
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._signals:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        previous, self._previous = self._previous, {}
+        for signum, handler in previous.items():
+            # None: a handler installed from C that Python cannot name; the default is safest.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum)
+            self._stop()
+            return
+        # Asked twice: the graceful stop is not wanted (or hangs); behave as before.
+        previous = self._previous.get(signal.Signals(signum), signal.SIG_DFL)
+        self._restore()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.raise_signal(signum)

@@ -1,13 +1,12 @@
-"""``esgen compat``, ``esgen check`` and ``esgen lock`` on hostile files: deep JSON, huge
-integers, escaped lone surrogates, non-UTF-8 bytes, a record named after a primitive, and a
-hand-edited lock or accept file. Each gives exit 1 or 2 with one line per problem, never a
-traceback; a fuzz test throws malformed schema files at ``esgen compat``."""
+"""``esgen compat`` on hostile files: deep JSON, huge integers, escaped lone surrogates,
+non-UTF-8 bytes, a record named after a primitive. Each gives exit 1 or 2 with one line per
+problem, never a traceback; a fuzz test throws malformed schema files at ``esgen compat``.
+(Hand-edited lock and accept files: ``tests/check/test_hostile_files.py``.)"""
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from hypothesis import strategies as st
 
 from esgen.cli import main
 from esgen.compat import check
-from tests.compat.esgen_project import Project
 
 RECORD = '{"type": "record", "name": "R", "fields": [%s]}'
 
@@ -155,74 +153,3 @@ def test_fuzz_compat_never_crashes_and_prints_one_line_per_problem(
     lines = result.output.splitlines()
     # a head line, one line per problem, and the count (or the head alone when compatible)
     assert len(lines) == (problems + 2 if problems else 1), result.output
-
-
-# ----------------------------------------------------------------- lock and accept files
-
-
-@pytest.mark.parametrize(
-    ("index", "message"),
-    [
-        (b"\xff\xfe", "index.json:1:1: cannot read the lock index: the file is not UTF-8"),
-        (b'{"format": 1, "subjects": [', "cannot read the lock index: not valid JSON"),
-        (b'{"format": 1, "n": ' + b"7" * 5000 + b"}", "a number with more than 4300 digits"),
-        (b'{"format": 1, "subjects": []}', "'subjects' and 'entities' must be objects"),
-        (
-            b'{"format": 1, "subjects": {"../../etc": {"record": "x", "versions": []}}}',
-            "subject '../../etc' is not a subject name",
-        ),
-        (
-            b'{"format": 1, "subjects": {"s": {"record": "x", "versions": ["../v1.avsc"]}}}',
-            "subject 's' needs 'record' (a full name) and 'versions'",
-        ),
-        (b'{"format": 1, "entities": {"e": 3}}', "entity 'e' needs 'topic'"),
-    ],
-)
-def test_a_broken_lock_is_a_usage_error(
-    project: Callable[..., Project], index: bytes, message: str
-) -> None:
-    p = project()
-    p.write()
-    assert p.cli("lock").exit_code == 0
-    (p.root / "schemas.lock" / "index.json").write_bytes(index)
-    for command in ("check", "lock"):
-        result = p.cli(command)
-        _no_crash(result)
-        assert result.exit_code == 2, result.output
-        assert message in result.output
-
-
-def test_a_locked_schema_that_is_not_utf8(project: Callable[..., Project]) -> None:
-    p = project()
-    p.write()
-    assert p.cli("lock").exit_code == 0
-    [locked] = sorted((p.root / "schemas.lock").glob("*/v1.avsc"))[:1]
-    locked.write_bytes(b'{"type": "record", "name": "\xe9"}')
-    result = p.cli("check")
-    _no_crash(result)
-    assert result.exit_code == 2
-    assert "v1.avsc:1:29: cannot read a locked schema: the file is not UTF-8 text" in (
-        result.output
-    )
-
-
-@pytest.mark.parametrize(
-    ("accept", "message"),
-    [
-        (b"accept:\n  - schema: caf\xe9\n", "esgen-accept.yaml:2:16: the file is not UTF-8 text"),
-        (b"accept:\n  - reason: \x01\n", "not valid YAML"),
-        (b"accept: " + b"[" * 2000 + b"]" * 2000 + b"\n", "nested too deeply to be an accept"),
-        (b"accept: " + b"1" * 5000 + b"\n", "holds a number with more than 4300 digits"),
-    ],
-)
-def test_a_broken_accept_file_is_a_usage_error(
-    project: Callable[..., Project], accept: bytes, message: str
-) -> None:
-    p = project()
-    p.write()
-    assert p.cli("lock").exit_code == 0
-    (p.root / "esgen-accept.yaml").write_bytes(accept)
-    result = p.cli("check")
-    _no_crash(result)
-    assert result.exit_code == 2, result.output
-    assert message in result.output

@@ -1,5 +1,5 @@
-"""The registry tests reuse the throwaway project of the compatibility tests."""
+"""The registry tests reuse the throwaway project of the project checker tests."""
 
-from tests.compat.conftest import project
+from tests.check.conftest import project
 
 __all__ = ["project"]

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryError
 
 from esgen.registry import connect
-from tests.compat.esgen_project import Project
+from tests.check.esgen_project import Project
 
 
 @pytest.fixture
 def live(
-    project: Callable[..., Project], unique_name: Callable[[str], str], registry_url: str
-) -> tuple[Project, str]:
+    project: Callable[..., Project],
+    unique_name: Callable[[str], str],
+    registry_url: str,
+    schema_registry_client: Any,
+) -> Iterator[tuple[Project, str]]:
     p = project(topic=unique_name("things").replace("_", "-"))
-    return p, registry_url
+    yield p, registry_url
+    # The shared registry keeps no leftovers: every subject this project may have used.
+    topics = (p.topic, f"{p.topic}.snapshots", f"{p.topic}.commands")
+    subjects = {f"{t}-value" for t in topics} | p.records
+    subjects |= {f"{t}-{name}" for t in topics for name in p.records}
+    for subject in sorted(subjects):
+        with contextlib.suppress(SchemaRegistryError):  # 404: never registered
+            schema_registry_client.delete_subject(subject)
+            schema_registry_client.delete_subject(subject, permanent=True)
 
 
 def test_register_dry_run_then_register_then_idempotent(live: tuple[Project, str]) -> None:
@@ -35,9 +48,13 @@ def test_register_dry_run_then_register_then_idempotent(live: tuple[Project, str
     assert first.exit_code == 0, first.output
     assert f"registered {p.topic}-test.chk.Added: version 1" in first.output
     assert "level set to BACKWARD_TRANSITIVE" in first.output
-    for subject in (f"{p.topic}-test.chk.Added", f"{p.topic}.snapshots-test.chk.ThingState"):
-        assert registry.subject_level(subject) == "BACKWARD_TRANSITIVE"
-        assert registry.effective_level(subject) == "BACKWARD_TRANSITIVE"
+    levels = {
+        f"{p.topic}-test.chk.Added": "BACKWARD_TRANSITIVE",
+        f"{p.topic}.snapshots-test.chk.ThingState": "NONE",  # snapshots are a cache
+    }
+    for subject, level in levels.items():
+        assert registry.subject_level(subject) == level
+        assert registry.effective_level(subject) == level
         assert len(registry.versions(subject)) == 1
     second = p.cli("register", "--registry", url)
     assert second.exit_code == 0
@@ -94,11 +111,13 @@ def test_check_online_and_offline_say_the_same(live: tuple[Project, str]) -> Non
     assert explained(online.output) == explained(offline.output)
     (problem,) = explained(online.output)
     assert (problem["rule"], problem["file"]) == ("TYPE_CHANGED", "schemas/thing.yaml")
-    # And the registry itself refuses the schema at register time.
+    # And register refuses it with esgen's own explanation, before the registry is asked.
     refused = p.cli("register", "--registry", url)
     assert refused.exit_code == 1
-    assert "HTTP 409" in refused.output
+    assert "[TYPE_CHANGED]" in refused.output
+    assert "registered nothing: esgen's compatibility rules fail" in refused.output
     assert "Traceback" not in refused.output
+    assert len(connect(url).versions(f"{p.topic}-test.chk.Added")) == 1
 
 
 def test_removed_event_is_seen_in_the_registry(live: tuple[Project, str]) -> None:
@@ -145,3 +164,68 @@ def test_lock_folder_untouched_by_register(live: tuple[Project, str]) -> None:
     p.write()
     p.cli("register", "--registry", url, "--dry-run")
     assert not Path("schemas.lock").exists()
+
+
+BREAK = ("      amount: long", "      amount: int")
+
+
+def test_dry_run_runs_the_compatibility_rules(live: tuple[Project, str]) -> None:
+    """Seen: `esgen register --dry-run` ran no compatibility check."""
+    p, url = live
+    p.write()
+    assert p.cli("register", "--registry", url).exit_code == 0
+    p.edit(*BREAK)
+    dry = p.cli("register", "--registry", url, "--dry-run")
+    assert dry.exit_code == 1, dry.output
+    assert "[TYPE_CHANGED]" in dry.output
+    assert f"vs {p.topic}-test.chk.Added v1" in dry.output
+    assert "would register nothing: esgen's compatibility rules fail" in dry.output
+
+
+def test_a_refusal_midway_registers_the_rest_and_says_which(live: tuple[Project, str]) -> None:
+    """Seen: the real run stopped midway on the registry's raw 409 text, leaving later
+    subjects unregistered. Here esgen accepts the break (acknowledged) but the registry
+    enforces BACKWARD_TRANSITIVE: the other subjects are still registered and the report says
+    exactly which subject was not, and why."""
+    p, url = live
+    p.write()
+    assert p.cli("register", "--registry", url).exit_code == 0
+    p.edit(*BREAK)
+    p.edit("  Labelled:", "  Reset:\n    fold:\n      - set: {total: 0}\n  Labelled:")
+    (p.root / "esgen-accept.yaml").write_text(
+        "accept:\n  - {schema: test.chk.Added, rule: TYPE_CHANGED, reason: never written}\n"
+    )
+    result = p.cli("register", "--registry", url)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert f"NOT registered {p.topic}-test.chk.Added: the registry refused it" in result.output
+    assert "BACKWARD_TRANSITIVE" in result.output
+    assert f"registered {p.topic}-test.chk.Reset: version 1" in result.output
+    assert f"1 of 5 subject(s) NOT registered: {p.topic}-test.chk.Added" in result.output
+    registry = connect(url)
+    assert len(registry.versions(f"{p.topic}-test.chk.Reset")) == 1  # after Added in the plan
+    assert len(registry.versions(f"{p.topic}-test.chk.Added")) == 1
+
+
+def test_an_old_version_is_reported_as_reused(live: tuple[Project, str]) -> None:
+    """Seen: a re-registered old version was reported as "unchanged" and new events got the
+    old id without a word."""
+    p, url = live
+    p.write()
+    assert p.cli("register", "--registry", url).exit_code == 0
+    subject = f"{p.topic}-test.chk.Added"
+    registry = connect(url)
+    [(_, v1)] = registry.versions(subject)
+    v1_id, _ = registry.lookup(subject, v1) or (0, 0)
+    note = "      amount: long\n      note: {type: string, default: ''}"
+    p.edit("      amount: long", note)
+    assert p.cli("register", "--registry", url).exit_code == 0
+    p.edit(note, "      amount: long")  # back to the schema of version 1
+    result = p.cli("register", "--registry", url)
+    assert result.exit_code == 0, result.output
+    assert f"unchanged {subject}" not in result.output
+    assert (
+        f"reused {subject}: today's schema is version 1 (id {v1_id}), not the latest "
+        f"(version 2); the registry adds no version and new events are written with id {v1_id}"
+    ) in result.output
+    assert len(registry.versions(subject)) == 2

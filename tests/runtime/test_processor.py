@@ -336,3 +336,46 @@ def test_the_command_and_reply_topics_must_be_co_partitioned_and_safe(
     assert f"topic {reply_topic(topic)}" in message
     assert "replies are deleted after 1000 ms, sooner than the idempotency window" in message
     assert "--add-config retention.ms=120000" in message
+
+
+def test_a_uuid_keyed_entity_is_decided_and_restored_by_its_typed_id(
+    kafka_bootstrap: str, registry_url: str, unique_name: Any
+) -> None:
+    """The processor decides on the id in the key's type (``meta.entity_id`` is a UUID,
+    the fold keeps it), restores such entities from snapshots and events, and the
+    client's result carries the id it was given."""
+    import importlib
+    import uuid
+
+    import tests.codegen.support  # noqa: F401  (puts the cases' generated packages on the path)
+
+    device = importlib.import_module("gen_keys.device")
+
+    entity = dataclasses.replace(device.ENTITY, topic=unique_name("devices"))
+    me, other = uuid.UUID(int=7), uuid.UUID(int=8)
+    try:
+        with (
+            running(entity, kafka_bootstrap, registry_url, snapshot_every=1),
+            CommandClient(entity, kafka_bootstrap, registry_url, auto_register=True) as c,
+        ):
+            with pytest.raises(CommandRejected, match="a device cannot own itself"):
+                c.send(me, device.Claim(owner=me))  # true only for a typed meta.entity_id
+            result = c.send(me, device.Claim(owner=other))
+            assert (result.entity_id, result.version) == (me, 1)
+        # a new processor restores the device from its snapshot, by its UUID
+        with running(entity, kafka_bootstrap, registry_url) as again:
+            with CommandClient(entity, kafka_bootstrap, registry_url) as c:
+                assert c.send(me, device.Claim(owner=uuid.UUID(int=9))).version == 2
+            assert again.processor.stats.restores == 1
+        with EventStore(entity, kafka_bootstrap, registry_url) as store:
+            state = store.load(me)
+            assert (state.device_id, state.owner, state.last_seen_as) == (
+                me,
+                uuid.UUID(int=9),
+                me,
+            )
+            assert store.stats.events_replayed <= 1  # the processor's snapshot was used
+    finally:
+        from tests.runtime.processing import delete_topics, topics_of
+
+        delete_topics(kafka_bootstrap, topics_of(entity.topic))

@@ -13,8 +13,8 @@ from esgen.registry import connect
 from esgen.runtime import EntityDescriptor, RegistryUnavailable
 from esgen.runtime.subjects import snapshot_topic
 from generated.bank import account
-from tests.compat.conftest import project
-from tests.compat.esgen_project import Project
+from tests.check.conftest import project
+from tests.check.esgen_project import Project
 from tests.runtime.conftest import StoreFactory
 from tests.runtime.services import silent_server
 

@@ -1,0 +1,85 @@
+"""Where the check decides that a break is covered by declared evolution, not a problem.
+
+Avro's resolution cannot map every change an event history meets (SPEC §8): an event type
+renamed, an event retired, a field split or re-typed. The definitions will be able to say how
+such old events are read today (renamed event types, ``deprecated: true``, upcasts); then a
+break that a declaration covers is not a problem, and the replay (which reads every recorded
+event through :func:`esgen.check.replay.read_event`, where the declarations apply) proves it
+on recorded events.
+
+:class:`Evolution` holds what the definitions declare and :meth:`Evolution.covers` is the one
+decision, per finding, of whether a declaration covers it. :func:`declared` builds it from the
+model; the model declares nothing of the kind yet, so today every break stays a problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from esgen.check.findings import Finding
+from esgen.check.semantic import EVENT_TYPE_REMOVED, FOLD_READS_MISSING_FIELD
+from esgen.compat import rules
+from esgen.model import Project
+
+# Schema rules an upcast of the old shape answers: the old events are read by the upcast,
+# not by Avro resolution into today's schema.
+_READ_BY_UPCAST = frozenset(
+    r.id
+    for r in (
+        rules.FIELD_ADDED_WITHOUT_DEFAULT,
+        rules.TYPE_CHANGED,
+        rules.NAME_CHANGED,
+        rules.ENUM_SYMBOL_REMOVED,
+        rules.UNION_BRANCH_MISSING,
+        rules.FIXED_SIZE_CHANGED,
+        FOLD_READS_MISSING_FIELD,
+    )
+)
+
+
+@dataclass(frozen=True)
+class Evolution:
+    """What the definitions declare about reading old events, by event full name.
+
+    ``renamed``: an old full name -> today's event that reads it; ``upcasts``: an event full
+    name -> where (``file:line``) the upcast of its old shapes is declared; ``retired``:
+    events kept readable but never appended again.
+    """
+
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    upcasts: Mapping[str, str] = field(default_factory=dict)
+    retired: frozenset[str] = frozenset()
+
+    def covers(self, finding: Finding) -> str | None:
+        """Why ``finding`` is covered by a declaration (the reason printed with it), or
+        None when it stays a problem."""
+        name = finding.schema
+        if finding.rule == EVENT_TYPE_REMOVED.id:
+            if name in self.renamed:
+                return f"renamed: its events are read as {self.renamed[name]}"
+            if name in self.upcasts:
+                return f"upcast declared at {self.upcasts[name]}"
+        elif (
+            finding.rule in _READ_BY_UPCAST
+            and finding.direction != "FORWARD"  # old readers of new events gain nothing
+            and name in self.upcasts
+        ):
+            return f"old versions are upcast (declared at {self.upcasts[name]})"
+        return None
+
+
+def declared(project: Project) -> Evolution:
+    """The evolution ``project`` declares. The definition format has no renamed events,
+    retired events or upcasts yet (SPEC §8), so there is nothing to collect."""
+    del project
+    return Evolution()
+
+
+def apply_evolution(findings: list[Finding], evolution: Evolution) -> list[Finding]:
+    """The findings, those a declaration covers marked as accepted with the reason."""
+    out = []
+    for finding in findings:
+        reason = evolution.covers(finding)
+        out.append(finding if reason is None else finding.accept(f"covered: {reason}"))
+    return out
