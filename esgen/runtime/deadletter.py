@@ -26,8 +26,9 @@ first) with these headers added (values are UTF-8):
 **A redrive request** (``esgen.dlq.kind: redrive``, written by ``esgen dlq redrive``,
 see :mod:`esgen.runtime.redrive`) is a copy of a dead letter addressed to the consumer
 that wrote it: the original key, value and headers, the place headers above, and
-``esgen.dlq.requested_by``. The projection's runner applies it through its apply step,
-once (its model remembers which records it dead-lettered), and answers with
+``esgen.dlq.requested_by``. The projection's runner reads the record at that place from
+the event topic again (the copy is never applied) and applies it through its apply
+step, once (its model remembers which records it dead-lettered); it answers with
 
 **an outcome** (``esgen.dlq.kind: outcome``, no value): ``esgen.dlq.redrive`` (the
 request's id), ``esgen.dlq.outcome`` (``applied`` or ``skipped``), ``esgen.dlq.detail``

@@ -20,7 +20,9 @@ letter (a copy of the record addressed to the consumer that gave up on it) to th
 dead-letter topic. Nothing is deleted, moved or rewritten: the event topic is untouched
 and the letter stays where it is. A running :class:`~esgen.runtime.projections.
 ProjectionRunner` of that projection reads the requests addressed to it
-(:class:`RedriveInbox`: when it starts, then every ``redrive_interval`` seconds) and
+(:class:`RedriveInbox`: when it starts, then every ``redrive_interval`` seconds), reads
+each record again from the event topic (the request's copy is never applied: writing
+to a dead-letter topic lets one ask for a redrive, not change what is applied) and
 applies them through its apply step (:meth:`~esgen.runtime.projections.apply.Applier.
 redrive`) in one model transaction that also records how far it read the dead-letter
 topic; then it appends an outcome. Its model remembers which records it dead-lettered,
@@ -404,53 +406,26 @@ def request_redrives(
     return report
 
 
-class RedrivenRecord:
-    """A redrive request seen as the record it copies, at its source position (what the
-    apply step decodes: :class:`~esgen.runtime.wire.KafkaMessage`)."""
-
-    __slots__ = ("entry",)
-
-    def __init__(self, entry: DeadLetterEntry) -> None:
-        self.entry = entry
-
-    def topic(self) -> str:
-        return self.entry.place.topic
-
-    def partition(self) -> int:
-        return self.entry.place.partition
-
-    def offset(self) -> int:
-        return self.entry.place.offset
-
-    def key(self) -> bytes | None:
-        return self.entry.key
-
-    def value(self) -> bytes | None:
-        return self.entry.value
-
-    def headers(self) -> list[tuple[str, str | bytes | None]]:
-        return list(self.entry.source_headers())
-
-    def timestamp(self) -> tuple[int, int]:
-        source = self.entry.source_timestamp
-        return (1, self.entry.timestamp if source is None else source)  # CreateTime
-
-    def error(self) -> None:
-        return None
-
-
 @dataclass
 class Inbox:
     """What :meth:`RedriveInbox.read` found in one dead-letter topic."""
 
-    redrives: list[Redrive]  # requests for this consumer, in order
-    stale: list[DeadLetterEntry]  # requests for an earlier incarnation of the topic
+    redrives: list[Redrive]  # requests for this consumer with their records, in order
+    unusable: list[tuple[DeadLetterEntry, str]]  # requests that cannot be applied, and why
     positions: dict[TopicPartition, int]  # where the reading ended: record these
+
+
+_SPAN = 1000  # requests for records closer than this are read in one pass
 
 
 class RedriveInbox:
     """The redrive requests addressed to one consumer (``projection <name>``), read from
-    the dead-letter topics of the topics it consumes."""
+    the dead-letter topics of the topics it consumes.
+
+    A request names a record by its place; what is applied is the record the event
+    topic holds there, read again, never the copy in the request: whoever may write to
+    a dead-letter topic can ask for a redrive, not change what is applied.
+    """
 
     def __init__(self, clients: KafkaClients, consumer: str, timeout: float = 30.0) -> None:
         self.consumer = consumer
@@ -459,8 +434,8 @@ class RedriveInbox:
         self._topic_ids: dict[str, str] = {}
 
     def read(self, topic: str, positions: Mapping[TopicPartition, int]) -> Inbox | None:
-        """Requests in ``<topic>.dlq`` from ``positions`` (the model's) to its end; None
-        when the topic does not exist or nothing was added since."""
+        """Requests in ``<topic>.dlq`` from ``positions`` (the model's) to its end, with
+        their records; None when the topic does not exist or nothing was added since."""
         target = dead_letter_topic(topic)
         if topic not in self._exists:
             if not self._log.exists(topic):
@@ -472,17 +447,55 @@ class RedriveInbox:
         starts = {p: positions.get((target, p), 0) for p in ends}
         if all(starts[p] >= end for p, end in ends.items()):
             return None
-        redrives: list[Redrive] = []
-        stale: list[DeadLetterEntry] = []
+        requests: list[DeadLetterEntry] = []
+        unusable: list[tuple[DeadLetterEntry, str]] = []
         current = self._topic_ids.get(topic, "")
         for entry in self._log.read(topic, starts):
             if entry.kind != REDRIVE or entry.consumer != self.consumer:
                 continue
             if entry.place.topic_id and current and entry.place.topic_id != current:
-                stale.append(entry)
+                unusable.append(
+                    (
+                        entry,
+                        f"the record is from an earlier incarnation of {topic} (topic id "
+                        f"{entry.place.topic_id}), which was deleted",
+                    )
+                )
             else:
-                redrives.append(Redrive(RedrivenRecord(entry), entry))
-        return Inbox(redrives, stale, {(target, p): end for p, end in ends.items()})
+                requests.append(entry)
+        records = self._records(topic, requests)
+        redrives = []
+        for entry in requests:
+            record = records.get((entry.place.partition, entry.place.offset))
+            if record is None:
+                unusable.append((entry, f"{topic} has no record at {entry.place} any more"))
+            else:
+                redrives.append(Redrive(record, entry))
+        return Inbox(redrives, unusable, {(target, p): end for p, end in ends.items()})
+
+    def _records(
+        self, topic: str, requests: Sequence[DeadLetterEntry]
+    ) -> dict[tuple[int, int], Any]:
+        """The records of ``topic`` at the requests' places, read from the topic."""
+        wanted: dict[int, set[int]] = {}
+        for entry in requests:
+            wanted.setdefault(entry.place.partition, set()).add(entry.place.offset)
+        reader = self._log._reader_instance()
+        found: dict[tuple[int, int], Any] = {}
+        for partition, offsets in wanted.items():
+            _, end = reader.watermarks(topic, partition)
+            spans: list[list[int]] = []
+            for offset in sorted(o for o in offsets if o < end):
+                if spans and offset - spans[-1][1] <= _SPAN:
+                    spans[-1][1] = offset
+                else:
+                    spans.append([offset, offset])
+            for first, last in spans:
+                for msg in reader.read(topic, partition, first, last + 1):
+                    offset = msg.offset() or 0
+                    if offset in offsets:
+                        found[(partition, offset)] = msg
+        return found
 
     def close(self) -> None:
         self._log.close()
@@ -515,7 +528,6 @@ __all__ = [
     "Letter",
     "RedriveInbox",
     "RedriveReport",
-    "RedrivenRecord",
     "Selection",
     "batches",
     "letters_of",

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from esgen.runtime import EntityDescriptor
+from esgen.runtime import EntityDescriptor, deadletter
+from esgen.runtime.kafka import KafkaClients
+from esgen.runtime.redrive import DeadLetterLog
 from generated.bank import account
 from tests.runtime.conftest import StoreFactory
 from tests.runtime.dlq_support import BrokenLedger, FixedLedger, Setup, deposits, setup
@@ -157,3 +159,42 @@ def test_the_event_stores_letters_are_never_redriven(
 
         admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
         admin.delete_topics([f"{store.topic}.dlq"])[f"{store.topic}.dlq"].result(timeout=30)
+
+
+def test_a_forged_redrive_request_cannot_change_what_is_applied(setup: Setup) -> None:
+    """Whoever may write to the dead-letter topic can ask for a redrive, but what is
+    applied is the record the event topic holds at that place, not the request's copy."""
+    poison(setup)
+    setup.run(BrokenLedger())
+    with DeadLetterLog(KafkaClients(setup.bootstrap)) as log:
+        [letter] = [x for x in log.letters(setup.topic) if x.latest.entity_id == "acc-2"]
+    _, forged_value = setup.producer.serde.encode_event(
+        account.MoneyDeposited(amount=Decimal("1000.00"))
+    )
+    nowhere = letter.place._replace(offset=999)
+    producer = Producer({"bootstrap.servers": setup.bootstrap})
+    for place in (letter.place, nowhere):
+        producer.produce(
+            f"{setup.topic}.dlq",
+            key=b"acc-2",
+            value=forged_value,
+            headers=[
+                *letter.latest.source_headers(),
+                (deadletter.H_KIND, b"redrive"),
+                *deadletter.place_headers(place, "projection ledger"),
+            ],
+        )
+    assert producer.flush(30) == 0
+    answered = setup.run(FixedLedger())
+    assert answered.redriven == 1
+    assert setup.model()["acc-2"] == Decimal("10.25")  # 7.25 + 3.00, not 1,003.00
+    shown = setup.cli("show", "--topic", setup.topic, "--entity", "acc-2")
+    assert "status     applied" in shown.stdout
+    with DeadLetterLog(KafkaClients(setup.bootstrap)) as log:
+        outcomes = [e for e in log.read(setup.topic) if e.kind == deadletter.OUTCOME]
+    assert sorted((e.place.offset, e.outcome) for e in outcomes) == [
+        (letter.place.offset, "applied"),
+        (999, "skipped"),
+    ]
+    [missing] = [e.detail for e in outcomes if e.outcome == "skipped"]
+    assert missing == f"{setup.topic} has no record at {nowhere} any more"

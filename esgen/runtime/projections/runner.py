@@ -573,13 +573,8 @@ class ProjectionRunner:
                 continue
             if inbox is None:
                 continue
-            for request in inbox.stale:
-                self._dead_letters.report(
-                    request,
-                    SKIPPED,
-                    f"the record is from an earlier incarnation of {topic} (topic id "
-                    f"{request.place.topic_id}); that topic was deleted",
-                )
+            for request, reason in inbox.unusable:
+                self._dead_letters.report(request, SKIPPED, reason)
             for redrives, positions in batches(inbox, self.batch_size):
                 try:
                     result = self._applier.redrive(redrives, positions, self._write_dead_letters)
