@@ -17,6 +17,7 @@ from esgen.cli.check import check, lock, record  # noqa: E402
 from esgen.cli.compat import compat  # noqa: E402
 from esgen.cli.contracts import contracts  # noqa: E402
 from esgen.cli.dev import dev  # noqa: E402
+from esgen.cli.dlq import dlq  # noqa: E402
 from esgen.cli.generate import generate, validate  # noqa: E402
 from esgen.cli.processing import process, send  # noqa: E402
 from esgen.cli.project import init, schema_path  # noqa: E402
@@ -38,3 +39,4 @@ main.add_command(dev)
 main.add_command(contracts)
 main.add_command(process)
 main.add_command(send)
+main.add_command(dlq)
