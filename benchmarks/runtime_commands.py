@@ -9,9 +9,11 @@ started. Prints Markdown tables and writes ``benchmarks/results/runtime_commands
   one partition: ``CommandProcessor`` (a transaction per batch: events, replies, offsets,
   snapshots, restore point; fenced by the partition lease) against the *same pipeline
   at-least-once*, written here with the same pieces (decode, ``decide``, fold, encode,
-  headers, reply) and batching (500 commands or the commit interval), but an idempotent
-  producer, ``flush`` and a synchronous offset commit after each batch instead of a
-  transaction (a crash between the two decides commands twice). Rounds alternate; each
+  headers, the same replies, naming where each event is stored) and batching (500
+  commands or the commit interval), but an idempotent producer: events, ``flush``,
+  replies, ``flush``, a synchronous offset commit after each batch instead of a
+  transaction (a crash in between decides commands twice; it has no dedupe, snapshots
+  or restore point either). Rounds alternate; each
   rate is taken from the replies' timestamps past the first 10% (steady state, no group
   join); medians are kept. The ratio is ours/theirs (goal >= 0.8).
 - commit interval: a processor process per ``commit_interval``; ``CommandClient.send``
@@ -57,7 +59,13 @@ from esgen.runtime.kafka import KafkaClients, take  # noqa: E402
 from esgen.runtime.meta import CommandMeta  # noqa: E402
 from esgen.runtime.partitioning import partition_for  # noqa: E402
 from esgen.runtime.processor import DEFAULT_COMMIT_INTERVAL  # noqa: E402
-from esgen.runtime.replies import ACCEPTED, REJECTED, Reply, command_digest  # noqa: E402
+from esgen.runtime.replies import (  # noqa: E402
+    ACCEPTED,
+    REJECTED,
+    Reply,
+    ReplyEvent,
+    command_digest,
+)
 from esgen.runtime.subjects import command_topic, reply_topic, snapshot_topic  # noqa: E402
 from generated.bank import account  # noqa: E402
 
@@ -151,8 +159,18 @@ def at_least_once(descriptor: Any, bootstrap: str, serde: Any, commands: int) ->
     topic, replies_to = descriptor.topic, reply_topic(descriptor.topic)
     done = 0
     began: float | None = None
-    pending = 0
+    # Each decided command of the open batch: its reply and its events' delivery slots
+    # (the reply names where its events are stored, as the processor's does).
+    batch: list[tuple[Reply, list[tuple[str, bytes, list[int]]]]] = []
     next_offset = 0
+
+    def stored(slot: list[int]) -> Any:
+        def delivered(error: Any, msg: Any) -> None:
+            assert error is None, error
+            slot.append(msg.offset())
+
+        return delivered
+
     while done < commands:
         messages = take(consumer, BATCH_SIZE, 0.1)
         now = now_millis()
@@ -171,6 +189,7 @@ def at_least_once(descriptor: Any, bootstrap: str, serde: Any, commands: int) ->
             command = serde.decode_command(value, type_name)
             state, version = states.get(entity_id) or (descriptor.initial_state(entity_id), 0)
             outcome, reason = ACCEPTED, ""
+            written: list[tuple[str, bytes, list[int]]] = []
             try:
                 events = descriptor.decide(
                     state, command, CommandMeta(entity_id, version, command_id, now)
@@ -181,13 +200,16 @@ def at_least_once(descriptor: Any, bootstrap: str, serde: Any, commands: int) ->
                 for (full_name, event_value), meta in zip(
                     serde.encode_events(events), metas, strict=True
                 ):
+                    slot: list[int] = []
                     producer.produce(
                         topic,
                         event_value,
                         key,
                         partition=0,
                         headers=h.event_headers(full_name, meta),
+                        on_delivery=stored(slot),
                     )
+                    written.append((full_name.decode(), event_value, slot))
                 states[entity_id] = (after, version + len(events))
                 version += len(events)
             except CommandRejected as rejected:
@@ -203,24 +225,30 @@ def at_least_once(descriptor: Any, bootstrap: str, serde: Any, commands: int) ->
                 now_ms,
                 reason=reason,
             )
-            producer.produce(
-                replies_to,
-                reply.encode(),
-                command_id.encode(),
-                partition=0,
-                headers=reply.headers(),
-            )
-            pending += 1
+            batch.append((reply, written))
             next_offset = (msg.offset() or 0) + 1
         due = began is not None and time.monotonic() - began >= DEFAULT_COMMIT_INTERVAL
-        if pending and (pending >= BATCH_SIZE or due or done + pending >= commands):
+        if batch and (len(batch) >= BATCH_SIZE or due or done + len(batch) >= commands):
+            assert producer.flush(60) == 0  # the events, and where they are
+            for reply, written in batch:
+                if written:
+                    reply = reply.with_events(
+                        tuple(ReplyEvent(slot[0], name, ev) for name, ev, slot in written)
+                    )
+                producer.produce(
+                    replies_to,
+                    reply.encode(),
+                    reply.command_id.encode(),
+                    partition=0,
+                    headers=reply.headers(),
+                )
             assert producer.flush(60) == 0
             consumer.commit(
                 offsets=[TopicPartition(command_topic(topic), 0, next_offset)],
                 asynchronous=False,
             )
-            done += pending
-            pending, began = 0, None
+            done += len(batch)
+            batch, began = [], None
     consumer.close()
 
 
@@ -251,7 +279,7 @@ def steady_rate(bootstrap: str, topic: str, expected: int) -> float:
 
 def pipeline_rows(bootstrap: str, registry: str, quick: bool) -> list[dict[str, Any]]:
     commands = 5_000 if quick else 20_000
-    rounds = 2 if quick else 3
+    rounds = 2 if quick else 5
     ours, theirs = [], []
     for n in range(rounds):
         progress(f"pipeline round {n + 1} of {rounds}")

@@ -630,6 +630,7 @@ class CommandProcessor(Generic[S, E]):
 
     def _take(self, consumer: Consumer, messages: list[Message]) -> None:
         now = now_millis()  # when these commands are decided
+        now_ms = h.to_millis(now)
         for msg in messages:
             error = msg.error()
             if error is not None:
@@ -643,7 +644,7 @@ class CommandProcessor(Generic[S, E]):
                 continue  # decided already (in the open batch, or committed)
             owned.position = offset + 1
             try:
-                self._decide(owned, msg, now)
+                self._decide(owned, msg, now, now_ms)
                 if owned.batch is not None and owned.batch.commands >= self.config.batch_size:
                     self._commit(consumer, owned)
             except IntegrityError:
@@ -669,7 +670,7 @@ class CommandProcessor(Generic[S, E]):
             raise ProcessorError(f"the consumer of {self.command_topic}: {error.str()}")
         log.debug("consumer of %s: %s", self.command_topic, error.str())  # librdkafka retries
 
-    def _decide(self, owned: _Owned, msg: Message, now: datetime.datetime) -> None:
+    def _decide(self, owned: _Owned, msg: Message, now: datetime.datetime, now_ms: int) -> None:
         """Decide one command into the partition's open batch (see the module doc)."""
         state = owned.state
         assert state is not None
@@ -692,7 +693,6 @@ class CommandProcessor(Generic[S, E]):
             uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{self.command_topic}[{p}]@{offset}")
         )
         entity_id = key.decode(errors="replace") if key is not None else ""
-        now_ms = h.to_millis(now)
         refused = _Refusal(batch, command_id, entity_id, p, type_name, key, value, now_ms)
         if key is None or value is None or not is_framed(value):
             what = "no key" if key is None else "a value without the wire-format framing"
