@@ -127,3 +127,15 @@ def test_process_runs_until_sigterm_and_send_prints_outcomes_with_exit_codes(
     )
     assert timed_out.exit_code == 3, timed_out.output
     assert "retry with: --command-id late" in timed_out.output
+
+
+def test_send_refuses_an_entity_id_that_is_not_of_the_key_type() -> None:
+    import tests.codegen.support  # noqa: F401  (puts the cases' generated packages on the path)
+
+    result = CliRunner().invoke(
+        main,
+        ["send", "gen_keys.device", "not-a-uuid", "Claim", "--field", f"owner={'0' * 32}"],
+        env={"ESGEN_BOOTSTRAP": "127.0.0.1:1", "ESGEN_REGISTRY_URL": "http://127.0.0.1:1"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "ENTITY_ID" in result.output and "not-a-uuid" in result.output, result.output
