@@ -2,9 +2,8 @@
 
 Replication factor 3 and ``min.insync.replicas`` 2 (the cluster's defaults, which the
 processor's topics get); a command storm runs while the leader of the event partition is
-killed (SIGKILL), and later, after it rejoined and caught up, the leader that replaced it.
-The outcome must be exact: every command answered, each accepted one stored once, the
-balances right (see ``check_exact``).
+killed (SIGKILL), then restarted and caught up. The outcome must be exact: every command
+answered, each accepted one stored once, the balances right (see ``check_exact``).
 """
 
 from __future__ import annotations
@@ -35,25 +34,23 @@ def test_partition_leaders_killed_during_a_storm_leave_an_exact_outcome(
 ) -> None:
     cluster = kafka_cluster
     entity = dataclasses.replace(account.ENTITY, topic=unique_name("cluster"))
-    killed: list[int] = []
     with running(entity, cluster.bootstrap, registry_url, partitions=1, timeout=30.0) as processor:
         cluster.wait_in_sync(entity.topic)
         storm = Storm(entity, cluster.bootstrap, registry_url, ACCOUNTS, timeout=5.0)
         try:
             storm.start().wait_for(40)
-            for _ in range(2):
-                leader = cluster.leader(entity.topic)
-                cluster.kill(leader)
-                killed.append(leader)
-                _wait(lambda old=leader: cluster.leader(entity.topic) not in (-1, old), "a leader")
-                storm.wait_for(40, timeout=180)  # commands flow with one broker down
-                cluster.restart(leader)
-                cluster.wait_in_sync(entity.topic)
-                storm.wait_for(20, timeout=180)
+            # One kill keeps the suite's time bounded (tests/cluster kills the leaders of
+            # direct appends twice).
+            leader = cluster.leader(entity.topic)
+            cluster.kill(leader)
+            _wait(lambda: cluster.leader(entity.topic) not in (-1, leader), "a new leader")
+            storm.wait_for(40, timeout=180)  # commands flow with one broker down
+            cluster.restart(leader)
+            cluster.wait_in_sync(entity.topic)
+            storm.wait_for(20, timeout=180)
         finally:
             outcomes = storm.stop()
         stats = processor.processor.stats
-    assert len(set(killed)) == 2, f"the same node led twice: {killed}"
     balances = check_exact(cluster.bootstrap, entity.topic, outcomes)
     with EventStore(entity, cluster.bootstrap, registry_url) as store:
         for entity_id, cents in balances.items():
