@@ -651,7 +651,11 @@ def statement(node: Stmt, depth: int) -> list[str]:
             # else ruff splits the subscript rather than parenthesize a unary value,
             # and the value's brackets too if its line is still too long
             target = node.target
-            split_target = [flat(target.value), "[", Indent([Hard(), flat(target.index)])]
+            split_target: list[Doc] = [
+                flat(target.value),
+                "[",
+                Indent([Hard(), flat(target.index)]),
+            ]
             lines = render([*split_target, Hard(), "]", f" {node.op} ", flat(value)], depth)
             if brackets and not _fit(lines):
                 lines = render(
