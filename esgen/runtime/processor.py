@@ -367,9 +367,7 @@ class CommandProcessor(Generic[S, E]):
                         "create it or let the processor create it (create_topics=True)"
                     )
                 admin.create(topic, self.partitions, config.replication_factor, made)
-                found = admin.describe(topic)
-                if found is None:
-                    raise StoreError(f"topic {topic} vanished right after it was created")
+                found = admin.describe_created(topic)
             else:
                 configs = admin.configs(topic)
                 problems = problems_of(configs)

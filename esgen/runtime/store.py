@@ -286,9 +286,7 @@ class EventStore(Generic[S, E]):
                 config.replication_factor,
                 topics.event_topic_config(replication, config.topic_config),
             )
-            events = admin.describe(self.topic)
-            if events is None:
-                raise StoreError(f"topic {self.topic} vanished right after it was created")
+            events = admin.describe_created(self.topic)
         else:
             replication = events.replication_factor
             self._check(events, topics.event_topic_problems)

@@ -306,6 +306,21 @@ class TopicAdmin:
             f"partition after {self.timeout:g} s"
         )
 
+    def describe_created(self, topic: str) -> TopicInfo:
+        """A topic just created, as Kafka describes it. On a cluster the broker asked may
+        not know the topic for a moment after its creation: ask again until the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            found = self.describe(topic)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"topic {topic} on Kafka at {self.bootstrap} was created but is not "
+                    f"described after {self.timeout:g} s; was it deleted right away?"
+                )
+            time.sleep(0.05)
+
     def exists(self, topic: str) -> bool:
         """Whether the topic exists now (one metadata request; never creates it)."""
         try:
