@@ -208,6 +208,27 @@ class ExpressionRenderer:
             return py.Call(method), _ATOM
         if name == "coalesce":
             return self._coalesce(expr.args), _IF
+        if name == "unscaled":  # exact: Decimal(1234).scaleb(-2) is Decimal("12.34")
+            self.types.modules.add("decimal")
+            unscaled = py.Call(py.Atom(code("decimal.Decimal")), (self.render(expr.args[0]),))
+            scale = expr.args[1]
+            assert isinstance(scale, Literal_) and type(scale.value) is int
+            shift = (number(-scale.value),)
+            return py.Call(py.Attr(unscaled, code("scaleb")), shift), _ATOM
+        if name in ("before", "after"):
+            parts = py.Call(
+                py.Attr(self._wrap(expr.args[0], _ATOM), code("partition")),
+                (self.render(expr.args[1]),),
+            )
+            index = number(0 if name == "before" else 2)
+            return py.Subscript(parts, index), _ATOM
+        if name == "to_long":
+            return py.Call(py.Atom(code("int")), (self.render(expr.args[0]),)), _ATOM
+        if name == "to_string":
+            if is_decimal(expr.args[0].type):  # plain digits: str() may write 1E+2
+                fmt = (self.render(expr.args[0]), py.Atom(string("f")))
+                return py.Call(py.Atom(code("format")), fmt), _ATOM
+            return py.Call(py.Atom(code("str")), (self.render(expr.args[0]),)), _ATOM
         args: list[py.Expr] = []
         for arg in expr.args:
             if name in ("min", "max") and is_int(arg.type) and is_decimal(expr.type):

@@ -60,7 +60,7 @@ from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import ModelStore, ModelTransaction
 from esgen.runtime.registry import RegistryClient
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
-from esgen.runtime.wire import RegistrySerde, decode_message
+from esgen.runtime.wire import RegistrySerde, decode_events
 
 __all__ = [
     "DeadLetterError",
@@ -548,7 +548,7 @@ class ProjectionRunner:
         letters: list[tuple[Message, str, BaseException]] = []
         sources = self._sources
         handlers = self._handler_cache
-        decode = decode_message
+        decode = decode_events
         tx = self.store.begin()
         try:
             if tx.preloads:  # one query for the batch's applied versions, not one per record
@@ -578,9 +578,9 @@ class ProjectionRunner:
                 try:
                     try:
                         # cast: wire.KafkaMessage is what confluent's Message offers.
-                        event, meta = decode(source.serde, cast(Any, msg))
+                        events, meta = decode(source.serde, cast(Any, msg))
                     except RegistryError as exc:  # not the record's fault: retry, then stop
-                        event, meta = self._decode_after_outage(source, msg, exc)
+                        events, meta = self._decode_after_outage(source, msg, exc)
                 except DecodeError as exc:  # the record's fault (an unknown schema id too)
                     letters.append((msg, "decode", exc))
                     continue
@@ -588,21 +588,27 @@ class ProjectionRunner:
                 if version is not None and tx.applied_version(topic, meta.entity_id) >= version:
                     skipped += 1
                     continue
-                event_class = type(event)
-                handler = handlers.get(event_class, _UNKNOWN)
-                if handler is _UNKNOWN:
-                    handler = handlers[event_class] = self.projection.handler_for(event_class)
-                if handler is not None:
+                handled = []  # (handler, event) of the record's events: several if upcast
+                for event in events:
+                    event_class = type(event)
+                    handler = handlers.get(event_class, _UNKNOWN)
+                    if handler is _UNKNOWN:
+                        handler = handlers[event_class] = self.projection.handler_for(event_class)
+                    if handler is not None:
+                        handled.append((handler, event))
+                if handled:
                     if safe:
                         try:
-                            with tx.savepoint():
-                                handler(tx, event, meta)
+                            with tx.savepoint():  # a record is applied whole or not at all
+                                for handler, event in handled:
+                                    handler(tx, event, meta)
                         except Exception as exc:  # user code: any failure is a dead letter
                             letters.append((msg, "handle", exc))
                             continue
                     else:
                         try:
-                            handler(tx, event, meta)
+                            for handler, event in handled:
+                                handler(tx, event, meta)
                         except Exception as exc:
                             raise _HandlerFailed from exc
                 if version is not None:
@@ -622,7 +628,7 @@ class ProjectionRunner:
 
     def _decode_after_outage(
         self, source: _Source, msg: Message, error: RegistryError
-    ) -> tuple[Any, EventMeta]:
+    ) -> tuple[list[Any], EventMeta]:
         """Decode ``msg`` again while the schema registry is down or failing, with growing
         pauses; ``ProjectionError`` once it stayed so for every try."""
         delay = 0.5
@@ -630,7 +636,7 @@ class ProjectionRunner:
             time.sleep(delay)
             delay *= 2
             try:
-                return decode_message(source.serde, cast(Any, msg))
+                return decode_events(source.serde, cast(Any, msg))
             except RegistryError as exc:
                 error = exc
         raise ProjectionError(str(error)) from error
