@@ -248,6 +248,7 @@ class RecordDef:
     doc: str | None
     fields: tuple[Field, ...]
     location: Location
+    aliases: tuple[str, ...] = ()  # full names it had before (an event's renamed_from)
 
     @property
     def full_name(self) -> str:
@@ -545,8 +546,12 @@ class EventDef:
 
     record: RecordDef
     fold: tuple[FoldStep, ...]
-    renamed_from: tuple[str, ...] = ()
     deprecated: bool = False
+
+    @property
+    def renamed_from(self) -> tuple[str, ...]:
+        """Its record's aliases: the Avro schema carries them."""
+        return self.record.aliases
 
     @property
     def name(self) -> str:

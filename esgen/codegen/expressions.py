@@ -104,8 +104,11 @@ def reference(expr: Ref) -> py.Atom:
 class ExpressionRenderer:
     """Renders checked expressions of one module."""
 
-    def __init__(self, types: PyTypes) -> None:
+    def __init__(self, types: PyTypes, dict_roots: frozenset[str] = frozenset()) -> None:
+        """``dict_roots``: roots that are dicts of fields (an upcast's old ``event``, as
+        fastavro reads it), read by key (``event["amount"]``)."""
         self.types = types
+        self.dict_roots = dict_roots
         self.scales: set[int] = set()  # decimal scales that need a quantum constant
         self._walrus = 0
 
@@ -166,6 +169,11 @@ class ExpressionRenderer:
             name = f"{self.types.class_name(expr.enum)}.{identifier(expr.symbol)}"
             return py.Atom(code(name)), _ATOM
         if isinstance(expr, Ref):
+            if expr.root in self.dict_roots:
+                value: py.Expr = py.Atom(code(expr.root))
+                for name in expr.path:  # a field name of an old schema: data, a literal
+                    value = py.Subscript(value, py.Atom(string(name)))
+                return value, _ATOM
             return reference(expr), _ATOM
         if isinstance(expr, Unary):
             if expr.op == "not":

@@ -332,6 +332,11 @@ class EntityDescriptor(Generic[S, E]):
         result[self.state.full_name] = self.state.schema
         return result
 
+    @property
+    def old_names(self) -> frozenset[str]:
+        """Full names of event types renamed since (``renamed_from``) that it still reads."""
+        return frozenset(self._by_old_name)
+
     # -- keys ---------------------------------------------------------------------------
 
     def key_text(self, entity_id: Any) -> str:

@@ -59,10 +59,13 @@ class Upcast:
     version: int
     schema: AvroSchema
     function: UpcastFunction
-    reads: tuple[str, ...]
+    reads: Sequence[str]
     parsed: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.reads:
+            raise ValueError(f"the upcast of {self.label} reads no writer schema")
+        object.__setattr__(self, "reads", tuple(self.reads))
         object.__setattr__(self, "parsed", parse_schema(self.schema))
 
     @property
