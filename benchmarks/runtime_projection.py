@@ -50,7 +50,7 @@ from esgen.runtime.meta import EventMeta  # noqa: E402
 from esgen.runtime.models import (  # noqa: E402
     InMemoryModelStore,
     ModelStore,
-    ModelTransaction,
+    ReadModel,
     SqliteModelStore,
 )
 from esgen.runtime.projections import (  # noqa: E402
@@ -70,11 +70,11 @@ class Balances(Projection):
     entities = (account.ENTITY,)
 
     @handles(account.AccountOpened)
-    def opened(self, model: ModelTransaction, event: Any, meta: EventMeta) -> None:
+    def opened(self, model: ReadModel, event: Any, meta: EventMeta) -> None:
         model.put(meta.entity_id, ZERO)
 
     @handles(account.MoneyDeposited)
-    def deposited(self, model: ModelTransaction, event: Any, meta: EventMeta) -> None:
+    def deposited(self, model: ReadModel, event: Any, meta: EventMeta) -> None:
         model.put(meta.entity_id, model.get(meta.entity_id, ZERO) + event.amount)
 
 

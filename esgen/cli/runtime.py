@@ -3,6 +3,12 @@
 Both show progress (events/s, lag) on one rewritten line when stdout is a terminal, and
 plain lines otherwise. Exit codes: 0 done, 1 runtime failure (Kafka, registry, model,
 dead letters), 2 usage (bad arguments, a module or projection that cannot be imported).
+
+SIGTERM and SIGINT stop both after the batch in hand (:mod:`esgen.runtime.signals`):
+``tail`` closes its consumer and exits 0 (following a topic ends that way); ``replay``
+commits the batch, closes, says how far it got and exits 128 + the signal's number (143
+for SIGTERM, 130 for SIGINT): the model is consistent but not complete, which a job
+runner must not take for success. A second signal ends them at once.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -217,7 +225,10 @@ def replay(
 
     MODULE:PROJECTION names a Projection subclass (or instance), e.g.
     myapp.read_models:Balances. Records are read up to the end each topic has now;
-    undecodable ones and those whose handler fails go to <topic>.dlq as usual.
+    undecodable ones and those whose handler fails go to <topic>.dlq as usual (once:
+    those a run of this projection dead-lettered already are not written again).
+    SIGTERM/SIGINT stop it after the current batch (exit 143/130: the model is
+    incomplete).
     """
     from esgen.runtime.models import InMemoryModelStore, ModelStore, SqliteModelStore
     from esgen.runtime.projections import ProjectionRunner
@@ -248,12 +259,21 @@ def replay(
             progress.clear()
             runner.close()
         rate = stats.records / stats.elapsed if stats.elapsed else 0.0
-        click.echo(
-            f"replayed {projection.name}: {stats.processed:,} events applied, "
-            f"{stats.skipped:,} skipped, {stats.dead_lettered:,} dead-lettered "
-            f"in {stats.elapsed:.1f} s ({rate:,.0f} records/s)"
-            + (f" into {db}" if db is not None else "")
+        summary = (
+            f"{stats.processed:,} events applied, {stats.skipped:,} skipped, "
+            f"{stats.dead_lettered:,} dead-lettered in {stats.elapsed:.1f} s "
+            f"({rate:,.0f} records/s)" + (f" into {db}" if db is not None else "")
         )
+        if stats.stopped_by is not None:
+            store.close()
+            click.echo(
+                f"replay of {projection.name} stopped by {stats.stopped_by} before the end: "
+                f"{summary}. The model is consistent up to the offsets it recorded but "
+                "incomplete; run `esgen replay` again to rebuild it",
+                err=True,
+            )
+            raise Abort(128 + signal.Signals[stats.stopped_by].value)
+        click.echo(f"replayed {projection.name}: {summary}")
         if print_model:
             for key, value in store.snapshot().items():
                 click.echo(f"{key}\t{_json(value)}")
@@ -340,17 +360,12 @@ def _tail(
     bootstrap: str,
     registry: str,
 ) -> None:
-    from confluent_kafka import (
-        OFFSET_BEGINNING,
-        OFFSET_END,
-        KafkaError,
-        KafkaException,
-        TopicPartition,
-    )
+    from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, TopicPartition
 
-    from esgen.runtime.errors import DecodeError, EsgenError
+    from esgen.runtime.errors import EsgenError
     from esgen.runtime.kafka import KafkaClients
-    from esgen.runtime.wire import RegistrySerde, decode_events
+    from esgen.runtime.signals import StopSignals
+    from esgen.runtime.wire import RegistrySerde
 
     serde = RegistrySerde(descriptor, registry, topic=topic)
     # Assigned, never committed, never joined; following, so fetches may wait for records.
@@ -358,74 +373,111 @@ def _tail(
         {"enable.partition.eof": False, "fetch.wait.max.ms": 500}
     )
     progress = Progress(_is_tty())
-    try:
+    stopping = threading.Event()
+    # A signal ends the loop after the batch in hand is printed; tail then exits 0.
+    with StopSignals(stopping.set):
         try:
-            metadata = consumer.list_topics(timeout=10)
-        except KafkaException as exc:
-            raise EsgenError(f"cannot reach Kafka at {bootstrap}: {exc.args[0].str()}") from exc
-        if topic not in metadata.topics or metadata.topics[topic].error is not None:
-            raise EsgenError(f"topic {topic} does not exist on {bootstrap}")
-        partitions = sorted(metadata.topics[topic].partitions)
-        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        ends: dict[int, int] = {}
-        for p in partitions:
-            _, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=10, cached=False
+            try:
+                metadata = consumer.list_topics(timeout=10)
+            except KafkaException as exc:
+                reason = exc.args[0].str()
+                raise EsgenError(f"cannot reach Kafka at {bootstrap}: {reason}") from exc
+            if topic not in metadata.topics or metadata.topics[topic].error is not None:
+                raise EsgenError(f"topic {topic} does not exist on {bootstrap}")
+            partitions = sorted(metadata.topics[topic].partitions)
+            ends: dict[int, int] = {}
+            for p in partitions:
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, p), timeout=10, cached=False
+                )
+                ends[p] = high
+            start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+            consumer.assign([TopicPartition(topic, p, start) for p in partitions])
+            positions = {p: (0 if from_beginning else ends[p]) for p in partitions}
+            _follow(
+                consumer,
+                serde,
+                topic,
+                positions,
+                ends,
+                entity_id=entity_id,
+                until_end=until_end,
+                max_events=max_events,
+                stopping=stopping,
+                progress=progress,
             )
-            ends[p] = high
-        positions = {p: (0 if from_beginning else ends[p]) for p in partitions}
-        consumer.assign([TopicPartition(topic, p, start) for p in partitions])
-        printed = seen = 0
-        while True:
-            if until_end and all(positions[p] >= ends[p] for p in partitions):
-                break
-            if until_end:
-                # A transaction's commit marker ends a partition without being delivered.
-                for tp in consumer.position([TopicPartition(topic, p) for p in partitions]):
-                    positions[tp.partition] = max(positions[tp.partition], tp.offset)
+        finally:
+            progress.clear()
+            consumer.close()
+
+
+def _follow(
+    consumer: Any,
+    serde: Any,
+    topic: str,
+    positions: dict[int, int],
+    ends: dict[int, int],
+    *,
+    entity_id: str | None,
+    until_end: bool,
+    max_events: int | None,
+    stopping: threading.Event,
+    progress: Progress,
+) -> None:
+    """Print the events of the assigned partitions until the end, the limit or a stop."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    from esgen.runtime.errors import DecodeError, EsgenError
+    from esgen.runtime.wire import decode_events
+
+    printed = seen = 0
+    while not stopping.is_set():
+        if until_end and all(positions[p] >= end for p, end in ends.items()):
+            break
+        if until_end:
+            # A transaction's commit marker ends a partition without being delivered.
+            for tp in consumer.position([TopicPartition(topic, p) for p in positions]):
+                positions[tp.partition] = max(positions[tp.partition], tp.offset)
+        if max_events is not None and printed >= max_events:
+            break
+        messages = consumer.consume(500, 0.5)
+        for msg in messages:
+            error = msg.error()
+            if error is not None:
+                if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise EsgenError(f"Kafka: {error.str()}")
+                continue
+            partition: int = msg.partition()
+            offset: int = msg.offset()
+            positions[partition] = offset + 1
+            seen += 1
+            key = msg.key()
+            if entity_id is not None and key != entity_id.encode():
+                continue
             if max_events is not None and printed >= max_events:
                 break
-            messages = consumer.consume(500, 0.5)
-            for msg in messages:
-                error = msg.error()
-                if error is not None:
-                    if error.fatal() or error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                        raise EsgenError(f"Kafka: {error.str()}")
-                    continue
-                partition: int = msg.partition()  # type: ignore[assignment]
-                offset: int = msg.offset()  # type: ignore[assignment]
-                positions[partition] = offset + 1
-                seen += 1
-                key = msg.key()
-                if entity_id is not None and key != entity_id.encode():
-                    continue
-                if max_events is not None and printed >= max_events:
-                    break
-                progress.clear()
-                try:
-                    events, meta = decode_events(serde, msg)
-                except DecodeError as exc:
-                    click.echo(f"! undecodable record: {exc}", err=True)
-                    continue
-                when = meta.timestamp.isoformat() if meta.timestamp else "-"
-                version = "-" if meta.version is None else meta.version
-                if not events:  # an upcast reads this old record as no event today
-                    click.echo(
-                        f"{when}  {meta.entity_id}  v{version}  (upcast to no event)  "
-                        f"(p{partition}@{offset})"
-                    )
-                for event in events:
-                    click.echo(
-                        f"{when}  {meta.entity_id}  v{version}  {type(event).__name__}  "
-                        f"{_json(event.to_avro())}  (p{partition}@{offset})"
-                    )
-                printed += 1
-            if progress.due():
-                lag = 0
-                for p, pos in positions.items():  # cached: what the last fetch brought
-                    high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]
-                    lag += max(0, (high if high >= 0 else ends[p]) - pos)
-                progress.show(seen, lag, "records")
-    finally:
-        progress.clear()
-        consumer.close()
+            progress.clear()
+            try:
+                events, meta = decode_events(serde, msg)
+            except DecodeError as exc:
+                click.echo(f"! undecodable record: {exc}", err=True)
+                continue
+            when = meta.timestamp.isoformat() if meta.timestamp else "-"
+            version = "-" if meta.version is None else meta.version
+            if not events:  # an upcast reads this old record as no event of today
+                click.echo(
+                    f"{when}  {meta.entity_id}  v{version}  (upcast to no event)  "
+                    f"(p{partition}@{offset})"
+                )
+            for event in events:
+                click.echo(
+                    f"{when}  {meta.entity_id}  v{version}  {type(event).__name__}  "
+                    f"{_json(event.to_avro())}  (p{partition}@{offset})"
+                )
+            printed += 1
+        if progress.due():
+            lag = 0
+            for p, pos in positions.items():  # cached: what the last fetch brought
+                high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]
+                lag += max(0, (high if high >= 0 else ends[p]) - pos)
+            progress.show(seen, lag, "records")

@@ -24,11 +24,14 @@ from esgen.dev.errors import ServiceError
 
 
 def admin(bootstrap: str) -> Any:
-    """An admin client that keeps librdkafka's connection noise out of the logs."""
-    from confluent_kafka.admin import AdminClient
+    """An admin client from the runtime's one client factory (so a metadata probe never
+    creates a topic either), with librdkafka's connection noise kept out of the logs.
 
-    settings: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _QUIET}
-    return AdminClient(settings)
+    Imported on first use: ``esgen dev`` pays for the runtime only when it talks to Kafka.
+    """
+    from esgen.runtime.kafka import KafkaClients
+
+    return KafkaClients(bootstrap, {"logger": _QUIET}).admin()
 
 
 def kafka_brokers(bootstrap: str, timeout: float = 3.0) -> set[int]:

@@ -246,6 +246,7 @@ def registry_url() -> str:
 
 @pytest.fixture
 def schema_registry_client(registry_url: str) -> Any:
+    """confluent-kafka's own client, not esgen's: for tests that act as a foreign one."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     return SchemaRegistryClient({"url": registry_url})
@@ -265,9 +266,11 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 def new_topic(
     kafka_bootstrap: str, unique_name: Callable[[str], str]
 ) -> Iterator[Callable[..., str]]:
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    from esgen.runtime.kafka import KafkaClients
+
+    admin = KafkaClients(kafka_bootstrap).admin()
     created: list[str] = []
 
     def make(

@@ -33,6 +33,7 @@ from esgen.runtime.models import (
     ModelError,
     ModelStore,
     ModelTransaction,
+    ReadModel,
     SqliteModelStore,
 )
 from esgen.runtime.projections import (
@@ -80,6 +81,7 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
+    "ReadModel",
     "Record",
     "RecordType",
     "RegistryClient",

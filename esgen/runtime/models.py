@@ -1,11 +1,13 @@
 """Read-model stores for projections: a key-value model plus the bookkeeping that makes
 applying events idempotent, committed together in one transaction.
 
-A projection writes its read model through a :class:`ModelTransaction` (``get``, ``put``,
-``delete``, ``items``). In the *same* transaction the runner records, per entity stream,
-the last applied entity version and, per partition, the next offset to read. Because the
-model and that bookkeeping become durable atomically, a crash at any point either keeps
-both or neither: events are applied effectively once per entity version.
+A projection's handlers see a :class:`ReadModel` (``get``, ``put``, ``delete``,
+``items``, and ``connection`` for stores with tables of their own): a view of one
+:class:`ModelTransaction` that leaves out the bookkeeping. In the *same* transaction the
+apply step records, per entity stream, the last applied entity version and, per
+partition, the next offset to read. Because the model and that bookkeeping become
+durable atomically, a crash at any point either keeps both or neither: events are
+applied effectively once per entity version.
 
 Two stores are provided:
 
@@ -31,7 +33,7 @@ import sqlite3
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +47,12 @@ class ModelError(EsgenError):
 
 
 class ModelTransaction(ABC):
-    """One atomic unit of model changes plus the runner's bookkeeping.
+    """One atomic unit of model changes plus the apply step's bookkeeping.
 
-    Projection handlers use ``get``/``put``/``delete``/``items``; the runner uses the
-    rest. Values must be treated as immutable once ``put`` (the in-memory store keeps the
-    object itself; the SQLite store keeps its JSON).
+    Projection handlers reach ``get``/``put``/``delete``/``items`` through a
+    :class:`ReadModel`; the apply step uses the rest. Values must be treated as
+    immutable once ``put`` (the in-memory store keeps the object itself; the SQLite store
+    keeps its JSON).
     """
 
     @abstractmethod
@@ -96,6 +99,34 @@ class ModelTransaction(ABC):
     @abstractmethod
     def rollback(self) -> None:
         """Discard every change."""
+
+
+class ReadModel:
+    """What a projection's handlers (and its ``setup``/``clear`` hooks) see: the model as
+    the batch's transaction has it, without the bookkeeping (applied versions, offsets,
+    commit), so a handler cannot move the runner's position or end the transaction.
+
+    ``get(key, default)``, ``put(key, value)``, ``delete(key)``, ``items(prefix)`` are the
+    transaction's own (bound once: no cost per call). ``connection`` is the transaction's
+    ``connection`` attribute when its store has one (``SqliteModelStore``: the open
+    ``sqlite3`` connection, for tables of the projection's own that commit with the model),
+    else None.
+    """
+
+    __slots__ = ("connection", "delete", "get", "items", "put")
+
+    get: Callable[..., Any]
+    put: Callable[[str, Any], None]
+    delete: Callable[[str], None]
+    items: Callable[..., Iterator[tuple[str, Any]]]
+    connection: Any
+
+    def __init__(self, tx: ModelTransaction) -> None:
+        self.get = tx.get
+        self.put = tx.put
+        self.delete = tx.delete
+        self.items = tx.items
+        self.connection = getattr(tx, "connection", None)
 
 
 class ModelStore(ABC):

@@ -12,6 +12,9 @@ config                      ``<topic>`` (events)                 ``<topic>.snaps
 ``min.insync.replicas``     ``min(2, replication factor)``       ``min(2, replication factor)``
 ==========================  ===================================  ===========================
 
+Dead-letter topics (``<topic>.dlq``, see :mod:`esgen.runtime.deadletter`) are created with
+the event topic's configs (kept forever) and one partition.
+
 An existing event topic is checked (DescribeConfigs) before the store uses it. One that
 lets Kafka delete events (a finite ``retention.ms`` or ``retention.bytes``, or
 ``compact`` in ``cleanup.policy``, which keeps only each key's latest record) is refused
@@ -69,6 +72,13 @@ def snapshot_topic_config(replication_factor: int, given: Mapping[str, str]) -> 
         "min.insync.replicas": str(min(2, replication_factor)),
         **given,
     }
+
+
+def dead_letter_topic_config(replication_factor: int, given: Mapping[str, str]) -> dict[str, str]:
+    """The configs ``<topic>.dlq`` is created with: kept until deleted explicitly, like
+    the events whose failures it records (a dead letter deleted by age is a failure
+    nobody will look at): the event topic's configs."""
+    return event_topic_config(replication_factor, given)
 
 
 def event_topic_problems(configs: Mapping[str, str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, Producer
 from esgen.runtime import headers as hdr
 from esgen.runtime import wire
 from esgen.runtime.meta import EventMeta
-from esgen.runtime.models import ModelTransaction
+from esgen.runtime.models import ReadModel
 from esgen.runtime.projections import Projection, handles
 from generated.bank import account
 
@@ -30,29 +30,33 @@ class Balances(Projection):
     entities = (account.ENTITY,)
 
     @handles(account.AccountOpened)
-    def opened(
-        self, model: ModelTransaction, event: account.AccountOpened, meta: EventMeta
-    ) -> None:
+    def opened(self, model: ReadModel, event: account.AccountOpened, meta: EventMeta) -> None:
         model.put(f"owner/{meta.entity_id}", event.owner)
         model.put(f"balance/{meta.entity_id}", ZERO)
         model.put("accounts", model.get("accounts", 0) + 1)
 
     @handles(account.MoneyDeposited)
-    def deposited(
-        self, model: ModelTransaction, event: account.MoneyDeposited, meta: EventMeta
-    ) -> None:
+    def deposited(self, model: ReadModel, event: account.MoneyDeposited, meta: EventMeta) -> None:
         key = f"balance/{meta.entity_id}"
         model.put(key, model.get(key, ZERO) + event.amount)
 
     @handles(account.MoneyWithdrawn)
-    def withdrawn(
-        self, model: ModelTransaction, event: account.MoneyWithdrawn, meta: EventMeta
-    ) -> None:
+    def withdrawn(self, model: ReadModel, event: account.MoneyWithdrawn, meta: EventMeta) -> None:
         key = f"balance/{meta.entity_id}"
         balance = model.get(key, ZERO) - event.amount
         model.put(key, balance)  # written first: the savepoint must undo it on failure
         if balance < 0:
             raise ValueError(f"{meta.entity_id} overdrawn: {balance}")
+
+
+class SlowBalances(Balances):
+    """Balances whose deposits take 2 ms each: a replay that takes a while."""
+
+    name = "slow-balances"
+
+    def deposited(self, model: ReadModel, event: account.MoneyDeposited, meta: EventMeta) -> None:
+        time.sleep(0.002)
+        super().deposited(model, event, meta)
 
 
 @dataclass

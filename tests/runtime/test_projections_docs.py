@@ -1,4 +1,5 @@
-"""The projections example of docs/runtime.md runs as written (on a topic of its own)."""
+"""The projections examples of docs/runtime.md run as written: the API example on a topic
+of its own, the unit-test example with no services."""
 
 from __future__ import annotations
 
@@ -45,3 +46,10 @@ def test_the_api_example_runs(
     out = capsys.readouterr().out
     assert "{'balance/acc-1': Decimal('7.75')}" in out
     assert "RunnerStats(processed=3, skipped=0, dead_lettered=0" in out
+
+
+def test_the_projection_unit_test_example_runs_without_services() -> None:
+    section = DOC.read_text().split("### Testing a projection without Kafka", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section.split("\n### ", 1)[0], re.S)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], str(DOC), "exec"), {"__name__": "docs_example"})
