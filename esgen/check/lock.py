@@ -195,7 +195,7 @@ def old_versions(folder: Path) -> dict[str, list[OldVersion]]:
                 record,
                 int(file.removeprefix("v").removesuffix(".avsc")),
                 _read(folder / subject / file, "a locked schema"),
-                f"{folder / subject / file}",
+                f"{folder.name}/{subject}/{file}",  # the same wherever the lock is
             )
             for file in entry["versions"]
         ]
