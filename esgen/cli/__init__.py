@@ -17,6 +17,7 @@ from esgen.cli.check import check, lock, record  # noqa: E402
 from esgen.cli.compat import compat  # noqa: E402
 from esgen.cli.contracts import contracts  # noqa: E402
 from esgen.cli.dev import dev  # noqa: E402
+from esgen.cli.dlq import dlq  # noqa: E402
 from esgen.cli.generate import generate, validate  # noqa: E402
 from esgen.cli.project import init, schema_path  # noqa: E402
 from esgen.cli.register import register  # noqa: E402
@@ -35,3 +36,4 @@ main.add_command(replay)
 main.add_command(tail)
 main.add_command(dev)
 main.add_command(contracts)
+main.add_command(dlq)

@@ -158,10 +158,11 @@ class Progress:
         self._last = now
         return True
 
-    def show(self, count: int, lag: int | None, what: str = "events") -> None:
+    def show(self, count: int, lag: int | None, what: str = "events", behind: str = "lag") -> None:
+        """``count what  rate/s  behind lag`` (``behind``: what the last number counts)."""
         elapsed = max(time.monotonic() - self.began, 1e-9)
         lag_text = "?" if lag is None else f"{lag:,}"
-        text = f"{count:,} {what}  {count / elapsed:,.0f}/s  lag {lag_text}"
+        text = f"{count:,} {what}  {count / elapsed:,.0f}/s  {behind} {lag_text}"
         click.echo(f"\r\x1b[K{text}", nl=False, color=True)
         self._shown = True
 

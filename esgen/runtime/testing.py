@@ -62,7 +62,13 @@ from esgen.runtime.memory import InMemoryEventStore
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import InMemoryModelStore, ModelStore
 from esgen.runtime.partitioning import partition_for
-from esgen.runtime.projections.apply import Applier, BatchResult, DeadLetter
+from esgen.runtime.projections.apply import (
+    Applier,
+    BatchResult,
+    DeadLetter,
+    Redrive,
+    RedriveResult,
+)
 from esgen.runtime.projections.projection import Projection
 
 Command = Callable[[Any], Any]
@@ -413,6 +419,14 @@ class ProjectionFeed:
         self._applier.reset()
         self.dead_letters.clear()
         return self._feed(list(self.records))
+
+    def redrive(self, *letters: DeadLetter) -> RedriveResult:
+        """Apply dead letters again, as a runner does on a redrive request after a fix
+        (:meth:`~esgen.runtime.projections.apply.Applier.redrive`): each record once; a
+        letter that fails again is added to :attr:`dead_letters`."""
+        result = self._applier.redrive([Redrive(letter.record) for letter in letters])
+        self.dead_letters.extend(result.dead_letters)
+        return result
 
     def _feed(self, records: list[FedRecord]) -> BatchResult:
         result = self._applier.apply(records)

@@ -54,7 +54,7 @@ from esgen.runtime.headers import (
 )
 from esgen.runtime.meta import EventMeta, make_meta
 from esgen.runtime.registry import Reference, RegistryClient, union_schema
-from esgen.runtime.serde import AvroSchema
+from esgen.runtime.serde import AvroSchema, parse_schema
 from esgen.runtime.subjects import (
     DEFAULT_STRATEGY,
     SubjectStrategy,
@@ -64,7 +64,15 @@ from esgen.runtime.subjects import (
 )
 from esgen.runtime.upcasts import Reading
 
-__all__ = ["KafkaMessage", "RegistrySerde", "WriterSchema", "decode_events", "decode_message"]
+__all__ = [
+    "KafkaMessage",
+    "RegistrySerde",
+    "WriterSchema",
+    "decode_events",
+    "decode_message",
+    "decode_with_writer_schema",
+    "fetch_writer_schema",
+]
 
 
 class KafkaMessage(Protocol):
@@ -132,6 +140,89 @@ def _inline(schema: Any, named: dict[str, AvroSchema], namespace: str | None) ->
     if isinstance(kind, (dict, list)):
         return {**schema, "type": _inline(kind, named, namespace)}
     return schema
+
+
+def fetch_writer_schema(registry: RegistryClient, schema_id: int) -> WriterSchema:
+    """The registered schema ``schema_id``, self-contained (references inlined).
+
+    ``DecodeError`` when the registry does not know the id (HTTP 404: the record is
+    at fault) or the schema is unusable; ``RegistryError`` when the registry cannot
+    be reached or fails (connection refused, timeout, 5xx...: not the record's fault).
+    """
+    registered = _reading(lambda: registry.schema_by_id(schema_id))
+    try:
+        parsed = json.loads(str(registered.schema_str))
+    except ValueError as exc:
+        raise DecodeError(f"schema id {schema_id} is not valid JSON: {exc}") from exc
+    named = _references(registry, registered.references or [])
+    if isinstance(parsed, list):
+        branches = []
+        for branch in parsed:
+            if isinstance(branch, str):
+                branch_schema = named.get(branch)
+                if branch_schema is None:
+                    raise DecodeError(f"schema id {schema_id}: union branch {branch} unknown")
+                branches.append((branch, branch_schema))
+            elif isinstance(branch, dict) and branch.get("type") == "record":
+                branches.append((full_name_of(branch), branch))
+            else:
+                branches.append((json.dumps(branch), {"type": "null"}))
+        return WriterSchema(schema_id, None, tuple(branches))
+    if isinstance(parsed, dict) and parsed.get("type") == "record":
+        return WriterSchema(schema_id, _inline(parsed, dict(named), None))
+    raise DecodeError(f"schema id {schema_id} is not a record or a union of records")
+
+
+def _reading(request: Callable[[], Any]) -> Any:
+    """A registry call made to decode a record: a 404 (unknown id, subject or version)
+    is the record's fault, a ``DecodeError``; any other failure stays a ``RegistryError``."""
+    try:
+        return request()
+    except RegistryError as exc:
+        if exc.status == 404:
+            raise DecodeError(str(exc)) from exc
+        raise
+
+
+def _references(registry: RegistryClient, references: Sequence[Any]) -> dict[str, AvroSchema]:
+    """Referenced schemas by name, self-contained (their own references inlined)."""
+    named: dict[str, AvroSchema] = {}
+    for ref in references:
+        subject, number = str(ref.subject), int(ref.version or -1)
+        registered = _reading(
+            lambda s=subject, n=number: registry.version(s, n)  # type: ignore[misc]
+        )
+        inner = _references(registry, registered.schema.references or [])
+        try:
+            parsed = json.loads(str(registered.schema.schema_str))
+        except ValueError as exc:
+            raise DecodeError(f"reference {ref.name} is not valid JSON: {exc}") from exc
+        named[str(ref.name)] = _inline(parsed, inner, None)
+    return named
+
+
+def decode_with_writer_schema(
+    registry: RegistryClient, value: bytes
+) -> tuple[str, int, dict[str, Any]]:
+    """``(record full name, schema id, fields)`` of any wire-format value, read with its
+    writer schema alone (no generated class: e.g. to show a dead letter). Errors as
+    :func:`fetch_writer_schema`'s; a body that does not fit is a ``DecodeError``."""
+    schema_id, body = unframe(value)
+    writer = fetch_writer_schema(registry, schema_id)
+    if writer.record is None:
+        branch, used = read_varint(body)
+        if not 0 <= branch < len(writer.branches):
+            raise DecodeError(f"union branch {branch} out of range for schema id {schema_id}")
+        full_name, record = writer.branches[branch]
+        body = body[used:]
+    else:
+        record = writer.record
+        full_name = full_name_of(record)
+    try:
+        data = _schemaless_reader(BytesIO(body), parse_schema(record), None)
+    except Exception as exc:  # fastavro raises EOFError, ValueError, ...
+        raise DecodeError(f"cannot decode {full_name}: {type(exc).__name__}: {exc}") from exc
+    return full_name, schema_id, data  # type: ignore[return-value]  # a record reads a dict
 
 
 # -- the serde -------------------------------------------------------------------------
@@ -306,67 +397,13 @@ class RegistrySerde:
     # decoding
 
     def writer_schema(self, schema_id: int) -> WriterSchema:
-        """The registered schema ``schema_id``, fetched once and kept.
-
-        ``DecodeError`` when the registry does not know the id (HTTP 404: the record is
-        at fault) or the schema is unusable; ``RegistryError`` when the registry cannot
-        be reached or fails (connection refused, timeout, 5xx...: not the record's fault).
-        """
+        """The registered schema ``schema_id``, fetched once and kept (see
+        :func:`fetch_writer_schema`)."""
         cached = self._writers.get(schema_id)
         if cached is not None:
             return cached
-        registered = self._reading(lambda: self.registry.schema_by_id(schema_id))
-        try:
-            parsed = json.loads(str(registered.schema_str))
-        except ValueError as exc:
-            raise DecodeError(f"schema id {schema_id} is not valid JSON: {exc}") from exc
-        named = self._references(registered.references or [])
-        if isinstance(parsed, list):
-            branches = []
-            for branch in parsed:
-                if isinstance(branch, str):
-                    branch_schema = named.get(branch)
-                    if branch_schema is None:
-                        raise DecodeError(f"schema id {schema_id}: union branch {branch} unknown")
-                    branches.append((branch, branch_schema))
-                elif isinstance(branch, dict) and branch.get("type") == "record":
-                    branches.append((full_name_of(branch), branch))
-                else:
-                    branches.append((json.dumps(branch), {"type": "null"}))
-            writer = WriterSchema(schema_id, None, tuple(branches))
-        elif isinstance(parsed, dict) and parsed.get("type") == "record":
-            writer = WriterSchema(schema_id, _inline(parsed, dict(named), None))
-        else:
-            raise DecodeError(f"schema id {schema_id} is not a record or a union of records")
-        self._writers[schema_id] = writer
+        writer = self._writers[schema_id] = fetch_writer_schema(self.registry, schema_id)
         return writer
-
-    @staticmethod
-    def _reading(request: Callable[[], Any]) -> Any:
-        """A registry call made to decode a record: a 404 (unknown id, subject or version)
-        is the record's fault, a ``DecodeError``; any other failure stays a ``RegistryError``."""
-        try:
-            return request()
-        except RegistryError as exc:
-            if exc.status == 404:
-                raise DecodeError(str(exc)) from exc
-            raise
-
-    def _references(self, references: Sequence[Any]) -> dict[str, AvroSchema]:
-        """Referenced schemas by name, self-contained (their own references inlined)."""
-        named: dict[str, AvroSchema] = {}
-        for ref in references:
-            subject, number = str(ref.subject), int(ref.version or -1)
-            registered = self._reading(
-                lambda s=subject, n=number: self.registry.version(s, n)  # type: ignore[misc]
-            )
-            inner = self._references(registered.schema.references or [])
-            try:
-                parsed = json.loads(str(registered.schema.schema_str))
-            except ValueError as exc:
-                raise DecodeError(f"reference {ref.name} is not valid JSON: {exc}") from exc
-            named[str(ref.name)] = _inline(parsed, inner, None)
-        return named
 
     def _plan(self, value: bytes, type_header: str | bytes | None) -> Reading:
         """How to decode values framed like ``value`` with this ``esgen.type`` header:

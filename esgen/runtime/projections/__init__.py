@@ -4,7 +4,7 @@
 ``projection.py``  what a user writes: :class:`Projection`, :func:`handles`
 ``apply.py``       the apply step, no Kafka: a batch of records into one model
                    transaction (dedupe by offset and entity version, savepoints, dead
-                   letters as values); :class:`Applier`
+                   letters as values, redrives once); :class:`Applier`
 ``runner.py``      the Kafka loop: :class:`ProjectionRunner` (consumer group, commits,
                    dead-letter topics, replay, graceful stop), :class:`RunnerStats`
 =================  ==================================================================
@@ -15,7 +15,14 @@ apply step.
 """
 
 from esgen.runtime.deadletter import DeadLetterError
-from esgen.runtime.projections.apply import Applier, BatchResult, DeadLetter, Decoder
+from esgen.runtime.projections.apply import (
+    Applier,
+    BatchResult,
+    DeadLetter,
+    Decoder,
+    Redrive,
+    RedriveResult,
+)
 from esgen.runtime.projections.projection import Handler, Projection, ProjectionError, handles
 from esgen.runtime.projections.runner import ProjectionRunner, RunnerStats
 
@@ -29,6 +36,8 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
+    "Redrive",
+    "RedriveResult",
     "RunnerStats",
     "handles",
 ]

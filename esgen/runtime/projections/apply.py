@@ -32,19 +32,37 @@ Dead letters are values here: what to do with them is the caller's business.
 Handlers first run without savepoints (the common case costs nothing); if one raises,
 the transaction is rolled back and the batch applied again with a savepoint around each
 handler, so exactly the failing event's writes are undone and the rest is kept.
+
+**Redrives.** The model remembers, in the same transaction, each record it
+dead-lettered (in its applied versions, under the stream ``<topic> dead letters`` and
+the id ``<partition>@<offset>``: no store needs anything new). :meth:`Applier.redrive`
+applies dead-lettered records again (a redrive request, see
+:mod:`esgen.runtime.redrive`) in one transaction: a record the model does not hold as
+dead-lettered is skipped, so however often a redrive is asked or delivered, a record is
+applied once. A redriven record is not skipped by its entity version (later versions
+were applied while it waited); its handler runs inside a savepoint, the entity's applied
+version never goes down, and the model also remembers that this version of the entity
+was applied by a redrive (stream ``<topic> redriven``), so a second copy of the same
+version (a producer retry that was dead-lettered twice) is not applied again. A redrive
+that fails again is a :class:`DeadLetter` with its request and stays dead-lettered.
+A redriven event is applied after the events that followed it: a handler that needs
+events in order should be fixed with a replay instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esgen.runtime.errors import DecodeError
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import ModelStore, ModelTransaction, ReadModel, TopicPartition
 from esgen.runtime.projections.projection import Handler, Projection
 from esgen.runtime.wire import KafkaMessage
+
+if TYPE_CHECKING:
+    from esgen.runtime.deadletter import DeadLetterEntry
 
 Decoder = Callable[[KafkaMessage], tuple[list[Any], EventMeta]]
 """``record -> (events, meta)``; raises ``DecodeError`` when the record is at fault."""
@@ -59,6 +77,37 @@ class DeadLetter:
     record: KafkaMessage
     stage: str  # "decode": not an event of the entity; "handle": the handler raised
     error: Exception
+    redrive: DeadLetterEntry | None = None  # the redrive request that failed again, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Redrive:
+    """A dead-lettered record to apply again: ``record`` as it was at its source position
+    (topic, partition, offset, key, value, headers), and the ``request`` that asks for it
+    (None in tests without Kafka)."""
+
+    record: KafkaMessage
+    request: DeadLetterEntry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveResult:
+    """What one committed :meth:`Applier.redrive` did."""
+
+    applied: list[Redrive]
+    skipped: list[tuple[Redrive, str]]  # with the reason
+    dead_letters: list[DeadLetter]  # failed again
+
+
+def dead_letters_stream(topic: str) -> str:
+    """Where the model remembers the records of ``topic`` it dead-lettered (no topic name
+    can contain a space, so this never meets a real stream)."""
+    return f"{topic} dead letters"
+
+
+def redriven_stream(topic: str) -> str:
+    """Where the model remembers the entity versions of ``topic`` applied by a redrive."""
+    return f"{topic} redriven"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +211,7 @@ class Applier:
                     events, meta = decoders[topic](record)
                 except DecodeError as exc:  # the record's fault (an unknown schema id too)
                     letters.append(DeadLetter(record, "decode", exc))
+                    tx.set_applied_version(dead_letters_stream(topic), f"{partition}@{offset}", 1)
                     continue
                 version = meta.version
                 if version is not None and tx.applied_version(topic, meta.entity_id) >= version:
@@ -183,6 +233,9 @@ class Applier:
                                     handler(model, event, meta)
                         except Exception as exc:  # user code: any failure is a dead letter
                             letters.append(DeadLetter(record, "handle", exc))
+                            tx.set_applied_version(
+                                dead_letters_stream(topic), f"{partition}@{offset}", 1
+                            )
                             continue
                     else:
                         try:
@@ -203,6 +256,100 @@ class Applier:
             raise
         positions.update(batch_next)
         return BatchResult(processed, skipped, letters, batch_next)
+
+    def redrive(
+        self,
+        redrives: Sequence[Redrive],
+        positions: Mapping[TopicPartition, int] | None = None,
+        before_commit: Callable[[list[DeadLetter]], None] | None = None,
+    ) -> RedriveResult:
+        """Apply dead-lettered records again, in one transaction (see the module doc).
+
+        ``positions`` are recorded as next offsets in the same transaction (the runner's
+        place in the dead-letter topics it reads requests from). ``before_commit`` is
+        called with the redrives that failed again, as in :meth:`apply`.
+        """
+        known = {**self.store.offsets(), **self.positions}  # read before the transaction
+        applied: list[Redrive] = []
+        skipped: list[tuple[Redrive, str]] = []
+        letters: list[DeadLetter] = []
+        tx = self.store.begin()
+        try:
+            model = ReadModel(tx)
+            for redrive in redrives:
+                record = redrive.record
+                topic: str = record.topic()  # type: ignore[assignment]
+                partition: int = record.partition()  # type: ignore[assignment]
+                offset: int = record.offset()  # type: ignore[assignment]
+                waiting = dead_letters_stream(topic)
+                where = f"{partition}@{offset}"
+                if topic not in self.decoders:
+                    skipped.append((redrive, f"{self.projection.name} does not read {topic}"))
+                    continue
+                if tx.applied_version(waiting, where) != 1:
+                    skipped.append((redrive, _not_waiting(known, topic, partition, offset)))
+                    continue
+                try:
+                    events, meta = self.decoders[topic](record)
+                except DecodeError as exc:
+                    letters.append(DeadLetter(record, "decode", exc, redrive.request))
+                    continue
+                version = meta.version
+                copy = f"{version}:{meta.entity_id}"
+                if version is not None and tx.applied_version(redriven_stream(topic), copy):
+                    tx.set_applied_version(waiting, where, 0)
+                    skipped.append(
+                        (
+                            redrive,
+                            f"version {version} of {meta.entity_id} was applied by the "
+                            "redrive of another copy of it",
+                        )
+                    )
+                    continue
+                handled = [(h, e) for e in events if (h := self._handler(type(e))) is not None]
+                if handled:
+                    try:
+                        with tx.savepoint():  # a record is applied whole or not at all
+                            for handler, event in handled:
+                                handler(model, event, meta)
+                    except Exception as exc:  # user code: any failure is a dead letter
+                        letters.append(DeadLetter(record, "handle", exc, redrive.request))
+                        continue
+                if version is not None:
+                    if tx.applied_version(topic, meta.entity_id) < version:
+                        tx.set_applied_version(topic, meta.entity_id, version)
+                    tx.set_applied_version(redriven_stream(topic), copy, 1)
+                tx.set_applied_version(waiting, where, 0)
+                applied.append(redrive)
+            for (topic, partition), next_offset in (positions or {}).items():
+                tx.set_offset(topic, partition, next_offset)
+            if before_commit is not None:
+                before_commit(letters)
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        return RedriveResult(applied, skipped, letters)
+
+    def _handler(self, event_class: type) -> Handler | None:
+        if event_class not in self._handlers:
+            self._handlers[event_class] = self.projection.handler_for(event_class)
+        return self._handlers[event_class]
+
+
+def _not_waiting(
+    known: Mapping[TopicPartition, int], topic: str, partition: int, offset: int
+) -> str:
+    """Why the model holds no dead letter of a record a redrive asks for."""
+    if known.get((topic, partition), 0) > offset:
+        return (
+            "the model holds no dead letter of this record: it applied it already (a "
+            "replay, or an earlier redrive of it)"
+        )
+    return (
+        "the model has not reached this record yet: it applies it (or dead-letters it "
+        "again) when it gets there"
+    )
 
 
 def _preload(tx: ModelTransaction, records: Sequence[KafkaMessage]) -> None:

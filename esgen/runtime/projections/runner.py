@@ -19,10 +19,18 @@ must find its entities' state there.
 The apply step's dead letters (undecodable records, handlers that raised) are written
 to ``<topic>.dlq`` (see :mod:`esgen.runtime.deadletter`: once per record) and flushed
 before the batch commits; a dead letter that cannot be written stops the runner with
-the batch uncommitted. A schema registry that cannot be reached or fails
-(``RegistryError``: not the record's fault) makes the batch be applied again after a
-pause, a few times, then stops the runner (``ProjectionError``) with nothing
-dead-lettered or committed for that batch.
+the batch uncommitted. **Redrives** (:mod:`esgen.runtime.redrive`): when :meth:`run`
+starts, and every ``redrive_interval`` seconds while it runs, the runner reads the
+redrive requests addressed to it in those topics (from where its model says it got to)
+and applies them through the apply step (:meth:`~esgen.runtime.projections.apply.
+Applier.redrive`: once per record), records how far it read in the same model
+transaction, then appends an outcome for each. A redrive that fails again is a new dead
+letter, written before that transaction commits. Kafka or the registry being away
+postpones the redrives to the next interval; it never stops the runner.
+
+A schema registry that cannot be reached or fails (``RegistryError``: not the record's
+fault) makes a batch be applied again after a pause, a few times, then stops the runner
+(``ProjectionError``) with nothing dead-lettered or committed for that batch.
 
 **Stopping.** :meth:`ProjectionRunner.stop` (from any thread), or SIGTERM/SIGINT while
 :meth:`~ProjectionRunner.run` or :meth:`~ProjectionRunner.replay` runs in the main thread
@@ -54,13 +62,20 @@ from confluent_kafka import (
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime import settings
-from esgen.runtime.deadletter import DeadLetterWriter
+from esgen.runtime.deadletter import (
+    APPLIED,
+    PROJECTION_PREFIX,
+    SKIPPED,
+    DeadLetterError,
+    DeadLetterWriter,
+)
 from esgen.runtime.descriptor import EntityDescriptor
-from esgen.runtime.errors import ConfigurationError, RegistryError
+from esgen.runtime.errors import ConfigurationError, RegistryError, StoreError
 from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
 from esgen.runtime.models import ModelStore
 from esgen.runtime.projections.apply import Applier, BatchResult, DeadLetter, Decoder
 from esgen.runtime.projections.projection import Projection, ProjectionError
+from esgen.runtime.redrive import RedriveInbox, batches
 from esgen.runtime.registry import RegistryClient
 from esgen.runtime.signals import StopSignals
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
@@ -87,6 +102,8 @@ class RunnerStats:
     skipped: int = 0  # events already applied (redelivered), not applied again
     dead_lettered: int = 0  # records that went to a dead-letter topic (now or before)
     batches: int = 0
+    redriven: int = 0  # dead letters applied on a redrive request
+    redrive_failed: int = 0  # redriven records that failed again (new dead letters)
     elapsed: float = 0.0  # seconds spent in run() / replay()
     stopped_by: str | None = None
     """The signal (``"SIGTERM"``, ``"SIGINT"``) that ended the last run() or replay()
@@ -105,6 +122,8 @@ class ProjectionRunner:
     ``registry`` are found by the rule of :mod:`esgen.runtime.settings` when not given
     (``ESGEN_BOOTSTRAP``/``ESGEN_REGISTRY_URL``, then ``[tool.esgen]``). ``kafka_config``
     goes to every Kafka client; ``consumer_config``/``producer_config`` to one of them.
+    ``redrive_interval``: seconds between two looks for redrive requests while
+    :meth:`run` runs (None: only when it starts).
     """
 
     def __init__(
@@ -123,6 +142,7 @@ class ProjectionRunner:
         batch_size: int = 500,
         poll_timeout: float = 0.5,
         on_batch: Callable[[ProjectionRunner], None] | None = None,
+        redrive_interval: float | None = 5.0,
     ) -> None:
         if not projection.entities:
             raise ProjectionError(f"projection {projection.name} lists no entities")
@@ -148,11 +168,13 @@ class ProjectionRunner:
         self.stats = RunnerStats()
         # read_committed (pinned by the factory): never see events of aborted appends.
         self._consumer_config = dict(consumer_config or {})
+        self.redrive_interval = redrive_interval
         self._dead_letters = DeadLetterWriter(
             self._clients,
-            f"projection {projection.name}",
+            PROJECTION_PREFIX + projection.name,
             producer_config=dict(producer_config or {}),
         )
+        self._inbox: RedriveInbox | None = None
         self._consumer: Consumer | None = None
         self._member = False  # subscribed in the group (run), not assigned (replay)
         self._assigned: set[tuple[str, int]] = set()
@@ -197,6 +219,9 @@ class ProjectionRunner:
         with signals if handle_signals else contextlib.nullcontext(signals):
             consumer = self._open_consumer()
             try:
+                self._redrive()
+                interval = self.redrive_interval
+                next_redrive = None if interval is None else time.monotonic() + interval
                 self._member = True
                 consumer.subscribe(
                     self.topics,
@@ -211,6 +236,9 @@ class ProjectionRunner:
                         last_record = time.monotonic()
                         self._process(consumer, messages)
                     self._measure_lag(consumer)
+                    if next_redrive is not None and time.monotonic() >= next_redrive:
+                        self._redrive()
+                        next_redrive = time.monotonic() + (interval or 0.0)
                     handled = self.stats.records - start_records
                     idle = time.monotonic() - last_record
                     finished = (
@@ -276,6 +304,9 @@ class ProjectionRunner:
     def close(self) -> None:
         """Close the consumer and flush dead letters (raising if one was not written)."""
         self._close_consumer()
+        inbox, self._inbox = self._inbox, None
+        if inbox is not None:
+            inbox.close()
         self._dead_letters.close()
 
     def __enter__(self) -> ProjectionRunner:
@@ -519,8 +550,57 @@ class ProjectionRunner:
                 record.headers(),
                 letter.stage,
                 letter.error,
+                timestamp=record.timestamp()[1],
+                redrive=letter.redrive,
             )
         writer.flush()
+
+    # -- redrives ------------------------------------------------------------------------
+
+    def _redrive(self) -> None:
+        """Apply the redrive requests addressed to this projection that the model has not
+        read yet (see the module doc); Kafka or the registry being away postpones them."""
+        if self._inbox is None:
+            self._inbox = RedriveInbox(
+                self._clients, self._dead_letters.consumer, self._dead_letters.timeout
+            )
+        read = self.store.offsets()
+        for topic in self.topics:
+            try:
+                inbox = self._inbox.read(topic, read)
+            except StoreError as exc:
+                log.warning("redrive requests of %s not read: %s", topic, exc)
+                continue
+            if inbox is None:
+                continue
+            for request, reason in inbox.unusable:
+                self._dead_letters.report(request, SKIPPED, reason)
+            for redrives, positions in batches(inbox, self.batch_size):
+                try:
+                    result = self._applier.redrive(redrives, positions, self._write_dead_letters)
+                except RegistryError as exc:
+                    log.warning("redrives of %s postponed: %s", topic, exc)
+                    break
+                self.stats.redriven += len(result.applied)
+                self.stats.redrive_failed += len(result.dead_letters)
+                for applied in result.applied:
+                    if applied.request is not None:
+                        self._dead_letters.report(applied.request, APPLIED)
+                for skipped, reason in result.skipped:
+                    if skipped.request is not None:
+                        self._dead_letters.report(skipped.request, SKIPPED, reason)
+                if result.applied or result.skipped or result.dead_letters:
+                    log.info(
+                        "%s: %d redriven records applied, %d skipped, %d failed again",
+                        topic,
+                        len(result.applied),
+                        len(result.skipped),
+                        len(result.dead_letters),
+                    )
+            try:
+                self._dead_letters.flush()
+            except DeadLetterError as exc:  # the model has them; only the answers are missing
+                log.warning("outcomes of redrives of %s not written: %s", topic, exc)
 
     def _consume_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
