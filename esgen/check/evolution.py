@@ -18,8 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from esgen.check.findings import Finding
-from esgen.check.semantic import EVENT_TYPE_REMOVED, FOLD_READS_MISSING_FIELD
+from esgen.check.findings import ERROR, Finding
+from esgen.check.semantic import (
+    EVENT_TYPE_REMOVED,
+    FIELD_RENAMED_WITHOUT_ALIAS,
+    FOLD_READS_MISSING_FIELD,
+)
 from esgen.compat import rules
 from esgen.compat.rules import Rule
 from esgen.model import Project
@@ -46,6 +50,7 @@ _READ_BY_UPCAST = frozenset(
         rules.UNION_BRANCH_MISSING,
         rules.FIXED_SIZE_CHANGED,
         FOLD_READS_MISSING_FIELD,
+        FIELD_RENAMED_WITHOUT_ALIAS,  # the upcast maps the old fields itself
     )
 )
 
@@ -108,7 +113,11 @@ def apply_evolution(findings: list[Finding], evolution: Evolution) -> list[Findi
         reason = evolution.covers(finding)
         if reason is not None:
             out.append(finding.accept(f"covered: {reason}"))
-        elif finding.rule in _READ_BY_UPCAST and finding.direction != "FORWARD":
+        elif (
+            finding.rule in _READ_BY_UPCAST
+            and finding.direction != "FORWARD"
+            and finding.severity == ERROR  # not the snapshot cache's warnings
+        ):
             out.append(replace(finding, fix=finding.fix + _UPCAST_FIX))
         else:
             out.append(finding)

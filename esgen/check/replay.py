@@ -107,8 +107,12 @@ def replay_findings(project: Project, code: CurrentCode, folder: Path) -> Replay
         error = ""
         for index, body in enumerate(recording.bodies):
             try:
-                events.append(read_event(code, recording.event, recording.writer_schema, body))
+                today = read_event(code, recording.event, recording.writer_schema, body)
+                events.append(today)
                 count += 1
+                # what it is read as is recorded too (a renamed or upcast old type)
+                for event in today:
+                    recorded_types.add(code.events[recording.event].event_type(event).full_name)
             except UnknownEventType:
                 findings.append(_gone(recording, streams, entities, folder, lines))
                 events = [None] * len(recording.bodies)
