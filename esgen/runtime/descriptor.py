@@ -55,11 +55,12 @@ from esgen.runtime.errors import (
 )
 from esgen.runtime.meta import CommandMeta, EventMeta
 from esgen.runtime.records import Record, RecordCodec, bind
-from esgen.runtime.serde import AvroCodec, AvroSchema, parse_schema, self_contained
+from esgen.runtime.serde import AvroCodec, AvroSchema, self_contained
 from esgen.runtime.upcasts import (
     Reading,
     Upcast,
     index_upcasts,
+    resolved_reading,
     schema_fingerprint,
     upcast_reading,
 )
@@ -232,6 +233,9 @@ class EntityDescriptor(Generic[S, E]):
     _by_name: dict[str, RecordType[Any]] = field(init=False, repr=False)
     _by_old_name: dict[str, RecordType[Any]] = field(init=False, repr=False)
     _upcasts: dict[str, Upcast] = field(init=False, repr=False)
+    # (full name, id(writer schema)) -> (the writer schema, kept so its id is not reused; its
+    # reading): what ``decode_events`` planned, once per writer schema
+    _readings: dict[tuple[str, int], tuple[AvroSchema, Reading]] = field(init=False, repr=False)
     _commands_by_class: dict[type, RecordType[Any]] = field(init=False, repr=False)
     _commands_by_name: dict[str, RecordType[Any]] = field(init=False, repr=False)
 
@@ -247,6 +251,7 @@ class EntityDescriptor(Generic[S, E]):
                 old_names[alias if "." in alias else f"{space}.{alias}"] = event
         object.__setattr__(self, "_by_old_name", old_names)
         object.__setattr__(self, "_upcasts", index_upcasts(self.upcasts))
+        object.__setattr__(self, "_readings", {})
         object.__setattr__(self, "_commands_by_class", {c.cls: c for c in self.commands})
         commands_by_name = {c.full_name: c for c in self.commands}
         commands_by_name.update({c.name: c for c in self.commands})
@@ -441,8 +446,14 @@ class EntityDescriptor(Generic[S, E]):
             if found is not None:
                 if writer == found.schema:  # today's schema wrote it: nothing to resolve
                     return Reading(found.parsed, None, found.build, False, found.full_name)
-                return Reading(
-                    parse_schema(writer), found.parsed, found.resolve, False, found.full_name
+                return resolved_reading(
+                    writer,
+                    found.schema,
+                    found.parsed,
+                    found.resolve,
+                    False,
+                    found.full_name,
+                    build=found.build,
                 )
         raise DecodeError(
             f"{expected or full_name} (writer schema {writer.get('name')}) is not an "
@@ -451,8 +462,15 @@ class EntityDescriptor(Generic[S, E]):
 
     def decode_events(self, full_name: str, data: bytes, writer: AvroSchema) -> list[E]:
         """Today's events for one event body of type ``full_name`` written with ``writer``
-        (zero or more when an upcast reads it): what ``esgen check`` replays."""
-        reading = self.reading(full_name, writer)
+        (zero or more when an upcast reads it): what ``esgen check`` replays. Planned once
+        per writer schema (the same dict), as the Kafka path plans once per schema id."""
+        planned = self._readings.get((full_name, id(writer)))
+        if planned is None or planned[0] is not writer:
+            planned = self._readings[full_name, id(writer)] = (
+                writer,
+                self.reading(full_name, writer),
+            )
+        reading = planned[1]
         try:
             datum = _read(BytesIO(data), reading.writer, reading.reader)
         except Exception as exc:  # fastavro raises EOFError, ValueError...

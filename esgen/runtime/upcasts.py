@@ -16,6 +16,10 @@ writer schema only, so the Kafka path computes it once per schema id.
   (its full name, or an old name today's event lists in ``renamed_from``, which the schema
   carries as Avro ``aliases``).
 
+Resolution itself is planned once per writer schema where that is exact
+(:mod:`esgen.runtime.resolution`): fastavro reads with the writer schema alone and the plan
+maps the result, instead of fastavro's generic resolution per record.
+
 An upcast that raises is a ``DecodeError`` naming the old version and the upcast, so the
 record is reported like any other undecodable one.
 """
@@ -30,6 +34,7 @@ from typing import Any
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from esgen.runtime.errors import DecodeError
+from esgen.runtime.resolution import is_identity, resolution_plan
 from esgen.runtime.serde import AvroSchema, parse_schema
 
 UpcastFunction = Callable[[dict[str, Any]], Sequence[Any]]
@@ -114,8 +119,39 @@ def index_upcasts(upcasts: Sequence[Upcast]) -> dict[str, Upcast]:
     return found
 
 
+def resolved_reading(
+    writer: AvroSchema,
+    reader: AvroSchema,
+    parsed_reader: Any,
+    resolve: Callable[[dict[str, Any]], Any],
+    many: bool,
+    event: str,
+    upcast: Upcast | None = None,
+    build: Callable[[dict[str, Any]], Any] | None = None,
+) -> Reading:
+    """The reading of ``writer`` resolved into ``reader``: fastavro's fast writer-only read
+    then the resolution planned once (:mod:`esgen.runtime.resolution`), or fastavro's own
+    resolution where no plan is known to be exact. ``resolve`` takes what resolution gives
+    (defaults as the schema writes them); ``build``, when given, what fastavro reads (used
+    when the plan fills no default)."""
+    planned = resolution_plan(writer, reader)
+    if planned is None:
+        return Reading(parse_schema(writer), parsed_reader, resolve, many, event, upcast)
+    plan, fills_defaults = planned
+    finish = resolve if fills_defaults or build is None else build
+    if is_identity(plan):
+        return Reading(parse_schema(writer), None, finish, many, event, upcast)
+
+    def mapped(datum: dict[str, Any]) -> Any:
+        return finish(plan(datum))
+
+    return Reading(parse_schema(writer), None, mapped, many, event, upcast)
+
+
 def upcast_reading(upcast: Upcast, writer: AvroSchema, writer_fingerprint: str) -> Reading:
     """The reading of a writer schema that ``upcast`` reads."""
     if writer_fingerprint == upcast.reads[0]:  # the version itself: nothing to resolve
         return Reading(upcast.parsed, None, upcast.convert, True, upcast.label, upcast)
-    return Reading(parse_schema(writer), upcast.parsed, upcast.convert, True, upcast.label, upcast)
+    return resolved_reading(
+        writer, upcast.schema, upcast.parsed, upcast.convert, True, upcast.label, upcast
+    )

@@ -11,6 +11,7 @@ TOTAL_LONG = "    total: {type: long, default: 0}"
 TOTAL_DECIMAL = '    total: {type: decimal(12,2), default: "0"}'
 AMOUNT_LONG = "      amount: long"
 AMOUNT_DECIMAL = "      amount: decimal(10,2)"
+UPCAST = 'upcasts:\n  - from: Added@1\n    into:\n      - Added: {{amount: "{amount}"}}\n'
 
 
 def recorded(project: Callable[..., Project]) -> Project:
@@ -40,9 +41,7 @@ def test_an_upcast_covers_the_change_and_the_replay_proves_it(
     p = recorded(project)
     p.edit(TOTAL_LONG, TOTAL_DECIMAL, AMOUNT_LONG, AMOUNT_DECIMAL)
     with p.yaml.open("a") as f:
-        f.write(
-            'upcasts:\n  - from: Added@1\n    into:\n      - Added: {amount: "unscaled(event.amount, 2)"}\n'
-        )
+        f.write(UPCAST.format(amount="unscaled(event.amount, 2)"))
     p.generate()
     result = p.cli("check")
     assert result.exit_code == 0, result.output
@@ -61,9 +60,7 @@ def test_an_upcast_that_breaks_the_history_fails_the_replay(
     p = recorded(project)
     p.edit(TOTAL_LONG, TOTAL_DECIMAL, AMOUNT_LONG, AMOUNT_DECIMAL)
     with p.yaml.open("a") as f:
-        f.write(
-            'upcasts:\n  - from: Added@1\n    into:\n      - Added: {amount: "unscaled(0 - event.amount, 2)"}\n'
-        )
+        f.write(UPCAST.format(amount="unscaled(0 - event.amount, 2)"))
     p.generate()
     result = p.cli("check")
     assert result.exit_code == 1, result.output
