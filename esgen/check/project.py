@@ -125,7 +125,7 @@ def check(request: CheckRequest) -> CheckResult:
             "folder): schema and semantic rules were skipped; run `esgen lock` to start one"
         )
     else:
-        baseline = read_history(request.history, project, plans, request.strategy)
+        baseline = read_history(request.history, project, plans, request.strategy, request.lock)
     accepts = _accepts(request.accept_file)
     extra: list[Finding] = []
     replayed = 0
@@ -205,11 +205,12 @@ def read_history(
     project: Project,
     plans: Sequence[SubjectPlan],
     strategy: SubjectStrategy | str,
+    lock: Path | None = None,
 ) -> Baseline:
     if isinstance(history, GitHistory):
         from esgen.check.gitref import read_git
 
-        return read_git(history.ref, history.output, history.definitions)
+        return read_git(history.ref, history.output, history.definitions, lock=lock)
     if isinstance(history, RegistryHistory):
         from esgen.registry import connect
         from esgen.registry.history import read_registry

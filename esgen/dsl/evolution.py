@@ -349,12 +349,19 @@ def evolution_errors(project: model.Project) -> list[DefinitionError]:
     for entity in project.entities:
         today = {schema_fingerprint(builder.named(e.record)): e.name for e in entity.events}
         for upcast in entity.upcasts:
-            name = today.get(schema_fingerprint(upcast.source.schema))
-            if name is not None:
-                label = f"{upcast.source.full_name.rpartition('.')[2]}@{upcast.source.number}"
+            label = f"{upcast.source.full_name.rpartition('.')[2]}@{upcast.source.number}"
+            for version in upcast.reads:  # its own version, and those chained to it
+                name = today.get(schema_fingerprint(version.schema))
+                if name is None:
+                    continue
+                which = (
+                    "that version"
+                    if version is upcast.source
+                    else f"version {version.number}, which it reads through resolution,"
+                )
                 errors.append(
                     DefinitionError(
-                        f"the upcast of {label}: that version is today's schema of {name}, so "
+                        f"the upcast of {label}: {which} is today's schema of {name}, so "
                         "the upcast would also read every event written today",
                         upcast.location,
                         f"change {name} first (the change the upcast is for), or remove "

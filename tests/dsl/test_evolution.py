@@ -151,3 +151,24 @@ def test_event_declarations_are_checked(
 ) -> None:
     assert edit[0] in TODAY
     assert message in _errors(tmp_path, TODAY.replace(*edit))
+
+
+def test_an_upcast_that_would_read_todays_schema_through_a_chain_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Today's PriceSet went back to version 1's shape: version 1 resolves into version 2,
+    so the upcast of version 2 would read every PriceSet written today."""
+    head = TODAY[: TODAY.index("upcasts:")]
+    text = head.replace(
+        "      price: decimal(12,2)\n      currency: {type: string, default: EUR}\n"
+        "    fold:\n      - set: {price: event.price, currency: event.currency}",
+        "      price_cents: long\n    fold:\n"
+        "      - set: {price: 'unscaled(event.price_cents, 2)'}",
+    )
+    assert text != head
+    text += (
+        "upcasts:\n  - from: PriceSet@2\n    into:\n"
+        "      - PriceSet: {price_cents: event.price_cents}\n"
+    )
+    message = _errors(tmp_path, text)
+    assert "version 1, which it reads through resolution, is today's schema of PriceSet" in message
