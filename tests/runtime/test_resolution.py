@@ -157,3 +157,56 @@ def test_what_is_not_known_to_be_exact_is_left_to_fastavro(
     writer: dict[str, Any], reader: dict[str, Any]
 ) -> None:
     assert resolution_plan(json.loads(json.dumps(writer)), reader) is None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, NaN equal to NaN (random floats)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (a != a and b != b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def test_random_histories_resolve_exactly_as_fastavro_does() -> None:
+    """Random schema histories (tests/compat/random_schemas.py: every change people make)
+    and random values: where fastavro resolves a writer into a reader, the plan (when there
+    is one) gives the same datum."""
+    from fastavro.utils import generate_many
+
+    from tests.compat.random_schemas import random_cases
+
+    planned = compared = 0
+    for case in random_cases(300, seed=11):
+        writer, reader = case["previous"][-1], case["new"]
+        if not (isinstance(writer, dict) and isinstance(reader, dict)):
+            continue
+        if writer.get("type") != "record" or reader.get("type") != "record":
+            continue
+        try:
+            parsed_writer, parsed_reader = parse_schema(writer), parse_schema(reader)
+        except Exception:  # an invalid schema on purpose
+            continue
+        plan = resolution_plan(writer, reader)
+        if plan is None:
+            continue
+        try:
+            data = list(generate_many(parsed_writer, 5))
+        except RecursionError:  # fastavro's generator on a recursive type
+            continue
+        planned += 1
+        for datum in data:
+            body = _write(writer, datum)
+            try:
+                resolved = fastavro.schemaless_reader(
+                    io.BytesIO(body), parsed_writer, parsed_reader
+                )
+            except Exception:  # fastavro refuses this pair (or this value): nothing to match
+                break
+            read = fastavro.schemaless_reader(io.BytesIO(body), parsed_writer, None)
+            got = read if is_identity(plan[0]) else plan[0](read)
+            assert _same(got, resolved), case["name"]
+            compared += 1
+    assert planned >= 50 and compared >= 200, (planned, compared)
