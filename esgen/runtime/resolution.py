@@ -33,16 +33,49 @@ class _Unplanned(Exception):
 
 
 def resolution_plan(writer: AvroSchema, reader: AvroSchema) -> tuple[Convert, bool] | None:
-    """``(datum read with writer -> datum fastavro's resolution gives, whether it fills
-    defaults)``, or None. Without defaults, the result holds only values as fastavro reads
-    them (a generated class's trusted ``build`` takes it); defaults are as the schema
-    writes them (its ``resolve`` converts them)."""
+    """``(datum read with writer -> datum fastavro's resolution gives, whether it fills a
+    default that fastavro reads otherwise)``, or None. When it fills none, the result holds
+    only values as fastavro reads them (a generated class's trusted ``build`` takes it);
+    else some defaults are as the schema writes them (its ``resolve`` converts them)."""
     planner = _Planner(writer, reader)
     try:
         convert = planner.node(writer, reader, None, None)
     except (_Unplanned, KeyError, TypeError, AttributeError):
         return None
     return convert, planner.defaults
+
+
+def _as_read(node: Any, value: Any, space: str | None, table: dict[str, Any]) -> bool:
+    """Whether a default as the schema writes it is already what fastavro reads for the
+    type: null, booleans, whole numbers, doubles, plain strings, enum symbols. (A ``float``
+    is read rounded to 32 bits; bytes, decimals, logical types and records are read as other
+    values; a list or map default would be one object shared by every record.)"""
+    if isinstance(node, list):
+        return value is None and bool(node) and node[0] == "null"
+    if isinstance(node, str) and node not in _PRIMITIVES:
+        full = node if "." in node or not space else f"{space}.{node}"
+        named = table.get(full) or table.get(node)
+        return named is not None and named["type"] == "enum" and isinstance(value, str)
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if node.get("logicalType") is not None:
+            return False
+        if kind == "enum":
+            return isinstance(value, str)
+        if isinstance(kind, str) and kind in _PRIMITIVES:
+            node = kind
+        else:
+            return False
+    plain = {
+        "null": lambda v: v is None,
+        "boolean": lambda v: type(v) is bool,
+        "int": lambda v: type(v) is int,
+        "long": lambda v: type(v) is int,
+        "double": lambda v: type(v) is float,
+        "string": lambda v: type(v) is str,
+    }
+    check = plain.get(node)
+    return check is not None and bool(check(value))
 
 
 def _named(schema: Any, space: str | None, found: dict[str, dict[str, Any]]) -> None:
@@ -74,7 +107,7 @@ class _Planner:
         _named(writer, None, self.writers)
         _named(reader, None, self.readers)
         self.visiting: set[str] = set()
-        self.defaults = False  # whether some reader field takes its default
+        self.defaults = False  # whether a default is filled in a form fastavro reads otherwise
 
     def _deref(self, node: Any, space: str | None, table: dict[str, Any]) -> Any:
         """A named type (by name, or defined here) -> its entry in ``table`` (which knows its
@@ -177,7 +210,8 @@ class _Planner:
                     if "default" not in f:
                         raise _Unplanned  # fastavro raises its own error
                     defaults.append((f["name"], f["default"]))
-                    self.defaults = True
+                    if not _as_read(f["type"], f["default"], rspace, self.readers):
+                        self.defaults = True
                     continue
                 used.add(source)
                 convert = self.node(wfields[source]["type"], f["type"], wspace, rspace)
