@@ -33,6 +33,10 @@ RETIRED_EVENT_EMITTED = Rule(
     "a command emits a retired event",
     "Emit today's event instead, or remove `deprecated: true` if the event is not retired.",
 )
+_UPCAST_REASON = "old versions are upcast"
+UPCAST_COVERED = f"covered: {_UPCAST_REASON}"
+"""How an accepted finding that an upcast covers begins (``esgen register`` relaxes the
+registry's level of its subject)."""
 _UPCAST_FIX = (
     " Or, if old events must be read differently, declare an upcast of their version: "
     "`upcasts: [{from: EventName@N, into: [...]}]` (docs/evolution.md)."
@@ -82,7 +86,7 @@ class Evolution:
             and finding.direction != "FORWARD"  # old readers of new events gain nothing
             and name in self.upcasts
         ):
-            return f"old versions are upcast (declared at {self.upcasts[name]})"
+            return f"{_UPCAST_REASON} (declared at {self.upcasts[name]})"
         return None
 
 

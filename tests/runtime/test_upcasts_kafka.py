@@ -75,8 +75,8 @@ def old_history(
         producer.produce(entity.topic, _value(schema_id, schema, datum), b"i-1")
     assert producer.flush(30) == 0
     # The registry checks compatibility itself: a change only an upcast reads (long cents
-    # -> decimal) is refused at BACKWARD, so that subject's level is relaxed, as a team
-    # does for it (docs/evolution.md).
+    # -> decimal) is refused at BACKWARD, so that subject's level is NONE, as `esgen
+    # register` sets it (docs/evolution.md).
     schema_registry_client.set_compatibility(f"{entity.topic}-test.evo.PriceSet", "NONE")
     store.append("i-1", [shelf.PriceSet(price=D("9.99"), currency="USD")])
     return entity
