@@ -190,3 +190,30 @@ def test_tail_prints_upcast_events(
         "Labelled",
         "PriceSet",
     ]
+
+
+def test_the_command_processor_restores_through_the_upcasts(
+    old_history: EntityDescriptor[Any, Any], kafka_bootstrap: str, registry_url: str
+) -> None:
+    """The processor's restore reads the partition through the same decode: the owner's
+    first name exists only in the upcast of OwnerNamed v1, and the version counts the
+    record read as no event."""
+    from esgen.runtime import CommandClient, CommandRejected
+    from tests.runtime.processing import delete_topics, running, topics_of
+
+    try:
+        with (
+            running(old_history, kafka_bootstrap, registry_url),
+            CommandClient(
+                old_history, kafka_bootstrap, registry_url, auto_register=True
+            ) as client,
+        ):
+            result = client.send("i-1", shelf.Discount(off=D("1.00")))
+            assert (result.version, result.events) == (
+                7,
+                [shelf.PriceSet(price=D("8.99"), currency="USD")],
+            )
+            with pytest.raises(CommandRejected, match="the item has no owner"):
+                client.send("i-2", shelf.Discount(off=D("1.00")))
+    finally:
+        delete_topics(kafka_bootstrap, topics_of(old_history.topic))

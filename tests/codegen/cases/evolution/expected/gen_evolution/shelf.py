@@ -12,7 +12,15 @@ import decimal
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
-from esgen.runtime import EntityDescriptor, EventMeta, Record, Upcast, resolve_function
+from esgen.runtime import (
+    CommandMeta,
+    CommandRejected,
+    EntityDescriptor,
+    EventMeta,
+    Record,
+    Upcast,
+    resolve_function,
+)
 
 __all__ = [
     "AVRO_SCHEMAS",
@@ -20,6 +28,8 @@ __all__ = [
     "ENTITY",
     "UPCAST_SCHEMAS",
     "Cleared",
+    "Discount",
+    "ItemCommand",
     "ItemEvent",
     "ItemState",
     "Labelled",
@@ -27,6 +37,7 @@ __all__ = [
     "PriceSet",
     "Remarked",
     "check_invariants",
+    "decide",
     "fold",
     "initial_state",
     "replay",
@@ -74,6 +85,14 @@ class ItemState(Record):
     last_name: str = ""
     notes: int = 0
     tags: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Discount(Record):
+    off: decimal.Decimal
+
+
+ItemCommand: TypeAlias = Discount
 
 
 def initial_state(entity_id: str) -> ItemState:
@@ -129,6 +148,27 @@ def replay(entity_id: str, events: Iterable[ItemEvent]) -> ItemState:
 
 def check_invariants(state: ItemState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Item."""
+
+
+def _decide_discount(
+    state: ItemState, command: Discount, meta: CommandMeta | None
+) -> list[ItemEvent]:
+    if state.first_name == "":
+        raise CommandRejected("the item has no owner")
+    if not (state.price >= command.off):
+        raise CommandRejected("state.price >= command.off")
+    return [PriceSet(price=state.price - command.off, currency=state.currency)]
+
+
+def decide(
+    state: ItemState, command: ItemCommand, meta: CommandMeta | None = None
+) -> list[ItemEvent]:
+    """The events ``command`` causes in ``state`` (the entity before it), in order.
+
+    Raises ``CommandRejected`` with the reason when a precondition fails or the events
+    would break an invariant of the entity.
+    """
+    return ENTITY.decide(state, command, meta)
 
 
 def _upcast_price_set_v2(event: dict[str, Any]) -> list[ItemEvent]:
@@ -213,6 +253,22 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
         "namespace": "test.evo",
         "fields": [{"name": "label", "type": "string"}],
     },
+    "test.evo.Discount": {
+        "type": "record",
+        "name": "Discount",
+        "namespace": "test.evo",
+        "fields": [
+            {
+                "name": "off",
+                "type": {
+                    "type": "bytes",
+                    "logicalType": "decimal",
+                    "precision": 12,
+                    "scale": 2,
+                },
+            }
+        ],
+    },
     "test.evo.ItemState": {
         "type": "record",
         "name": "ItemState",
@@ -281,6 +337,9 @@ ENTITY: Final = EntityDescriptor[ItemState, ItemEvent].define(
         Remarked: _fold_remarked,
         Cleared: _fold_cleared,
         Labelled: _fold_labelled,
+    },
+    commands={
+        Discount: _decide_discount,
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
