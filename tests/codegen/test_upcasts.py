@@ -96,6 +96,9 @@ def test_a_retired_event_is_folded_but_never_appended() -> None:
     with pytest.raises(EsgenError, match=r"Cleared is retired \(deprecated: true"):
         store.append("i-1", [shelf.Cleared()])
     assert store.version("i-1") == 1
+    with pytest.raises(EsgenError, match=r"Cleared is retired"):
+        store.execute("i-1", shelf.Clear())  # a command's events: the same append check
+    assert store.version("i-1") == 1
 
 
 def _fingerprint(tmp_path: Path, amount: str) -> str:

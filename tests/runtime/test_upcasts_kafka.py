@@ -198,7 +198,7 @@ def test_the_command_processor_restores_through_the_upcasts(
     """The processor's restore reads the partition through the same decode: the owner's
     first name exists only in the upcast of OwnerNamed v1, and the version counts the
     record read as no event."""
-    from esgen.runtime import CommandClient, CommandRejected
+    from esgen.runtime import CommandClient, CommandFailed, CommandRejected
     from tests.runtime.processing import delete_topics, running, topics_of
 
     try:
@@ -215,5 +215,8 @@ def test_the_command_processor_restores_through_the_upcasts(
             )
             with pytest.raises(CommandRejected, match="the item has no owner"):
                 client.send("i-2", shelf.Discount(off=D("1.00")))
+            # the processor's decide output goes through the shared append check
+            with pytest.raises(CommandFailed, match=r"Cleared is retired \(deprecated: true"):
+                client.send("i-1", shelf.Clear())
     finally:
         delete_topics(kafka_bootstrap, topics_of(old_history.topic))

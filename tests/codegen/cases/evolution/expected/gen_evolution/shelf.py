@@ -27,6 +27,7 @@ __all__ = [
     "AVRO_TYPES",
     "ENTITY",
     "UPCAST_SCHEMAS",
+    "Clear",
     "Cleared",
     "Discount",
     "ItemCommand",
@@ -92,7 +93,12 @@ class Discount(Record):
     off: decimal.Decimal
 
 
-ItemCommand: TypeAlias = Discount
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Clear(Record):
+    """Still emits a retired event (esgen check reports it; the stores refuse it)."""
+
+
+ItemCommand: TypeAlias = Discount | Clear
 
 
 def initial_state(entity_id: str) -> ItemState:
@@ -158,6 +164,12 @@ def _decide_discount(
     if not (state.price >= command.off):
         raise CommandRejected("state.price >= command.off")
     return [PriceSet(price=state.price - command.off, currency=state.currency)]
+
+
+def _decide_clear(
+    state: ItemState, command: Clear, meta: CommandMeta | None
+) -> list[ItemEvent]:
+    return [Cleared()]
 
 
 def decide(
@@ -269,6 +281,16 @@ AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
             }
         ],
     },
+    "test.evo.Clear": {
+        "type": "record",
+        "name": "Clear",
+        "namespace": "test.evo",
+        "doc": (
+            "Still emits a retired event (esgen check reports it; the stores refuse"
+            " it)."
+        ),
+        "fields": [],
+    },
     "test.evo.ItemState": {
         "type": "record",
         "name": "ItemState",
@@ -340,6 +362,7 @@ ENTITY: Final = EntityDescriptor[ItemState, ItemEvent].define(
     },
     commands={
         Discount: _decide_discount,
+        Clear: _decide_clear,
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
