@@ -11,10 +11,12 @@ serializers write it: the zig-zag varint index of the union branch, then the rec
 body. :class:`RegistrySerde` reads the branch index, finds the branch's record schema
 through the union's references and decodes the rest with it.
 
-Decoding always uses the writer schema fetched by id (cached per id, parsed once) and
-today's generated schema as the reader: Avro schema resolution fills defaults, follows
-aliases and promotes types, so every old version of an event decodes into today's class.
-When the writer schema is today's schema there is nothing to resolve and none is done.
+Decoding always uses the writer schema fetched by id (cached per id, parsed once), and
+``EntityDescriptor.reading`` decides once per writer schema how it is read today
+(:mod:`esgen.runtime.upcasts`): by a declared upcast (as zero or more of today's events),
+or by Avro schema resolution into today's class (defaults, aliases, promotions; planned
+once, :mod:`esgen.runtime.resolution`), so every old version of an event decodes. When the
+writer schema is today's schema there is nothing to resolve and none is done.
 An id the registry does not know is a ``DecodeError``; a registry that cannot be reached
 or fails is a ``RegistryError`` (the record may be fine).
 
