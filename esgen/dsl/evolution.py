@@ -348,8 +348,21 @@ def evolution_errors(project: model.Project) -> list[DefinitionError]:
     builder = SchemaBuilder(types)
     for entity in project.entities:
         today = {schema_fingerprint(builder.named(e.record)): e.name for e in entity.events}
+        reader_of: dict[str, str] = {}  # writer-schema fingerprint -> the upcast reading it
         for upcast in entity.upcasts:
             label = f"{upcast.source.full_name.rpartition('.')[2]}@{upcast.source.number}"
+            fingerprint = schema_fingerprint(upcast.source.schema)
+            if fingerprint in reader_of:  # a version that came back: the same bytes
+                errors.append(
+                    DefinitionError(
+                        f"the upcast of {label}: that version writes exactly what "
+                        f"{reader_of[fingerprint]} writes, so a reader cannot tell which "
+                        "upcast applies",
+                        upcast.location,
+                        "keep one upcast for both versions",
+                    )
+                )
+            reader_of.setdefault(fingerprint, label)
             for version in upcast.reads:  # its own version, and those chained to it
                 name = today.get(schema_fingerprint(version.schema))
                 if name is None:

@@ -172,3 +172,26 @@ def test_an_upcast_that_would_read_todays_schema_through_a_chain_is_refused(
     )
     message = _errors(tmp_path, text)
     assert "version 1, which it reads through resolution, is today's schema of PriceSet" in message
+
+
+def test_two_upcasts_of_versions_that_write_the_same_bytes_are_refused(tmp_path: Path) -> None:
+    """PriceSet went back to version 1's shape in a version 3: a reader cannot tell them
+    apart (it knows a writer schema by its fingerprint), so one upcast must read both."""
+    import json
+    import shutil
+
+    lock = tmp_path / "schemas.lock"
+    shutil.copytree(LOCK, lock)
+    subject = "test.evo.item-test.evo.PriceSet"
+    shutil.copy(lock / subject / "v1.avsc", lock / subject / "v3.avsc")
+    index = json.loads((lock / "index.json").read_text())
+    index["subjects"][subject]["versions"].append("v3.avsc")
+    (lock / "index.json").write_text(json.dumps(index))
+    definitions = tmp_path / "schemas"
+    definitions.mkdir()
+    upcast = "\n    into:\n      - PriceSet: {price: 'unscaled(event.price_cents, 2)'}\n"
+    text = _with_upcast(f"  - from: PriceSet@1{upcast}  - from: PriceSet@3{upcast}")
+    message = _errors(definitions, text, lock)
+    assert "the upcast of PriceSet@3: that version writes exactly what PriceSet@1 writes" in (
+        message
+    )
