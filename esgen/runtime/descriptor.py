@@ -434,7 +434,13 @@ class EntityDescriptor(Generic[S, E]):
 
         ``DecodeError`` when no event of the entity reads it."""
         if self._upcasts:
-            writer_fingerprint = schema_fingerprint(writer)
+            try:
+                writer_fingerprint = schema_fingerprint(writer)
+            except Exception as exc:  # fastavro on a schema it cannot put in canonical form
+                raise DecodeError(
+                    f"the writer schema of {expected or full_name} has no canonical form "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
             upcast = self._upcasts.get(writer_fingerprint)
             if upcast is not None:
                 return upcast_reading(upcast, writer, writer_fingerprint)
