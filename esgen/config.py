@@ -35,6 +35,11 @@ class Config:
     source: Path | None  # the file the settings came from
     extra: dict[str, Any]  # keys other commands read (registry, lock, ...)
 
+    @property
+    def lock(self) -> Path:
+        """The lock folder (``esgen lock``): ``lock``, else ``schemas.lock``."""
+        return self.root / str(self.extra.get("lock", "schemas.lock"))
+
 
 def load_config(start: Path | None = None) -> Config:
     """Find the configuration from ``start`` (default: the working directory) upwards."""

@@ -248,6 +248,7 @@ class RecordDef:
     doc: str | None
     fields: tuple[Field, ...]
     location: Location
+    aliases: tuple[str, ...] = ()  # full names it had before (an event's renamed_from)
 
     @property
     def full_name(self) -> str:
@@ -295,7 +296,20 @@ NamedType: TypeAlias = RecordDef | EnumDef | FixedDef
 
 BinaryOp = Literal["+", "-", "*", "/", "//", "%"]
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in"]
-FunctionName = Literal["len", "min", "max", "abs", "coalesce", "lower", "upper"]
+FunctionName = Literal[
+    "len",
+    "min",
+    "max",
+    "abs",
+    "coalesce",
+    "lower",
+    "upper",
+    "unscaled",
+    "before",
+    "after",
+    "to_long",
+    "to_string",
+]
 
 
 @dataclass(frozen=True)
@@ -524,10 +538,20 @@ class CommandDef:
 
 @dataclass(frozen=True)
 class EventDef:
-    """An event type: its record (``namespace.EventName``) and its fold steps."""
+    """An event type: its record (``namespace.EventName``) and its fold steps.
+
+    ``renamed_from``: the full names it had before (its old events keep reading as it);
+    ``deprecated``: retired, still read and folded but never appended again.
+    """
 
     record: RecordDef
     fold: tuple[FoldStep, ...]
+    deprecated: bool = False
+
+    @property
+    def renamed_from(self) -> tuple[str, ...]:
+        """Its record's aliases: the Avro schema carries them."""
+        return self.record.aliases
 
     @property
     def name(self) -> str:
@@ -536,6 +560,38 @@ class EventDef:
     @property
     def full_name(self) -> str:
         return self.record.full_name
+
+
+@dataclass(frozen=True)
+class OldVersion:
+    """One locked version of an event type: what events written with it look like.
+
+    ``schema`` is the version's self-contained Avro schema as the lock holds it, ``label``
+    where it comes from (``schemas.lock/<subject>/v2.avsc``).
+    """
+
+    full_name: str
+    number: int
+    schema: dict[str, object]
+    label: str
+
+
+@dataclass(frozen=True)
+class Upcast:
+    """How the events written with an old version are read today: as zero or more of
+    today's events (``outputs``, each with its ``when``), or by ``function``
+    (``package.module:function``, called with the old event's dict).
+
+    ``reads`` are the versions it reads: its own first, then older versions of the same
+    type that have no upcast of their own and resolve into it (Avro resolution first, then
+    this upcast: a chain across versions).
+    """
+
+    source: OldVersion
+    outputs: tuple[Emission, ...]
+    function: str | None
+    reads: tuple[OldVersion, ...]
+    location: Location
 
 
 @dataclass(frozen=True)
@@ -554,6 +610,7 @@ class Entity:
     invariants: tuple[Expression, ...]
     location: Location
     commands: tuple[CommandDef, ...] = ()  # in file order
+    upcasts: tuple[Upcast, ...] = ()  # in file order
 
     @property
     def full_name(self) -> str:

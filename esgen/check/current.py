@@ -94,9 +94,11 @@ class _MemoryFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def hatch_modules(project: Project) -> set[str]:
-    """The modules that the definitions' escape hatches (``call:``, ``decide:``) name."""
+    """The modules that the definitions' escape hatches (``call:``, ``decide:``, an
+    upcast's ``call:``) name."""
     specs = [s.function for e in project.entities for ev in e.events for s in ev.fold]
     specs += [c.decide for e in project.entities for c in e.commands]
+    specs += [u.function for e in project.entities for u in e.upcasts]
     return {spec.partition(":")[0] for spec in specs if spec}
 
 
@@ -116,6 +118,9 @@ def current_code(
             descriptor: EntityDescriptor[Any, Any] = module.ENTITY
             entities[entity.full_name] = descriptor
             events.update({e.full_name: descriptor for e in descriptor.events})
+            # Old names it reads: renamed event types and the sources of upcasts.
+            events.update(dict.fromkeys(descriptor.old_names, descriptor))
+            events.update({u.source: descriptor for u in descriptor.upcasts})
         yield CurrentCode(entities, events)
 
 

@@ -63,8 +63,16 @@ def _relative_to_top(path: Path, top: Path) -> str:
         raise ConfigError(f"{path} is not inside the git repository {top}") from None
 
 
-def read_git(ref: str, output: Path, definitions: Path, cwd: Path | None = None) -> Baseline:
-    """The schemas generated at ``ref`` (one version each) and the entities defined there."""
+def read_git(
+    ref: str,
+    output: Path,
+    definitions: Path,
+    cwd: Path | None = None,
+    lock: Path | None = None,
+) -> Baseline:
+    """The schemas generated at ``ref`` (one version each) and the entities defined there
+    (their upcasts read against the lock folder ``lock``: append-only, so today's holds
+    every old version the ref's upcasts name)."""
     cwd = cwd or Path.cwd()
     top = _top(cwd)
     commit = _commit(ref, top)
@@ -83,18 +91,18 @@ def read_git(ref: str, output: Path, definitions: Path, cwd: Path | None = None)
     defs_rel = _relative_to_top(definitions, top)
     if _git(["ls-tree", commit, "--", defs_rel], top).strip():
         archive = _git(["archive", "--format=tar", commit, "--", defs_rel], top)
-        _load_entities(archive, defs_rel, baseline)
+        _load_entities(archive, defs_rel, baseline, lock)
     return baseline
 
 
-def _load_entities(archive: bytes, defs_rel: str, baseline: Baseline) -> None:
-    from esgen.dsl import load_project
+def _load_entities(archive: bytes, defs_rel: str, baseline: Baseline, lock: Path | None) -> None:
+    from esgen.check.lock import load_definitions
 
     with tempfile.TemporaryDirectory(prefix="esgen-ref-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         try:
-            project = load_project(Path(tmp) / defs_rel)
+            project = load_definitions(Path(tmp) / defs_rel, lock)
         except DefinitionErrors as exc:
             # Old definitions that no longer load: compare the schemas only, and say so.
             baseline.notes.append(

@@ -28,7 +28,7 @@ from typing import Any
 
 from esgen.check.baseline import Baseline, EntityInfo, Version, entity_info
 from esgen.errors import ConfigError, SourceError, quote
-from esgen.model import Project
+from esgen.model import OldVersion, Project
 from esgen.registry.plan import SubjectPlan
 from esgen.sources import read_json
 
@@ -178,3 +178,34 @@ def write_lock(
             json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
     return changes
+
+
+def old_versions(folder: Path) -> dict[str, list[OldVersion]]:
+    """Every locked version of every record, by full name, oldest first: the old shapes
+    upcasts are checked against (``esgen.dsl.load_project``'s ``history``). A record locked
+    under several subjects keeps the versions of the first subject by name."""
+    index = _read_index(folder)
+    found: dict[str, list[OldVersion]] = {}
+    for subject, entry in sorted(index["subjects"].items()):
+        record = entry["record"]
+        if record in found:
+            continue
+        found[record] = [
+            OldVersion(
+                record,
+                int(file.removeprefix("v").removesuffix(".avsc")),
+                _read(folder / subject / file, "a locked schema"),
+                f"{folder.name}/{subject}/{file}",  # the same wherever the lock is
+            )
+            for file in entry["versions"]
+        ]
+    return found
+
+
+def load_definitions(definitions: Path, lock: Path | None) -> Project:
+    """The definitions, their upcasts checked against the old schemas of the lock folder
+    ``lock`` (when it exists; a file that declares an upcast needs it)."""
+    from esgen.dsl import load_project
+
+    history = old_versions(lock) if lock is not None and lock.is_dir() else None
+    return load_project(definitions, history, str(lock) if lock is not None else "the lock")

@@ -25,9 +25,14 @@ from typing import Any
 
 from esgen.check.accept import Acceptance, apply_accepts, load_accepts
 from esgen.check.baseline import Baseline
-from esgen.check.evolution import apply_evolution, declared
+from esgen.check.evolution import (
+    RETIRED_EVENT_EMITTED,
+    apply_evolution,
+    declared,
+    retired_findings,
+)
 from esgen.check.findings import CheckResult, Finding, merge
-from esgen.check.lock import LockChange, read_lock, write_lock
+from esgen.check.lock import LockChange, load_definitions, read_lock, write_lock
 from esgen.check.recording import Recorded
 from esgen.check.schemas import schema_findings
 from esgen.check.semantic import (
@@ -87,12 +92,13 @@ class CheckRequest:
     accept_file: Path | None = None
     output: Path | None = None
     dialect: Dialect | str = STRICT
+    lock: Path | None = None  # the lock folder upcasts are checked against
 
 
 def known_rule_ids() -> list[str]:
     from esgen.check.replay import REPLAY_RULES
 
-    return [r.id for r in (*ALL_RULES, *SEMANTIC_RULES, *REPLAY_RULES)]
+    return [r.id for r in (*ALL_RULES, *SEMANTIC_RULES, RETIRED_EVENT_EMITTED, *REPLAY_RULES)]
 
 
 def generated_schemas(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -109,7 +115,7 @@ def generated_schemas(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
 
 def check(request: CheckRequest) -> CheckResult:
     """Every problem of today's definitions against the request's history and recordings."""
-    project, files = render(request.definitions, request.package)
+    project, files = render(request.definitions, request.package, request.lock)
     plans = subjects(project, request.strategy)
     notes: list[str] = []
     if request.history is None:
@@ -119,7 +125,7 @@ def check(request: CheckRequest) -> CheckResult:
             "folder): schema and semantic rules were skipped; run `esgen lock` to start one"
         )
     else:
-        baseline = read_history(request.history, project, plans, request.strategy)
+        baseline = read_history(request.history, project, plans, request.strategy, request.lock)
     accepts = _accepts(request.accept_file)
     extra: list[Finding] = []
     replayed = 0
@@ -183,6 +189,7 @@ def rules_against(
         if f.rule != ENUM_SYMBOL_REMOVED_FROM_HISTORY.id
         or not any(f"`{f.schema}`" in m for m in reported_enums)
     ]
+    semantic += retired_findings(project)
     findings = apply_evolution(list(merge(by_schema, semantic, extra)), declared(project))
     findings, unused = apply_accepts(findings, accepts)
     return CheckResult(
@@ -198,11 +205,12 @@ def read_history(
     project: Project,
     plans: Sequence[SubjectPlan],
     strategy: SubjectStrategy | str,
+    lock: Path | None = None,
 ) -> Baseline:
     if isinstance(history, GitHistory):
         from esgen.check.gitref import read_git
 
-        return read_git(history.ref, history.output, history.definitions)
+        return read_git(history.ref, history.output, history.definitions, lock=lock)
     if isinstance(history, RegistryHistory):
         from esgen.registry import connect
         from esgen.registry.history import read_registry
@@ -211,12 +219,14 @@ def read_history(
     return read_lock(history.folder)
 
 
-def render(definitions: Path, package: str) -> tuple[Project, dict[str, str]]:
-    """Today's model and its generated files, rendered in memory (nothing is written)."""
+def render(
+    definitions: Path, package: str, lock: Path | None = None
+) -> tuple[Project, dict[str, str]]:
+    """Today's model and its generated files, rendered in memory (nothing is written);
+    upcasts are checked against the old schemas of the lock folder ``lock``."""
     from esgen.codegen import render_project
-    from esgen.dsl import load_project
 
-    project = load_project(definitions)
+    project = load_definitions(definitions, lock)
     return project, render_project(project, package)
 
 
@@ -279,7 +289,7 @@ def lock(
     After appending, the rules run again against the new lock: accept entries that matched
     a problem before and match nothing now acknowledged a change the lock now holds.
     """
-    project, files = render(definitions, package)
+    project, files = render(definitions, package, folder)
     plans = subjects(project, strategy)
     baseline = read_lock(folder) if folder.is_dir() else Baseline(source=f"lock {folder}")
     accepts = _accepts(accept_file)
@@ -308,12 +318,20 @@ def _unmatched(accepts: Sequence[Acceptance], result: CheckResult) -> list[Accep
 # ------------------------------------------------------------------------------- record
 
 
-def record(definitions: Path, package: str, root: Path, samples: Path, fixtures: Path) -> Recorded:
-    """Record the samples file's events into ``fixtures``, built with today's code."""
+def record(
+    definitions: Path,
+    package: str,
+    root: Path,
+    samples: Path,
+    fixtures: Path,
+    lock: Path | None = None,
+) -> Recorded:
+    """Record the samples file's events into ``fixtures``, built with today's code
+    (upcasts checked against the lock folder ``lock``)."""
     from esgen.check.current import current_code
     from esgen.check.recording import load_samples
     from esgen.check.recording import record as append
 
-    project, files = render(definitions, package)
+    project, files = render(definitions, package, lock)
     with current_code(project, package, files, root) as code:
         return append(load_samples(samples), fixtures, code.events, samples)

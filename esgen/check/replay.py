@@ -66,14 +66,15 @@ def read_event(
     """Today's events for one event of type ``full_name`` written with ``writer_schema``.
 
     A list because an old event may stand for zero or more of today's: this is the single
-    place where the replay reads history, and so where declared evolution (renamed event
-    types, retired events, upcasts) applies. Today every event type reads as itself.
+    place where the replay reads history, through the runtime's own decision
+    (``EntityDescriptor.reading``: upcasts by writer schema, renamed event types, Avro
+    resolution), so declared evolution applies exactly as on Kafka.
     Raises :class:`UnknownEventType`, or ``esgen.runtime.DecodeError``.
     """
     descriptor = code.events.get(full_name)
     if descriptor is None:
         raise UnknownEventType(full_name)
-    return [descriptor.decode(full_name, body, writer_schema)]
+    return descriptor.decode_events(full_name, body, writer_schema)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,12 @@ def replay_findings(project: Project, code: CurrentCode, folder: Path) -> Replay
         error = ""
         for index, body in enumerate(recording.bodies):
             try:
-                events.append(read_event(code, recording.event, recording.writer_schema, body))
+                today = read_event(code, recording.event, recording.writer_schema, body)
+                events.append(today)
                 count += 1
+                # what it is read as is recorded too (a renamed or upcast old type)
+                for event in today:
+                    recorded_types.add(code.events[recording.event].event_type(event).full_name)
             except UnknownEventType:
                 findings.append(_gone(recording, streams, entities, folder, lines))
                 events = [None] * len(recording.bodies)
@@ -156,15 +161,20 @@ def _undecodable(
     error: str,
 ) -> Iterator[Finding]:
     descriptor = code.events[recording.event]
-    today = descriptor.event_type(recording.event).schema
+    reader = next(
+        (e for e in descriptor.events if e.full_name == recording.event),
+        None,  # an old name (renamed, or upcast): no one schema of today to explain with
+    )
     where = (
         f"{len(failed)} of {len(recording.bodies)} event(s) recorded in "
         f"{recording.path} (#{', #'.join(map(str, failed))}"
         + (f"; {', '.join(uses)}" if uses else "")
         + ") no longer decode"
     )
-    report = check(today, [recording.writer_schema], "BACKWARD")
-    problems = [p for p in report.problems if p.direction is Direction.BACKWARD]
+    problems = []
+    if reader is not None:
+        report = check(reader.schema, [recording.writer_schema], "BACKWARD")
+        problems = [p for p in report.problems if p.direction is Direction.BACKWARD]
     for problem in problems:
         yield Finding(
             recording.event,

@@ -78,7 +78,9 @@ ENTITY_TOPIC_CHANGED = Rule(
 EVENT_TYPE_REMOVED = Rule(
     "EVENT_TYPE_REMOVED",
     "event type removed",
-    "Keep the event definition (an empty fold is fine); old events of it must still decode.",
+    "Old events of it must still decode: keep the event definition (`deprecated: true` "
+    "retires it: read and folded, never appended), list its old full name in today's "
+    "event's `renamed_from`, or upcast it (`upcasts: [{from: EventName@N, into: [...]}]`).",
 )
 ENTITY_REMOVED = Rule(
     "ENTITY_REMOVED",

@@ -159,6 +159,7 @@ def check(
         fixtures=fixture_dir if replay else None,
         accept_file=_accept_file(accept_file),
         output=out,
+        lock=_config_path(None, "lock", DEFAULT_LOCK),
     )
     with registry_errors(), reported_errors("esgen check"):
         result = checker.check(request)
@@ -268,7 +269,14 @@ def record(
     folder = fixtures or _relative(config.root / DEFAULT_FIXTURES)
     with registry_errors(), reported_errors(str(samples_file)):
         try:
-            done = checker.record(folder_, pkg, config.root, samples_file, folder)
+            done = checker.record(
+                folder_,
+                pkg,
+                config.root,
+                samples_file,
+                folder,
+                _config_path(None, "lock", DEFAULT_LOCK),
+            )
         except checker.SamplesError as exc:  # the user's file to fix, at its line
             click.echo(f"esgen record: {exc}", err=True)
             raise Abort(1) from None

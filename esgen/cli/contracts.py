@@ -45,7 +45,8 @@ def contracts(
 ) -> None:
     """Write the AsyncAPI 3.0 document and a Mermaid diagram per entity."""
     from esgen import contracts as documents
-    from esgen.dsl import load_project
+    from esgen.check.lock import load_definitions
+    from esgen.cli.generate import lock_folder
 
     folder, _, _ = _paths(definitions, None, None)
     config = _config()
@@ -53,7 +54,7 @@ def contracts(
     strategy = _strategy(subject_strategy)
     name, version = _project_metadata(config)
     with reported_errors(str(folder)):
-        project = load_project(folder)
+        project = load_definitions(folder, lock_folder())
         try:
             files = documents.render(
                 project,

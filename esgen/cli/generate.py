@@ -27,6 +27,14 @@ def _paths(
     )
 
 
+def lock_folder() -> Path:
+    """The lock folder whose old schemas upcasts are checked against ([tool.esgen] lock)."""
+    try:
+        return _relative(load_config().lock)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _relative(path: Path) -> Path:
     """``path`` relative to the working directory when inside it (shorter messages)."""
     try:
@@ -46,11 +54,11 @@ definitions_option = click.option(
 @definitions_option
 def validate(definitions: Path | None) -> None:
     """Check the definitions and report every error."""
-    from esgen.dsl import load_project
+    from esgen.check.lock import load_definitions
 
     folder, _, _ = _paths(definitions, None, None)
     with reported_errors(str(folder)):
-        project = load_project(folder)
+        project = load_definitions(folder, lock_folder())
     click.echo(f"{len(project.entities)} entities OK in {folder}")
 
 
@@ -67,13 +75,13 @@ def generate(
     definitions: Path | None, output: Path | None, package: str | None, check: bool
 ) -> None:
     """Write Avro schemas and Python modules from the definitions."""
+    from esgen.check.lock import load_definitions
     from esgen.codegen import render_project, stale_files, write_files
-    from esgen.dsl import load_project
 
     folder, out, pkg = _paths(definitions, output, package)
     _check_package(pkg, package is not None)
     with reported_errors(str(folder)):
-        project = load_project(folder)
+        project = load_definitions(folder, lock_folder())
         files = render_project(project, pkg)
         try:
             if check:

@@ -15,7 +15,7 @@ from esgen.cli.check import (
 )
 from esgen.cli.check import strategy_option as _strategy_option
 from esgen.cli.errors import Abort, reported_errors
-from esgen.cli.generate import _paths, definitions_option
+from esgen.cli.generate import _paths, definitions_option, lock_folder
 
 
 @click.command()
@@ -69,7 +69,7 @@ def register(
     strategy = _strategy(subject_strategy)
     folder, _, pkg = _paths(definitions, output, package)
     with registry_errors(), reported_errors("esgen register"):
-        project, files = render(folder, pkg)
+        project, files = render(folder, pkg, lock_folder())
         accepts = load_accepts(_accept_file(accept_file), known_rule_ids())
         done = register_project(
             connect(url), project, files, strategy, accepts=accepts, dry_run=dry_run

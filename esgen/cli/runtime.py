@@ -429,7 +429,7 @@ def _follow(
     from confluent_kafka import KafkaError, TopicPartition
 
     from esgen.runtime.errors import DecodeError, EsgenError
-    from esgen.runtime.wire import decode_message
+    from esgen.runtime.wire import decode_events
 
     printed = seen = 0
     while not stopping.is_set():
@@ -459,16 +459,22 @@ def _follow(
                 break
             progress.clear()
             try:
-                event, meta = decode_message(serde, msg)
+                events, meta = decode_events(serde, msg)
             except DecodeError as exc:
                 click.echo(f"! undecodable record: {exc}", err=True)
                 continue
             when = meta.timestamp.isoformat() if meta.timestamp else "-"
             version = "-" if meta.version is None else meta.version
-            click.echo(
-                f"{when}  {meta.entity_id}  v{version}  {type(event).__name__}  "
-                f"{_json(event.to_avro())}  (p{partition}@{offset})"
-            )
+            if not events:  # an upcast reads this old record as no event of today
+                click.echo(
+                    f"{when}  {meta.entity_id}  v{version}  (upcast to no event)  "
+                    f"(p{partition}@{offset})"
+                )
+            for event in events:
+                click.echo(
+                    f"{when}  {meta.entity_id}  v{version}  {type(event).__name__}  "
+                    f"{_json(event.to_avro())}  (p{partition}@{offset})"
+                )
             printed += 1
         if progress.due():
             lag = 0

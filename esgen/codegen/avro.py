@@ -96,6 +96,8 @@ class SchemaBuilder:
             schema = {"type": "record", "name": named.name, "namespace": named.namespace}
             if named.doc:
                 schema["doc"] = named.doc
+            if named.aliases:  # an event's renamed_from: old events name it so
+                schema["aliases"] = list(named.aliases)
             schema["fields"] = [self._field(f, defined) for f in named.fields]
         elif isinstance(named, EnumDef):
             schema = {"type": "enum", "name": named.name, "namespace": named.namespace}

@@ -16,6 +16,8 @@ text of a definition.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from esgen.codegen import pycode as py
 from esgen.codegen.expressions import ExpressionRenderer
 from esgen.codegen.pytypes import PyTypes
@@ -69,7 +71,12 @@ class DecideRenderer:
             body.append(self._events(py.Call(function, arguments)))
             body.append(py.Return(EVENTS))
             return body
-        emits = command.emits
+        return [*body, *self.emissions(command.emits)]
+
+    def emissions(self, emits: Sequence[Emission]) -> list[py.Stmt]:
+        """Statements that return the events ``emits`` builds, in order (those with a
+        ``when`` appended when it holds): a command's, or an upcast's ``into``."""
+        body: list[py.Stmt] = []
         first = next((i for i, e in enumerate(emits) if e.when is not None), None)
         if first is None:
             body.append(py.Return(py.ListExpr(tuple(self._event(e) for e in emits))))

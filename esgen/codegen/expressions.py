@@ -104,8 +104,11 @@ def reference(expr: Ref) -> py.Atom:
 class ExpressionRenderer:
     """Renders checked expressions of one module."""
 
-    def __init__(self, types: PyTypes) -> None:
+    def __init__(self, types: PyTypes, dict_roots: frozenset[str] = frozenset()) -> None:
+        """``dict_roots``: roots that are dicts of fields (an upcast's old ``event``, as
+        fastavro reads it), read by key (``event["amount"]``)."""
         self.types = types
+        self.dict_roots = dict_roots
         self.scales: set[int] = set()  # decimal scales that need a quantum constant
         self._walrus = 0
 
@@ -166,6 +169,11 @@ class ExpressionRenderer:
             name = f"{self.types.class_name(expr.enum)}.{identifier(expr.symbol)}"
             return py.Atom(code(name)), _ATOM
         if isinstance(expr, Ref):
+            if expr.root in self.dict_roots:
+                value: py.Expr = py.Atom(code(expr.root))
+                for name in expr.path:  # a field name of an old schema: data, a literal
+                    value = py.Subscript(value, py.Atom(string(name)))
+                return value, _ATOM
             return reference(expr), _ATOM
         if isinstance(expr, Unary):
             if expr.op == "not":
@@ -208,6 +216,27 @@ class ExpressionRenderer:
             return py.Call(method), _ATOM
         if name == "coalesce":
             return self._coalesce(expr.args), _IF
+        if name == "unscaled":  # exact: Decimal(1234).scaleb(-2) is Decimal("12.34")
+            self.types.modules.add("decimal")
+            unscaled = py.Call(py.Atom(code("decimal.Decimal")), (self.render(expr.args[0]),))
+            scale = expr.args[1]
+            assert isinstance(scale, Literal_) and type(scale.value) is int
+            shift = (number(-scale.value),)
+            return py.Call(py.Attr(unscaled, code("scaleb")), shift), _ATOM
+        if name in ("before", "after"):
+            parts = py.Call(
+                py.Attr(self._wrap(expr.args[0], _ATOM), code("partition")),
+                (self.render(expr.args[1]),),
+            )
+            index = number(0 if name == "before" else 2)
+            return py.Subscript(parts, index), _ATOM
+        if name == "to_long":
+            return py.Call(py.Atom(code("int")), (self.render(expr.args[0]),)), _ATOM
+        if name == "to_string":
+            if is_decimal(expr.args[0].type):  # plain digits: str() may write 1E+2
+                fmt = (self.render(expr.args[0]), py.Atom(string("f")))
+                return py.Call(py.Atom(code("format")), fmt), _ATOM
+            return py.Call(py.Atom(code("str")), (self.render(expr.args[0]),)), _ATOM
         args: list[py.Expr] = []
         for arg in expr.args:
             if name in ("min", "max") and is_int(arg.type) and is_decimal(expr.type):

@@ -21,6 +21,7 @@ from esgen.codegen.expressions import ExpressionRenderer, quantum_name
 from esgen.codegen.folds import STATE, FoldRenderer
 from esgen.codegen.pytypes import PyTypes
 from esgen.codegen.source import Code, code, comment, docstring, dotted, identifier, string
+from esgen.codegen.upcasts import UpcastFunction, UpcastRenderer
 from esgen.dsl.names import snake_case
 from esgen.model import (
     Entity,
@@ -92,6 +93,8 @@ class ModuleView:
     deciders: list[FunctionView]  # one per command
     decide: Code | None  # the header of ``decide`` (None: no commands)
     decide_doc: Code | None
+    upcasts: list[UpcastFunction] = field(default_factory=list)  # one per declared upcast
+    upcast_schemas: Code | None = None  # ``UPCAST_SCHEMAS``: the old schemas they read
 
 
 class ModuleBuilder:
@@ -113,6 +116,13 @@ class ModuleBuilder:
         self.folds = FoldRenderer(self.expressions)
         self.deciders = DecideRenderer(
             self.types, self.expressions, identifier(f"{entity.name}Event")
+        )
+        # Upcasts read the old event as the dict fastavro gives: ``event["amount"]``.
+        self.upcast_expressions = ExpressionRenderer(self.types, frozenset({"event"}))
+        self.upcasts = UpcastRenderer(
+            entity,
+            DecideRenderer(self.types, self.upcast_expressions, identifier(f"{entity.name}Event")),
+            identifier(f"{entity.name}Event"),
         )
         self.schema_builder = SchemaBuilder(self.all_types)
         self.runtime = {"EntityDescriptor", "EventMeta", "Record"}
@@ -173,7 +183,13 @@ class ModuleBuilder:
         state_name = identifier(entity.state.name)
         event_union = identifier(f"{entity.name}Event")
         types = self._types()
-        fingerprint = self._fingerprint(folds, invariants)
+        upcasts = self.upcasts.functions()
+        if self.upcasts.uses_hooks:
+            self.runtime.add("resolve_function")
+        if entity.upcasts:
+            self.runtime.add("Upcast")
+        fingerprint = self._fingerprint(folds, invariants, upcasts)
+        scales = self.expressions.scales | self.upcast_expressions.scales
         view = ModuleView(
             header=self._header(),
             doc=self._module_doc(),
@@ -181,7 +197,7 @@ class ModuleBuilder:
             all_names=[],
             constants=[
                 code(f'{quantum_name(s)}: Final = decimal.Decimal("1e-{s}")')
-                for s in sorted(self.expressions.scales)
+                for s in sorted(scales)
             ],
             enums=enums,
             classes=[*records, *events, state, *commands],
@@ -233,6 +249,8 @@ class ModuleBuilder:
             deciders=deciders,
             decide=self._decide_header() if commands else None,
             decide_doc=self._decide_doc() if commands else None,
+            upcasts=upcasts,
+            upcast_schemas=self.upcasts.schemas(),
         )
         view.imports = self._imports(bool(enums))
         command_names = [f"{entity.name}Command", "decide"] if commands else []
@@ -246,6 +264,7 @@ class ModuleBuilder:
                     event_union,
                     "AVRO_SCHEMAS",
                     "AVRO_TYPES",
+                    *(["UPCAST_SCHEMAS"] if entity.upcasts else []),
                     "ENTITY",
                     "check_invariants",
                     "fold",
@@ -485,6 +504,11 @@ class ModuleBuilder:
             ("check_invariants", py.Atom(code("check_invariants"))),
             ("fingerprint", py.Atom(string(fingerprint))),
         ]
+        if entity.upcasts:
+            arguments.append(("upcasts", self.upcasts.registrations()))
+        retired = [py.Atom(identifier(e.name)) for e in entity.events if e.deprecated]
+        if retired:
+            arguments.append(("retired", py.ListExpr(tuple(retired))))
         state, union = identifier(entity.state.name), identifier(f"{entity.name}Event")
         generic = py.Subscript(
             py.Atom(code("EntityDescriptor")), py.Atom(code(f"{state}, {union}"))
@@ -499,7 +523,7 @@ class ModuleBuilder:
         stdlib = set(self.types.modules)
         if has_enums:
             stdlib.add("enum")
-        if self.expressions.scales:
+        if self.expressions.scales or self.upcast_expressions.scales:
             stdlib.add("decimal")
         stdlib.add("dataclasses")
         lines = [f"import {m}" for m in sorted(stdlib)]
@@ -519,17 +543,27 @@ class ModuleBuilder:
                     lines.append(_from_import(module, [f"{name} as {alias}"]))
         return Code("\n".join(lines))
 
-    def _fingerprint(self, folds: list[FunctionView], invariants: Code | None) -> str:
-        """Identifies the state schema and fold rules: a snapshot taken under another
-        fingerprint is stale and the state is rebuilt from events instead."""
+    def _fingerprint(
+        self,
+        folds: list[FunctionView],
+        invariants: Code | None,
+        upcasts: list[UpcastFunction],
+    ) -> str:
+        """Identifies what a state means: the state schema, every event schema (an event
+        that reads differently folds differently, and a snapshot must never hide events
+        that no longer decode), the fold rules and the upcasts. A snapshot taken under
+        another fingerprint is stale and the state is rebuilt from events instead."""
         digest = hashlib.sha256()
         state = self.schema_builder.named(self.entity.state)
         digest.update(json.dumps(state, sort_keys=True).encode())
         for e in self.entity.events:
-            digest.update(e.full_name.encode())
+            schema = self.schema_builder.named(e.record)
+            digest.update(json.dumps(schema, sort_keys=True).encode())
         for view in folds:
             digest.update(f"{view.header}\n{view.body}".encode())
         digest.update((invariants or "").encode())
+        for part in self.upcasts.fingerprint_parts(upcasts):
+            digest.update(part.encode())
         return digest.hexdigest()[:32]
 
 

@@ -7,7 +7,7 @@ defaults (records may default to other files' records), (5) check expressions an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from esgen import model
 from esgen.dsl import names as rules
@@ -19,6 +19,15 @@ from esgen.dsl.commands import (
     index_command_names,
 )
 from esgen.dsl.defaults import DefaultError, PendingField, TypeTable, validate
+from esgen.dsl.evolution import (
+    EVENT_EVOLUTION_KEYS,
+    EventEvolution,
+    History,
+    UpcastContext,
+    build_upcasts,
+    event_evolution,
+    evolution_errors,
+)
 from esgen.dsl.expressions import Record, Scope, parse_expression
 from esgen.dsl.folds import FoldContext, build_fold
 from esgen.dsl.hints import did_you_mean
@@ -41,6 +50,7 @@ ENTITY_KEYS = (
     "state",
     "events",
     "commands",
+    "upcasts",
 )
 REQUIRED_KEYS = ("entity", "namespace", "key", "state")
 TYPE_KEYS = {
@@ -51,7 +61,7 @@ TYPE_KEYS = {
 _KIND_OF_KEY = {"fields": "record", "enum": "enum", "fixed": "fixed"}
 FIELD_KEYS = ("type", "default", "doc", "aliases")
 STATE_KEYS = ("fields", "invariants", "doc")
-EVENT_KEYS = ("doc", "fields", "fold")
+EVENT_KEYS = ("doc", "fields", "fold", *EVENT_EVOLUTION_KEYS)
 COMPATIBILITY = tuple(mode.value for mode in Mode)
 KEY_TYPES = (tr.STRING, model.Logical("uuid"), tr.INT, tr.LONG)  # what an entity id can be
 
@@ -105,13 +115,22 @@ class FileDefs:
     raw_types: dict[str, RawRecord] = field(default_factory=dict)  # full name -> record
     state: RawRecord | None = None
     events: list[tuple[RawRecord, Node | None]] = field(default_factory=list)
+    evolution: dict[str, EventEvolution] = field(default_factory=dict)  # event name -> it
     commands: list[tuple[RawRecord, Mapping, Scalar]] = field(default_factory=list)
 
 
 class Builder:
-    def __init__(self, files: list[SourceFile], reporter: Reporter) -> None:
+    def __init__(
+        self,
+        files: list[SourceFile],
+        reporter: Reporter,
+        history: History | None = None,
+        lock: str = "the lock",
+    ) -> None:
         self.files = sorted(files, key=lambda f: f.rel)
         self.rep = reporter
+        self.history = history  # locked old schemas, for upcasts (None: no lock given)
+        self.lock = lock
         self.defs: list[FileDefs] = []
         self.kinds: dict[str, str] = {}  # full name of a declared type -> kind
         self.enums: dict[str, tuple[str, ...]] = {}
@@ -148,12 +167,20 @@ class Builder:
             for defs in self.defs
             for full, raw in defs.raw_types.items()
         }
+        self.event_owners = {
+            model.full_name(defs.namespace, raw.name): defs.entity or ""
+            for defs in self.defs
+            for raw, _ in defs.events
+        }
         entities = [e for defs in self.defs if (e := self._entity(defs, table))]
         self._unique_topics(entities)
         all_types = {t.full_name: t for defs in self.defs for t in defs.types}
         project = model.Project(tuple(sorted(entities, key=lambda e: e.source)), all_types)
         for error in output_errors(project):
             self.rep.add(error)
+        if not self.rep.errors:  # needs every schema: only of a project without errors
+            for error in evolution_errors(project):
+                self.rep.add(error)
         return project
 
     # ------------------------------------------------------------ stage 1: header
@@ -338,6 +365,7 @@ class Builder:
             get = event.get
             raw = self._raw_record(key.text, get("doc"), get("fields"), key.location, what, names)
             defs.events.append((raw, get("fold")))
+            defs.evolution[raw.name] = event_evolution(self.rep, event, defs.namespace, what)
         for key, body in command_entries(self.rep, defs.root):
             what = f"command '{key.text}'"
             raw = self._raw_record(
@@ -521,6 +549,7 @@ class Builder:
         invariants: list[model.Expression] = []
         events: list[model.EventDef] = []
         commands: list[model.CommandDef] = []
+        upcasts: tuple[model.Upcast, ...] = ()
         if defs.state is not None:
             state_view = Record(defs.state.name, {f.name: f.type for f in defs.state.fields})
             base = Scope(
@@ -545,9 +574,28 @@ class Builder:
                 fold = build_fold(
                     fold_node, FoldContext(rep, scope, defs.file.text, key, raw.what)
                 )
-                events.append(model.EventDef(record, fold))
+                evolution = defs.evolution[raw.name]
+                record = replace(record, aliases=evolution.renamed_from)
+                events.append(model.EventDef(record, fold, evolution.deprecated))
             commands = self._commands(
                 defs, table, key, key_type, state_view, self.scope_records, events
+            )
+            upcasts = build_upcasts(
+                root.get("upcasts"),
+                UpcastContext(
+                    rep,
+                    defs.file.text,
+                    defs.namespace or "",
+                    self.scope_records,
+                    self.enums,
+                    defs.short,
+                    {e.name: e.record for e in events},
+                    self.event_owners,
+                    defs.entity or "",
+                    key_type,
+                    self.history,
+                    self.lock,
+                ),
             )
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
@@ -566,6 +614,7 @@ class Builder:
             tuple(invariants),
             root.location,
             tuple(commands),
+            upcasts,
         )
 
     def _commands(

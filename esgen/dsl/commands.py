@@ -199,8 +199,10 @@ def _emissions(
 
 
 def _emission(
-    node: Node, ctx: FoldContext, events: Mapping[str, model.RecordDef]
+    node: Node, ctx: FoldContext, events: Mapping[str, model.RecordDef], key_name: str = "emits"
 ) -> model.Emission | None:
+    """One ``- EventName: {FIELD: EXPR}`` entry (with ``when``) of ``emits`` or of an
+    upcast's ``into`` (``key_name``)."""
     rep = ctx.reporter
     body: Node | None = None  # None: ``- EventName`` alone, an event given no fields
     when_node: Node | None = None
@@ -213,14 +215,14 @@ def _emission(
         names = [k for k, _ in entry.items if k.text != "when"]
         if not names:
             rep.error(
-                f"{ctx.what}: an 'emits' entry names no event",
+                f"{ctx.what}: an '{key_name}' entry names no event",
                 entry,
                 "write '- EventName: {FIELD: EXPR}'",
             )
             return None
         if len(names) > 1:
             rep.error(
-                f"{ctx.what}: an 'emits' entry names one event, found "
+                f"{ctx.what}: an '{key_name}' entry names one event, found "
                 + " and ".join(f"'{k.text}'" for k in names),
                 names[1],
                 "write each as its own '- ' item",
@@ -236,7 +238,9 @@ def _emission(
             did_you_mean(key.text, events) or _expected("an event of this entity", events),
         )
         return None
-    emitted = FoldContext(rep, ctx.scope, ctx.file_text, None, f"{ctx.what}, emits '{event.name}'")
+    emitted = FoldContext(
+        rep, ctx.scope, ctx.file_text, None, f"{ctx.what}, {key_name} '{event.name}'"
+    )
     when = _when(when_node, emitted)
     given = rep.mapping(body, f"{emitted.what}: its fields", allow_null=True)
     if given is None and body is not None and not (isinstance(body, Scalar) and body.is_null):

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from esgen.dsl import build, commands, folds, names, types
+from esgen.dsl.evolution import UPCAST_KEYS
+from esgen.dsl.expressions import FUNCTIONS
 from esgen.dsl.limits import MAX_DECIMAL_PRECISION, MAX_FIXED_SIZE
 from esgen.model import Mode
 
@@ -254,8 +256,7 @@ def build_schema() -> Schema:
         "type": ["string", "number", "boolean", "null"],
         "description": "An expression: event.F, state.F, meta.entity_id/version/timestamp/"
         "event_id, literals ('text', numbers, true, false, null, enum symbols), "
-        "+ - * / // %, comparisons, and/or/not, in, A if C else B, "
-        "len min max abs coalesce lower upper.",
+        "+ - * / // %, comparisons, and/or/not, in, A if C else B, " + " ".join(FUNCTIONS) + ".",
     }
     event = {
         **_object(
@@ -272,9 +273,52 @@ def build_schema() -> Schema:
                     "items": {"$ref": "#/definitions/foldStep"},
                     "description": "Steps applied in order to the state.",
                 },
+                "renamed_from": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Old full names of this event type: its old events are "
+                    "read as this event (the schema carries them as Avro aliases).",
+                },
+                "deprecated": {
+                    "type": "boolean",
+                    "description": "Retired: old events are still read and folded, new ones "
+                    "are never appended.",
+                },
             },
         ),
         "type": ["object", "null"],
+    }
+    upcast = {
+        **_object(
+            UPCAST_KEYS,
+            {
+                "from": {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*@[1-9][0-9]*$",
+                    "description": "EventName@N: version N of an event type in the lock.",
+                },
+                "into": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "anyOf": [
+                            {**pascal, "description": "An event given no fields."},
+                            {"$ref": "#/definitions/emittedEvent"},
+                        ]
+                    },
+                    "description": "Today's events the old event is read as (none: 'into: "
+                    "[]'); expressions read 'event', the old event.",
+                },
+                "call": {
+                    "type": "string",
+                    "pattern": _anchored(names.FUNCTION),
+                    "description": "Escape hatch instead of 'into': 'package.module:function', "
+                    "called with the old event (a dict) -> list of today's events.",
+                },
+            },
+            ("from",),
+        ),
+        "not": {"required": ["into", "call"]},
+        "anyOf": [{"required": ["into"]}, {"required": ["call"]}],
     }
     precondition = {
         "oneOf": [
@@ -427,6 +471,12 @@ def build_schema() -> Schema:
             "additionalProperties": {"$ref": "#/definitions/command"},
             "description": "Command types, in PascalCase: what the entity accepts and the "
             "events each one causes (see docs/definitions.md#commands).",
+        },
+        "upcasts": {
+            "type": ["array", "null"],
+            "items": upcast,
+            "description": "How events written with old versions (in the lock) are read "
+            "today (see docs/definitions.md#evolution).",
         },
     }
     return {

@@ -28,7 +28,21 @@ from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Scalar
 from esgen.errors import DefinitionError, Location, quote
 
-FUNCTIONS = ("len", "min", "max", "abs", "coalesce", "lower", "upper")
+FUNCTIONS = (
+    "len",
+    "min",
+    "max",
+    "abs",
+    "coalesce",
+    "lower",
+    "upper",
+    "unscaled",
+    "before",
+    "after",
+    "to_long",
+    "to_string",
+)
+MAX_DECIMAL_SCALE = 38  # what ``unscaled`` accepts: the largest precision a decimal has
 META: dict[str, model.TypeRef] = {
     "entity_id": tr.STRING,
     "version": model.OptionalType(tr.LONG),
@@ -114,7 +128,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Scope:
-    state: Record
+    state: Record | None  # None: no ``state`` (upcasts read the old event alone)
     event: Record | None  # None: no ``event`` (invariants)
     meta: bool  # may ``meta.*`` be used?
     records: Mapping[str, Record]  # full name -> record, for dotted paths
@@ -641,6 +655,91 @@ class _Checker:
         if isinstance(result, model.NullType):
             raise ExprError("'coalesce' of nulls only is always null", node)
         return args, result
+
+    def _fn_unscaled(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
+        """``unscaled(n, s)``: the decimal whose unscaled value is the integer ``n`` at
+        scale ``s`` (``unscaled(1234, 2)`` is 12.34), exact; ``s`` is a constant."""
+        self._arity(node, 2, 2)
+        number, scale = self.check(node.args[0]), self.check(node.args[1])
+        self._not_optional(number, node.args[0], "'unscaled'")
+        if not tr.is_integer(number.type):
+            raise ExprError(
+                f"'unscaled' needs an int or long (e.g. an amount in cents), not "
+                f"{describe(number.type)}",
+                node.args[0],
+            )
+        value = scale.value if isinstance(scale, model.Literal_) else None
+        if type(value) is not int or not 0 <= value <= MAX_DECIMAL_SCALE:
+            raise ExprError(
+                f"the scale of 'unscaled' is a whole number from 0 to {MAX_DECIMAL_SCALE}, "
+                f"not {self.written(node.args[1])}",
+                node.args[1],
+                "write it as a number, e.g. unscaled(event.amount_cents, 2)",
+            )
+        return [number, scale], model.DecimalType(MAX_DECIMAL_SCALE, value)
+
+    def _fn_before(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
+        """``before(s, sep)``: the text before the first ``sep`` (all of it without one);
+        ``after(s, sep)``: the text after it ("" without one). ``sep`` is a constant."""
+        self._arity(node, 2, 2)
+        name = cast(ast.Name, node.func).id
+        text, separator = self.check(node.args[0]), self.check(node.args[1])
+        self._not_optional(text, node.args[0], quote(name))
+        if text.type != tr.STRING:
+            raise ExprError(
+                f"{quote(name)} needs a string, not {describe(text.type)}", node.args[0]
+            )
+        value = separator.value if isinstance(separator, model.Literal_) else None
+        if not isinstance(value, str) or not value:
+            raise ExprError(
+                f"the separator of {quote(name)} is a non-empty quoted string, not "
+                f"{self.written(node.args[1])}",
+                node.args[1],
+                f"e.g. {name}(event.full_name, ' ')",
+            )
+        return [text, separator], tr.STRING
+
+    _fn_after = _fn_before
+
+    def _fn_to_long(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
+        """``to_long(x)``: a decimal, float or double as a long, toward zero."""
+        self._arity(node, 1, 1)
+        arg = self.check(node.args[0])
+        self._number(arg, node.args[0], "'to_long'")
+        if tr.is_integer(arg.type):
+            raise ExprError(
+                f"{self.written(node.args[0])} is already {describe(arg.type)}",
+                node.args[0],
+                "drop 'to_long': an int is assignable to a long",
+            )
+        return [arg], tr.LONG
+
+    def _fn_to_string(
+        self, node: ast.Call, expected: model.TypeRef | None
+    ) -> tuple[list[model.Expr], model.TypeRef]:
+        """``to_string(x)``: an int, long or decimal in plain digits (no exponent), a uuid
+        in its canonical form, an enum's symbol."""
+        self._arity(node, 1, 1)
+        arg = self.check(node.args[0])
+        self._not_optional(arg, node.args[0], "'to_string'")
+        kind = arg.type
+        if not (
+            tr.is_integer(kind)
+            or isinstance(kind, model.DecimalType)
+            or kind == model.Logical("uuid")
+            or (isinstance(kind, model.NamedRef) and kind.full_name in self.scope.enums)
+        ):
+            raise ExprError(
+                f"'to_string' needs an int, long, decimal, uuid or enum, not {describe(kind)}",
+                node.args[0],
+            )
+        return [arg], tr.STRING
 
     # ------------------------------------------------------------------ helpers
     def _known_roots(self) -> list[str]:

@@ -131,6 +131,7 @@ def _target(path_node: Scalar, ctx: FoldContext) -> model.TypeRef | None:
     parts = path_node.text.split(".")
     scope = ctx.scope
     record = scope.state
+    assert record is not None  # fold steps always see the state
     fields: MappingABC[str, model.TypeRef | None] = record.fields
     if parts[0] == ctx.key:
         ctx.reporter.error(

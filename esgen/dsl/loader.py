@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from esgen import model
 from esgen.dsl import names as rules
 from esgen.dsl.build import Builder, SourceFile
+from esgen.dsl.evolution import History
 from esgen.dsl.shape import Reporter
 from esgen.dsl.yamlnodes import load_yaml
 from esgen.errors import DefinitionError, DefinitionErrors, Location, SourceError, quote
@@ -21,8 +22,14 @@ from esgen.sources import read_text
 SUFFIXES = (".yaml", ".yml")
 
 
-def load_project(folder: Path) -> model.Project:
-    """Load every ``*.yaml``/``*.yml`` below ``folder`` (hidden folders are skipped)."""
+def load_project(
+    folder: Path, history: History | None = None, lock: str = "the lock"
+) -> model.Project:
+    """Load every ``*.yaml``/``*.yml`` below ``folder`` (hidden folders are skipped).
+
+    ``history`` holds the locked versions of each record (``esgen.check.lock``): upcasts
+    are checked against them; without it, a file that declares an upcast is an error.
+    ``lock`` names where they come from, for messages."""
     reporter = Reporter()
     start = Location(str(folder), 1, 1)
     if not folder.is_dir():
@@ -62,7 +69,7 @@ def load_project(folder: Path) -> model.Project:
         if source is not None:
             files.append(source)
     try:
-        project = Builder(files, reporter).build()
+        project = Builder(files, reporter, history, lock).build()
     except DefinitionErrors:
         raise
     except Exception as exc:  # a bug in esgen: still say which files were being checked

@@ -146,6 +146,8 @@ RESERVED_TYPES = frozenset(
         # imported by the modules of entities with commands
         "CommandMeta",
         "CommandRejected",
+        # imported by the modules of entities with upcasts
+        "Upcast",
         # defined by every generated module
         "ENTITY",
     }

@@ -9,6 +9,10 @@ registry already has it (a lookup), then read the level back with ``defaultToGlo
 and fail if it is not the one asked for: a registry that silently ignores per-subject levels
 must not be trusted with event history.
 
+A subject whose old versions an upcast reads (a break covered by declared evolution,
+docs/evolution.md) is given level NONE: the registry cannot know the upcast and would refuse
+the very change it is for; esgen's rules and the replay of ``esgen check`` guard it.
+
 A refusal of one subject does not stop the others: each subject's outcome is reported
 (registered, unchanged, reused, refused with the registry's reason explained, or not
 attempted), so the run says exactly which subjects it did and did not register. A schema
@@ -20,10 +24,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from esgen.check.accept import Acceptance
+from esgen.check.evolution import UPCAST_COVERED
 from esgen.check.findings import CheckResult
 from esgen.check.project import generated_schemas, rules_against
 from esgen.model import Project
@@ -118,6 +123,16 @@ def register_project(
     }
     latest = {subject: numbers[-1][0] for subject, numbers in versions.items() if numbers}
     plan = registrations(project, generated_schemas(files), strategy)
+    # A registry cannot know that an upcast reads a subject's old versions, and would refuse
+    # the change the upcast is for: such a subject gets level NONE, and `esgen check`
+    # (esgen's rules, the upcasts, the replay) is what guards it.
+    upcast = {
+        plan.subject
+        for f in result.findings
+        for plan in plans
+        if (f.accepted or "").startswith(UPCAST_COVERED) and f.schema == plan.full_name
+    }
+    plan = [replace(item, level="NONE") if item.subject in upcast else item for item in plan]
     actions = register_all(registry, plan, latest=latest, accepted=accepted, dry_run=dry_run)
     return Registered(result, actions)
 

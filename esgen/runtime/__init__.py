@@ -58,8 +58,9 @@ from esgen.runtime.registry import RegistryClient
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
+from esgen.runtime.upcasts import Upcast
 from esgen.runtime.values import float32
-from esgen.runtime.wire import RegistrySerde, decode_message
+from esgen.runtime.wire import RegistrySerde, decode_events, decode_message
 
 __all__ = [
     "AppendOutcomeUnknown",
@@ -115,6 +116,8 @@ __all__ = [
     "SubjectStrategy",
     "TopicsNotCoPartitioned",
     "UnsafeTopic",
+    "Upcast",
+    "decode_events",
     "decode_message",
     "float32",
     "handles",

@@ -35,11 +35,13 @@ def fold_new_events(
 ) -> tuple[Any, list[EventMeta]]:
     """``(new state, metadata per event)`` of appending ``events`` at ``version``.
 
-    Folds onto a copy of ``state`` (which is left unchanged) and checks the invariants
-    after every event, so ``InvariantViolation`` is raised before anything is stored.
+    Refuses events of a retired type (``deprecated: true``), folds onto a copy of
+    ``state`` (which is left unchanged) and checks the invariants after every event, so
+    ``EsgenError`` or ``InvariantViolation`` is raised before anything is stored.
     ``timestamp`` (default: now) and ``event_ids`` (default: random) let a backend with a
     controlled clock and ids (the in-memory store of tests) stamp what it chooses.
     """
+    descriptor.refuse_retired(events)
     state = descriptor.copy_state(state)
     if timestamp is None:
         timestamp = now_millis()

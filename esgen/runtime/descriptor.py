@@ -26,6 +26,14 @@ entity ids in that Python type (``str``, ``uuid.UUID``, ``int``). On Kafka the m
 is :meth:`EntityDescriptor.key_text` of the id, its canonical text: a UUID in lower-case
 ``8-4-4-4-12`` form, an integer in decimal, a string as it is; :meth:`parse_key` reads it
 back. Partitions are chosen from that text, so every language finds the same partition.
+
+Evolution
+---------
+``upcasts`` are the module's declared upcasts (:class:`~esgen.runtime.upcasts.Upcast`) and
+``retired`` the event classes marked ``deprecated: true``: still read and folded, never
+appended (:meth:`EntityDescriptor.refuse_retired`, called by the shared append
+preparation). :meth:`EntityDescriptor.reading` is the one decision of how events written
+with a writer schema are read today (see :mod:`esgen.runtime.upcasts`).
 """
 
 from __future__ import annotations
@@ -48,6 +56,14 @@ from esgen.runtime.errors import (
 from esgen.runtime.meta import CommandMeta, EventMeta
 from esgen.runtime.records import Record, RecordCodec, bind
 from esgen.runtime.serde import AvroCodec, AvroSchema, self_contained
+from esgen.runtime.upcasts import (
+    Reading,
+    Upcast,
+    index_upcasts,
+    resolved_reading,
+    schema_fingerprint,
+    upcast_reading,
+)
 from esgen.runtime.values import INT32, INT64, describe
 
 _read = fastavro.schemaless_reader
@@ -206,13 +222,20 @@ class EntityDescriptor(Generic[S, E]):
     apply: Callable[[S, Any, EventMeta], S]
     copy_state: Callable[[S], S]
     check_invariants: Callable[[S], None]
-    fingerprint: str  # hash of the state schema and the fold rules: snapshots carry it
+    fingerprint: str  # hash of what a state means (schemas, folds, upcasts): snapshots carry it
     records: tuple[RecordType[Any], ...] = ()  # the module's other records
     key_type: str = "string"  # the key field's Avro type: string, uuid, int or long
     commands: tuple[RecordType[Any], ...] = ()
     rules: Callable[[S, Any, CommandMeta | None], list[E]] | None = None
+    upcasts: tuple[Upcast, ...] = ()
+    retired: frozenset[type] = frozenset()  # event classes never appended again
     _by_class: dict[type, RecordType[Any]] = field(init=False, repr=False)
     _by_name: dict[str, RecordType[Any]] = field(init=False, repr=False)
+    _by_old_name: dict[str, RecordType[Any]] = field(init=False, repr=False)
+    _upcasts: dict[str, Upcast] = field(init=False, repr=False)
+    # (full name, id(writer schema)) -> (the writer schema, kept so its id is not reused; its
+    # reading): what ``decode_events`` planned, once per writer schema
+    _readings: dict[tuple[str, int], tuple[AvroSchema, Reading]] = field(init=False, repr=False)
     _commands_by_class: dict[type, RecordType[Any]] = field(init=False, repr=False)
     _commands_by_name: dict[str, RecordType[Any]] = field(init=False, repr=False)
 
@@ -221,6 +244,14 @@ class EntityDescriptor(Generic[S, E]):
         by_name = {e.full_name: e for e in self.events}
         by_name.update({e.name: e for e in self.events})
         object.__setattr__(self, "_by_name", by_name)
+        old_names: dict[str, RecordType[Any]] = {}
+        for event in self.events:  # renamed event types: their Avro aliases
+            space = event.full_name.rpartition(".")[0]
+            for alias in event.schema.get("aliases", ()):
+                old_names[alias if "." in alias else f"{space}.{alias}"] = event
+        object.__setattr__(self, "_by_old_name", old_names)
+        object.__setattr__(self, "_upcasts", index_upcasts(self.upcasts))
+        object.__setattr__(self, "_readings", {})
         object.__setattr__(self, "_commands_by_class", {c.cls: c for c in self.commands})
         commands_by_name = {c.full_name: c for c in self.commands}
         commands_by_name.update({c.name: c for c in self.commands})
@@ -245,13 +276,16 @@ class EntityDescriptor(Generic[S, E]):
         initial_state: Callable[[Any], S],
         check_invariants: Callable[[S], None],
         fingerprint: str,
+        upcasts: Iterable[Upcast] = (),
+        retired: Iterable[type[Any]] = (),
     ) -> EntityDescriptor[S, E]:
         """The descriptor of a generated module (what its ``ENTITY`` line calls).
 
         ``types`` holds each named type's schema once (others referred to by full name);
         ``records`` are the module's record classes besides the state, the events and the
         commands; ``events`` maps each event class to its fold and ``commands`` each
-        command class to its decide function, in definition order.
+        command class to its decide function, in definition order; ``upcasts`` are the
+        declared upcasts and ``retired`` the deprecated event classes.
         """
 
         def schema(full_name: str) -> AvroSchema:
@@ -281,6 +315,8 @@ class EntityDescriptor(Generic[S, E]):
             key_type=_key_type(key_field["type"]),
             commands=tuple(record_type(command) for command in commands or ()),
             rules=command_dispatcher(name, commands) if commands else None,
+            upcasts=tuple(upcasts),
+            retired=frozenset(retired),
         )
 
     @property
@@ -300,6 +336,11 @@ class EntityDescriptor(Generic[S, E]):
         result.update({c.full_name: c.schema for c in self.commands})
         result[self.state.full_name] = self.state.schema
         return result
+
+    @property
+    def old_names(self) -> frozenset[str]:
+        """Full names of event types renamed since (``renamed_from``) that it still reads."""
+        return frozenset(self._by_old_name)
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -384,6 +425,77 @@ class EntityDescriptor(Generic[S, E]):
             raise DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}") from exc
         decoded: E = event_type.record.build(datum)
         return decoded
+
+    def reading(self, full_name: str, writer: AvroSchema, expected: str | None = None) -> Reading:
+        """How events of type ``full_name`` written with ``writer`` are read today (see
+        :mod:`esgen.runtime.upcasts`): an upcast that reads the writer schema, else Avro
+        resolution into today's event of that name (``expected``, the ``esgen.type``
+        header, first), or of the event that lists it in ``renamed_from``.
+
+        ``DecodeError`` when no event of the entity reads it."""
+        if self._upcasts:
+            try:
+                writer_fingerprint = schema_fingerprint(writer)
+            except Exception as exc:  # fastavro on a schema it cannot put in canonical form
+                raise DecodeError(
+                    f"the writer schema of {expected or full_name} has no canonical form "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+            upcast = self._upcasts.get(writer_fingerprint)
+            if upcast is not None:
+                return upcast_reading(upcast, writer, writer_fingerprint)
+        for name in (expected, full_name):
+            if name is None:
+                continue
+            found = self._by_name.get(name) if "." in name else None
+            found = found or self._by_old_name.get(name)
+            if found is not None:
+                if writer == found.schema:  # today's schema wrote it: nothing to resolve
+                    return Reading(found.parsed, None, found.build, False, found.full_name)
+                return resolved_reading(
+                    writer,
+                    found.schema,
+                    found.parsed,
+                    found.resolve,
+                    False,
+                    found.full_name,
+                    build=found.build,
+                )
+        raise DecodeError(
+            f"{expected or full_name} (writer schema {writer.get('name')}) is not an "
+            f"event of entity {self.name}"
+        )
+
+    def decode_events(self, full_name: str, data: bytes, writer: AvroSchema) -> list[E]:
+        """Today's events for one event body of type ``full_name`` written with ``writer``
+        (zero or more when an upcast reads it): what ``esgen check`` replays. Planned once
+        per writer schema (the same dict), as the Kafka path plans once per schema id."""
+        planned = self._readings.get((full_name, id(writer)))
+        if planned is None or planned[0] is not writer:
+            planned = self._readings[full_name, id(writer)] = (
+                writer,
+                self.reading(full_name, writer),
+            )
+        reading = planned[1]
+        try:
+            datum = _read(BytesIO(data), reading.writer, reading.reader)
+        except Exception as exc:  # fastavro raises EOFError, ValueError...
+            name = reading.event.rpartition(".")[2]
+            raise DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}") from exc
+        return reading.events(datum)  # type: ignore[arg-type]
+
+    def refuse_retired(self, events: Iterable[object]) -> None:
+        """``EsgenError`` if an event is of a type retired with ``deprecated: true``."""
+        if not self.retired:
+            return
+        for event in events:
+            if type(event) in self.retired:
+                name = type(event).__name__
+                raise EsgenError(
+                    f"{name} is retired (deprecated: true in the definition of "
+                    f"{self.name}): old {name} events are still read and folded, new ones "
+                    "are not appended; emit today's events instead"
+                )
 
     # -- folding ------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ and checks, for each entity, what it folds:
 - **Foreign records.** A record under an entity's key that is not an event at all (a
   tombstone, a value without the wire-format framing) is skipped and handed to
   ``on_foreign`` (the store dead-letters it with the reason), so the entity stays usable.
+- **Upcasts.** A record an upcast reads (see :mod:`esgen.runtime.upcasts`) is zero or more
+  of today's events, folded in order with the record's metadata: it is one version.
 - **Undecodable events.** A framed record that cannot be decoded (unknown schema id, a
   type that is not an event of the entity, a schema mismatch) stops the read with a
   ``DecodeError`` naming topic, partition, offset and type, and saying what to do: the
@@ -98,9 +100,10 @@ class HistoryReader:
 
     def event(
         self, view: EntityView, msg: Message, *, check_versions: bool = True
-    ) -> tuple[Any, EventMeta] | None:
-        """The event of ``msg`` (a record under ``view``'s key), checked against the view;
-        None when the record is to be skipped (foreign, or a redelivery)."""
+    ) -> tuple[list[Any], EventMeta] | None:
+        """Today's events of ``msg`` (a record under ``view``'s key: one, or what an upcast
+        reads it as), checked against the view; None when the record is to be skipped
+        (foreign, or a redelivery)."""
         value = msg.value()
         if not is_framed(value):
             self.stats.foreign_records += 1
@@ -112,7 +115,7 @@ class HistoryReader:
             self.on_foreign(msg, f"not an event of {self.descriptor.name}: {reason}")
             return None
         try:
-            event, meta = wire.decode_message(self.serde, msg, view.version + 1)
+            events, meta = wire.decode_events(self.serde, msg, view.version + 1)
         except DecodeError as exc:
             raise self._undecodable(view, msg, exc) from exc
         version = meta.version or view.version + 1
@@ -121,15 +124,17 @@ class HistoryReader:
                 self.stats.redeliveries += 1
                 return None
             raise self._forked(view, msg, version)
-        return event, meta
+        return events, meta
 
-    def fold(self, view: EntityView, msg: Message, event: Any, meta: EventMeta) -> None:
-        """Apply a checked event to the view."""
-        view.state = self.descriptor.apply(view.state, event, meta)
+    def fold(self, view: EntityView, msg: Message, events: list[Any], meta: EventMeta) -> None:
+        """Apply a checked record's events to the view (the record is one version)."""
+        apply = self.descriptor.apply
+        for event in events:
+            view.state = apply(view.state, event, meta)
         view.version = meta.version or view.version + 1
         view.last_event_id = meta.event_id
         view.last_offset = msg.offset() or 0
-        self.stats.events_replayed += 1
+        self.stats.events_replayed += len(events)
 
     def _where(self, msg: Message) -> str:
         return f"{self.topic}[{msg.partition()}]@{msg.offset()}"

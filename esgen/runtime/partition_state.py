@@ -252,8 +252,8 @@ class PartitionRestorer:
             view.next_offset = offset + 1
             if checked is None:
                 continue
-            event, meta = checked
-            history.fold(view, msg, event, meta)
+            events, meta = checked  # an upcast record may be several events, or none
+            history.fold(view, msg, events, meta)
             state.uncovered(text, offset)
         state.end = max(end, start)
 

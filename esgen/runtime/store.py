@@ -707,7 +707,8 @@ class EventStore(Generic[S, E]):
     def read(self, entity_id: EntityId, after_offset: int = -1) -> Iterator[tuple[E, EventMeta]]:
         """Every event of the entity in order, with its metadata (scans its partition),
         checked like ``load`` (see :mod:`esgen.runtime.history`). With ``after_offset``
-        only the events after that offset, whose versions then start where they start."""
+        only the events after that offset, whose versions then start where they start.
+        Events an upcast reads from one record all carry that record's metadata."""
         self._check_open()
         key = self._key(entity_id)
         partition = partition_for(key, self.partitions)
@@ -722,11 +723,12 @@ class EventStore(Generic[S, E]):
             checked = history.event(view, msg, check_versions=whole or view.last_offset >= 0)
             if checked is None:
                 continue
-            event, meta = checked
+            events, meta = checked
             view.version = meta.version or view.version + 1
             view.last_event_id = meta.event_id
             view.last_offset = msg.offset() or 0
-            yield event, meta
+            for event in events:  # an upcast record's events share its metadata
+                yield event, meta
         self._flush_dead_letters()
 
     def load(self, entity_id: EntityId) -> S:
@@ -815,8 +817,8 @@ class EventStore(Generic[S, E]):
                 checked = history.event(view, msg)
                 if checked is None:
                     continue
-                event, meta = checked
-                history.fold(view, msg, event, meta)
+                events, meta = checked
+                history.fold(view, msg, events, meta)
                 if look_for is not None and meta.event_id in look_for:
                     found.append(Position(self.topic, partition, view.last_offset, view.version))
         finally:

@@ -480,11 +480,11 @@ class ProjectionFeed:
         return FedRecord(where, key.encode(), value, headers, millis, event, meta)
 
 
-def _decode_fed(record: Any) -> tuple[Any, EventMeta]:
+def _decode_fed(record: Any) -> tuple[list[Any], EventMeta]:
     """The feed's decoder: the event a record stands for, or the ``DecodeError`` a record
     of these bytes gives."""
     if record.event is not None:
-        return record.event, record.meta
+        return [record.event], record.meta
     where = f"{record.topic()}[{record.partition()}]@{record.offset()}"
     if record.reason is not None:
         raise DecodeError(f"{where}: {record.reason}")

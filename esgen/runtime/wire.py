@@ -11,17 +11,20 @@ serializers write it: the zig-zag varint index of the union branch, then the rec
 body. :class:`RegistrySerde` reads the branch index, finds the branch's record schema
 through the union's references and decodes the rest with it.
 
-Decoding always uses the writer schema fetched by id (cached per id, parsed once) and
-today's generated schema as the reader: Avro schema resolution fills defaults, follows
-aliases and promotes types, so every old version of an event decodes into today's class.
-When the writer schema is today's schema there is nothing to resolve and none is done.
+Decoding always uses the writer schema fetched by id (cached per id, parsed once), and
+``EntityDescriptor.reading`` decides once per writer schema how it is read today
+(:mod:`esgen.runtime.upcasts`): by a declared upcast (as zero or more of today's events),
+or by Avro schema resolution into today's class (defaults, aliases, promotions; planned
+once, :mod:`esgen.runtime.resolution`), so every old version of an event decodes. When the
+writer schema is today's schema there is nothing to resolve and none is done.
 An id the registry does not know is a ``DecodeError``; a registry that cannot be reached
 or fails is a ``RegistryError`` (the record may be fine).
 
 There is one path for each direction, and it is the fast one: :meth:`RegistrySerde.encode_events`
-(each event class's framing looked up once) and :func:`decode_message` (each
-``(schema id, esgen.type)`` planned once: parsed writer schema, the reader schema only
-when it differs, the class to build).
+(each event class's framing looked up once) and :func:`decode_events` (each
+``(schema id, esgen.type)`` planned once by ``EntityDescriptor.reading``: parsed writer
+schema, the reader schema only when it differs, the class to build or the upcast to
+apply; see :mod:`esgen.runtime.upcasts`).
 """
 
 from __future__ import annotations
@@ -62,11 +65,13 @@ from esgen.runtime.subjects import (
     snapshot_topic,
     topic_subject,
 )
+from esgen.runtime.upcasts import Reading
 
 __all__ = [
     "KafkaMessage",
     "RegistrySerde",
     "WriterSchema",
+    "decode_events",
     "decode_message",
     "decode_with_writer_schema",
     "fetch_writer_schema",
@@ -225,14 +230,9 @@ def decode_with_writer_schema(
 
 # -- the serde -------------------------------------------------------------------------
 
-# How to decode one kind of value: (parsed writer schema, parsed reader schema or None
-# when they are the same, today's class's from_avro, its full name). A writer of None
+# How to decode one kind of value (see :mod:`esgen.runtime.upcasts`). A writer of None
 # marks a union, planned per branch.
-_Plan = tuple[Any, Any, Callable[[dict[str, Any]], Any], str]
-
-
-def _no_class(data: dict[str, Any]) -> Any:
-    raise DecodeError("a union value needs its branch's plan")
+_UNION = Reading(None, None, lambda data: data, False, "")
 
 
 _FRAMING = HEADER.size
@@ -240,8 +240,8 @@ _schemaless_reader = fastavro.schemaless_reader
 _schemaless_writer = fastavro.schemaless_writer
 
 
-def _cannot_decode(plan: _Plan, exc: Exception) -> DecodeError:
-    name = plan[3].rpartition(".")[2]
+def _cannot_decode(plan: Reading, exc: Exception) -> DecodeError:
+    name = plan.event.rpartition(".")[2]
     return DecodeError(f"cannot decode {name}: {type(exc).__name__}: {exc}")
 
 
@@ -277,7 +277,7 @@ class RegistrySerde:
         self._ids: dict[tuple[str, str], tuple[int, int | None]] = {}
         self._writers: dict[int, WriterSchema] = {}
         # (value[:5], esgen.type header[, union branch]) -> how to decode such values
-        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._plans: dict[tuple[Any, ...], Reading] = {}
         # event class -> (framing, parsed schema, full name as UTF-8, its record type)
         self._encoders: dict[type, tuple[bytes, Any, bytes, RecordType[Any]]] = {}
         self._by_name = {e.full_name: e for e in descriptor.events}
@@ -426,20 +426,20 @@ class RegistrySerde:
         writer = self._writers[schema_id] = fetch_writer_schema(self.registry, schema_id)
         return writer
 
-    def _plan(self, value: bytes, type_header: str | bytes | None) -> _Plan:
+    def _plan(self, value: bytes, type_header: str | bytes | None) -> Reading:
         """How to decode values framed like ``value`` with this ``esgen.type`` header:
         fetched, parsed and resolved once, then one dict lookup per record."""
         schema_id, _ = unframe(value)
         writer = self.writer_schema(schema_id)
         if writer.record is None:
-            plan: _Plan = (None, None, _no_class, "")  # a union: planned per branch
+            plan = _UNION  # a union: planned per branch
         else:
             expected = type_header.decode() if isinstance(type_header, bytes) else type_header
-            plan = self._plan_record(full_name_of(writer.record), writer.record, expected)
+            plan = self.descriptor.reading(full_name_of(writer.record), writer.record, expected)
         self._plans[(value[:_FRAMING], type_header)] = plan
         return plan
 
-    def _branch_plan(self, value: bytes, type_header: str | bytes | None) -> tuple[_Plan, bytes]:
+    def _branch_plan(self, value: bytes, type_header: str | bytes | None) -> tuple[Reading, bytes]:
         """The plan of the union branch ``value`` is written with, and the value with its
         branch index moved out of the body (framing kept, so the plan reads from byte 5)."""
         schema_id, body = unframe(value)
@@ -452,34 +452,8 @@ class RegistrySerde:
                 raise DecodeError(f"union branch {branch} out of range for schema id {schema_id}")
             full_name, writer_record = writer.branches[branch]
             expected = type_header.decode() if isinstance(type_header, bytes) else type_header
-            plan = self._plans[key] = self._plan_record(full_name, writer_record, expected)
+            plan = self._plans[key] = self.descriptor.reading(full_name, writer_record, expected)
         return plan, value[:_FRAMING] + body[used:]
-
-    def _plan_record(self, full_name: str, writer: AvroSchema, expected: str | None) -> _Plan:
-        record_type = self._reader_for(full_name, writer, expected)
-        codec = record_type.codec
-        if writer == record_type.schema:  # today's schema wrote it: nothing to resolve
-            return (codec.parsed, None, record_type.build, record_type.full_name)
-        return (parse_schema(writer), codec.parsed, record_type.resolve, record_type.full_name)
-
-    def _reader_for(
-        self, full_name: str, writer: AvroSchema, expected_type: str | None
-    ) -> RecordType[Any]:
-        for name in (expected_type, full_name):
-            if name is not None and name in self._by_name:
-                return self._by_name[name]
-        # A renamed record: today's schema lists the old name among its aliases.
-        for record_type in self.descriptor.events:
-            space = record_type.full_name.rpartition(".")[0]
-            aliases = {
-                a if "." in a else f"{space}.{a}" for a in record_type.schema.get("aliases", [])
-            }
-            if full_name in aliases or expected_type in aliases:
-                return record_type
-        raise DecodeError(
-            f"{expected_type or full_name} (writer schema {writer.get('name')}) is not an "
-            f"event of entity {self.descriptor.name}"
-        )
 
     def decode_command(self, value: bytes, type_header: str | bytes | None = None) -> Any:
         """A command from its wire-format value (``esgen.type`` header: its full name),
@@ -547,12 +521,16 @@ def _where(msg: KafkaMessage) -> str:
     return f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
 
 
-def decode_message(
+def decode_events(
     serde: RegistrySerde, msg: KafkaMessage, version: int | None = None
-) -> tuple[Any, EventMeta]:
-    """The event and metadata of a consumed record.
+) -> tuple[list[Any], EventMeta]:
+    """Today's events of a consumed record, and its metadata: the one function every read
+    of an event log goes through.
 
-    ``version`` is used when the record carries no ``esgen.version`` header. Anything
+    One event, unless an upcast reads the record's writer schema: then zero or more, all
+    with the record's metadata (``meta.version`` is the record's entity version: versions
+    count records, not upcast events). ``version`` is used when the record carries no
+    ``esgen.version`` header. Anything
     undecodable raises ``DecodeError`` naming topic, partition and offset; a schema
     registry that cannot be reached or fails raises ``RegistryError`` (the record may be
     fine: retry later), also naming them.
@@ -572,14 +550,13 @@ def decode_message(
         plan = serde._plans.get((value[:_FRAMING], type_header))
         if plan is None:
             plan = serde._plan(value, type_header)
-        if plan[0] is None:
+        if plan.writer is None:
             plan, value = serde._branch_plan(value, type_header)
-        writer, reader, from_avro, _ = plan
         try:
-            data = _schemaless_reader(BytesIO(value[_FRAMING:]), writer, reader)
+            data = _schemaless_reader(BytesIO(value[_FRAMING:]), plan.writer, plan.reader)
         except Exception as exc:
             raise _cannot_decode(plan, exc) from exc
-        event = from_avro(data)  # type: ignore[arg-type]
+        events = plan.build(data) if plan.many else [plan.build(data)]  # type: ignore[arg-type]
         key = msg.key()
         entity_id = serde.descriptor.parse_key(key or "")
         header = get(H_VERSION)
@@ -609,4 +586,19 @@ def decode_message(
         ) from exc
     except (ValueError, UnicodeDecodeError, EsgenError) as exc:
         raise DecodeError(f"{_where(msg)}: {type(exc).__name__}: {exc}") from exc
-    return event, meta
+    return events, meta
+
+
+def decode_message(
+    serde: RegistrySerde, msg: KafkaMessage, version: int | None = None
+) -> tuple[Any, EventMeta]:
+    """The one event of a consumed record and its metadata (:func:`decode_events`, for
+    readers that take one event per record); ``DecodeError`` when an upcast reads the
+    record as another number of events."""
+    events, meta = decode_events(serde, msg, version)
+    if len(events) != 1:
+        raise DecodeError(
+            f"{_where(msg)}: an upcast reads this record as {len(events)} events; "
+            "read it with decode_events"
+        )
+    return events[0], meta

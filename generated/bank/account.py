@@ -674,7 +674,7 @@ ENTITY: Final = EntityDescriptor[AccountState, AccountEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="0ac05019776516b050785dbb8d8b0bbf",
+    fingerprint="0527e8b2aa6d27a6f52cb6da57a15d5d",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -872,7 +872,7 @@ ENTITY: Final = EntityDescriptor[OrderState, OrderEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="f4da0af2c419e9b399da51cd0a37adab",
+    fingerprint="8e0ac82f903d42d0af1b503075e46fd7",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -137,7 +137,7 @@ def test_a_recorded_event_type_that_is_gone_points_at_the_entity(
     ]
     assert (failed["file"], failed["line"]) == ("schemas/thing.yaml", p.line_of("events:"))
     assert "test.chk.Labelled is no longer an event of test.chk.Thing" in failed["message"]
-    assert "Keep the event definition" in failed["fix"]
+    assert "keep the event definition (`deprecated: true`" in failed["fix"]
 
 
 def test_check_names_the_event_types_without_a_recording(

@@ -24,7 +24,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from esgen.dsl import load_project
 from esgen.model import (
     ArrayType,
     DecimalType,
@@ -43,7 +42,7 @@ from esgen.runtime import EncodeError
 from generated.bank import account
 from generated.shop import order
 from tests.codegen.strategies import for_record, for_type
-from tests.codegen.support import CASE_NAMES, CASES, REPO
+from tests.codegen.support import CASE_NAMES, CASES, REPO, load_case
 
 D = decimal.Decimal
 UTC = datetime.UTC
@@ -244,7 +243,7 @@ def _same(sent: Any, got: Any, t: TypeRef) -> bool:
 
 @functools.cache
 def _domain(folder: Path, package: str) -> tuple[dict[str, NamedType], dict[str, Any], list[Any]]:
-    project = load_project(folder)
+    project = load_case(folder)
     types = project.all_types()
     classes: dict[str, Any] = {}
     record_types: list[Any] = []

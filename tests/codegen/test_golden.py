@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from esgen.cli import main
 from esgen.codegen import render_project, stale_files, write_files
 from esgen.dsl import load_project
-from tests.codegen.support import CASE_NAMES, CASES, REPO
+from tests.codegen.support import CASE_NAMES, CASES, REPO, load_case
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_case_output_matches_expected(case: str) -> None:
-    files = render_project(load_project(CASES / case / "schemas"), f"gen_{case}")
+    files = render_project(load_case(CASES / case / "schemas"), f"gen_{case}")
     expected = CASES / case / "expected" / f"gen_{case}"
     if os.environ.get("ESGEN_UPDATE_EXPECTED"):
         write_files(expected, files)

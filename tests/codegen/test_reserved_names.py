@@ -23,7 +23,7 @@ from esgen.dsl import load_project
 from esgen.dsl.names import RESERVED_FIELDS, RESERVED_SYMBOLS, RESERVED_TYPES, entity_unions
 from esgen.errors import DefinitionErrors
 from esgen.runtime import Record
-from tests.codegen.support import CASE_NAMES, CASES, REPO
+from tests.codegen.support import CASE_NAMES, CASES, REPO, load_case
 
 _SNAKE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _PASCAL = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
@@ -34,7 +34,7 @@ def _generated_modules() -> list[ast.Module]:
     folders += [(CASES / case / "schemas", f"gen_{case}") for case in CASE_NAMES]
     modules = []
     for folder, package in folders:
-        project = load_project(folder)
+        project = load_case(folder)
         for path, text in render_project(project, package).items():
             if path.endswith(".py") and not path.endswith("__init__.py"):
                 modules.append(ast.parse(text))

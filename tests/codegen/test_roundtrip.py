@@ -12,10 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from esgen.dsl import load_project
 from esgen.model import Project, RecordDef
 from tests.codegen.strategies import for_record
-from tests.codegen.support import CASE_NAMES, CASES, REPO
+from tests.codegen.support import CASE_NAMES, CASES, REPO, load_case
 
 PROJECTS = [(REPO / "schemas", "generated")] + [
     (CASES / case / "schemas", f"gen_{case}") for case in CASE_NAMES
@@ -25,7 +24,7 @@ PROJECTS = [(REPO / "schemas", "generated")] + [
 @functools.cache
 def _records(folder: Path, package: str) -> list[tuple[RecordDef, Any, Any]]:
     """(record, its class, its entity descriptor) for every event and state (cached)."""
-    project: Project = load_project(folder)
+    project: Project = load_case(folder)
     result = []
     for entity in project.entities:
         module = importlib.import_module(f"{package}.{entity.module}")
@@ -36,7 +35,7 @@ def _records(folder: Path, package: str) -> list[tuple[RecordDef, Any, Any]]:
 
 @functools.cache
 def _classes(folder: Path, package: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    project = load_project(folder)
+    project = load_case(folder)
     types = project.all_types()
     classes: dict[str, Any] = {}
     for entity in project.entities:

@@ -16,7 +16,7 @@ import yaml
 from esgen.codegen import render_project, write_files
 from esgen.dsl import load_project
 from esgen.errors import DefinitionErrors
-from tests.codegen.support import CASE_NAMES, CASES, REPO
+from tests.codegen.support import CASE_NAMES, CASES, REPO, load_case
 
 _PACKAGES = iter(range(10**6))
 
@@ -144,7 +144,7 @@ def test_each_schema_once_in_the_module_and_the_registered_ones_unchanged(
 ) -> None:
     """``AVRO_TYPES`` holds each named type once; the runtime rebuilds from it exactly
     the self-contained schemas the ``.avsc`` files hold (what is registered)."""
-    project = load_project(folder)
+    project = load_case(folder)
     files = render_project(project, package)
     for entity in project.entities:
         module = importlib.import_module(f"{package}.{entity.module}")

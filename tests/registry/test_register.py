@@ -229,3 +229,34 @@ def test_an_old_version_is_reported_as_reused(live: tuple[Project, str]) -> None
         f"(version 2); the registry adds no version and new events are written with id {v1_id}"
     ) in result.output
     assert len(registry.versions(subject)) == 2
+
+
+def test_a_change_an_upcast_reads_is_registered_at_level_none(
+    live: tuple[Project, str],
+) -> None:
+    """The registry would refuse long -> decimal (HTTP 409) at BACKWARD_TRANSITIVE; the
+    upcast reads the old versions, so register gives that subject level NONE and says so."""
+    p, url = live
+    p.write()
+    assert p.cli("lock").exit_code == 0
+    assert p.cli("register", "--registry", url).exit_code == 0
+    p.edit(
+        "    total: {type: long, default: 0}",
+        '    total: {type: decimal(12,2), default: "0"}',
+        "      amount: long",
+        "      amount: decimal(10,2)",
+    )
+    with p.yaml.open("a") as f:
+        f.write(
+            "upcasts:\n  - from: Added@1\n    into:\n"
+            '      - Added: {amount: "unscaled(event.amount, 2)"}\n'
+        )
+    p.generate()
+    result = p.cli("register", "--registry", url)
+    assert result.exit_code == 0, result.output
+    subject = f"{p.topic}-test.chk.Added"
+    assert f"registered {subject}: version 2" in result.output
+    assert "level set to NONE" in result.output
+    registry = connect(url)
+    assert registry.effective_level(subject) == "NONE"
+    assert registry.effective_level(f"{p.topic}-test.chk.Painted") == "BACKWARD_TRANSITIVE"

@@ -152,7 +152,7 @@ def test_a_failing_before_commit_keeps_nothing_of_the_batch(store: ModelStore) -
 
 
 def test_a_registry_error_rolls_the_batch_back_and_propagates(store: ModelStore) -> None:
-    def registry_down(record: Any) -> tuple[Any, EventMeta]:
+    def registry_down(record: Any) -> tuple[list[Any], EventMeta]:
         if record.offset() == 1:
             raise RegistryError("cannot reach the schema registry at http://127.0.0.1:9")
         return _decoded(record)
@@ -265,7 +265,7 @@ class _Fed:
         return (1, 0)
 
 
-def _decoded(record: Any) -> tuple[Any, EventMeta]:
+def _decoded(record: Any) -> tuple[list[Any], EventMeta]:
     if isinstance(record.event, bytes):
         raise DecodeError("not an event")
-    return record.event, EventMeta("acc-1", record.version)
+    return [record.event], EventMeta("acc-1", record.version)

@@ -4,8 +4,9 @@
 runs on every batch it consumes, and what :class:`esgen.runtime.testing.ProjectionFeed`
 runs on records a unit test makes up. A record is anything with the methods of a
 consumed ``confluent_kafka.Message`` that decoding needs (:class:`~esgen.runtime.wire.
-KafkaMessage`); each topic has a decoder (``record -> (event, meta)``: the runner's
-decodes the wire format with the registry).
+KafkaMessage`); each topic has a decoder (``record -> (events, meta)``: the runner's
+decodes the wire format with the registry, :func:`~esgen.runtime.wire.decode_events`; a
+record is one event, or zero or more when an upcast reads it).
 
 One :meth:`Applier.apply` is one transaction of the model store. For each record:
 
@@ -16,9 +17,10 @@ One :meth:`Applier.apply` is one transaction of the model store. For each record
    registry is down, the record may be fine) rolls the transaction back and propagates;
 3. skipped if the model's applied version for ``(topic, entity id)`` is at least the
    record's ``esgen.version`` (records without one rely on the offset check alone);
-4. handled: ``handler(model, event, meta)`` with the batch's
+4. handled: ``handler(model, event, meta)`` for each of its events with the batch's
    :class:`~esgen.runtime.models.ReadModel`; a handler that raises is a dead letter
-   (stage ``handle``) whose writes are undone, and the batch goes on;
+   (stage ``handle``) whose writes (those of the record's other events too) are undone,
+   and the batch goes on;
 5. its version recorded as applied.
 
 Then each partition's next offset is recorded in the same transaction, ``before_commit``
@@ -62,8 +64,8 @@ from esgen.runtime.wire import KafkaMessage
 if TYPE_CHECKING:
     from esgen.runtime.deadletter import DeadLetterEntry
 
-Decoder = Callable[[KafkaMessage], tuple[Any, EventMeta]]
-"""``record -> (event, meta)``; raises ``DecodeError`` when the record is at fault."""
+Decoder = Callable[[KafkaMessage], tuple[list[Any], EventMeta]]
+"""``record -> (events, meta)``; raises ``DecodeError`` when the record is at fault."""
 
 _UNKNOWN: Any = object()
 
@@ -206,7 +208,7 @@ class Applier:
                     continue
                 batch_next[key] = offset + 1
                 try:
-                    event, meta = decoders[topic](record)
+                    events, meta = decoders[topic](record)
                 except DecodeError as exc:  # the record's fault (an unknown schema id too)
                     letters.append(DeadLetter(record, "decode", exc))
                     tx.set_applied_version(dead_letters_stream(topic), f"{partition}@{offset}", 1)
@@ -215,15 +217,20 @@ class Applier:
                 if version is not None and tx.applied_version(topic, meta.entity_id) >= version:
                     skipped += 1
                     continue
-                event_class = type(event)
-                handler = handlers.get(event_class, _UNKNOWN)
-                if handler is _UNKNOWN:
-                    handler = handlers[event_class] = self.projection.handler_for(event_class)
-                if handler is not None:
+                handled = []  # one event, unless an upcast reads the record as several
+                for event in events:
+                    event_class = type(event)
+                    handler = handlers.get(event_class, _UNKNOWN)
+                    if handler is _UNKNOWN:
+                        handler = handlers[event_class] = self.projection.handler_for(event_class)
+                    if handler is not None:
+                        handled.append((handler, event))
+                if handled:
                     if safe:
                         try:
-                            with tx.savepoint():
-                                handler(model, event, meta)
+                            with tx.savepoint():  # a record is applied whole or not at all
+                                for handler, event in handled:
+                                    handler(model, event, meta)
                         except Exception as exc:  # user code: any failure is a dead letter
                             letters.append(DeadLetter(record, "handle", exc))
                             tx.set_applied_version(
@@ -232,7 +239,8 @@ class Applier:
                             continue
                     else:
                         try:
-                            handler(model, event, meta)
+                            for handler, event in handled:
+                                handler(model, event, meta)
                         except Exception as exc:
                             raise _HandlerFailed from exc
                 if version is not None:
@@ -282,7 +290,7 @@ class Applier:
                     skipped.append((redrive, _not_waiting(known, topic, partition, offset)))
                     continue
                 try:
-                    event, meta = self.decoders[topic](record)
+                    events, meta = self.decoders[topic](record)
                 except DecodeError as exc:
                     letters.append(DeadLetter(record, "decode", exc, redrive.request))
                     continue
@@ -298,11 +306,12 @@ class Applier:
                         )
                     )
                     continue
-                handler = self._handler(type(event))
-                if handler is not None:
+                handled = [(h, e) for e in events if (h := self._handler(type(e))) is not None]
+                if handled:
                     try:
-                        with tx.savepoint():
-                            handler(model, event, meta)
+                        with tx.savepoint():  # a record is applied whole or not at all
+                            for handler, event in handled:
+                                handler(model, event, meta)
                     except Exception as exc:  # user code: any failure is a dead letter
                         letters.append(DeadLetter(record, "handle", exc, redrive.request))
                         continue

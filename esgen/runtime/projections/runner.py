@@ -79,7 +79,7 @@ from esgen.runtime.redrive import RedriveInbox, batches
 from esgen.runtime.registry import RegistryClient
 from esgen.runtime.signals import StopSignals
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
-from esgen.runtime.wire import RegistrySerde, decode_message
+from esgen.runtime.wire import RegistrySerde, decode_events
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class ProjectionRunner:
         for descriptor in projection.entities:
             topic = topics.get(descriptor, descriptor.topic)
             serde = RegistrySerde(descriptor, client, strategy=strategy, topic=topic)
-            decoders[topic] = functools.partial(decode_message, serde)
+            decoders[topic] = functools.partial(decode_events, serde)
         self._applier = Applier(projection, store, decoders)
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout

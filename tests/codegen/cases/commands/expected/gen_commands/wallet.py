@@ -574,7 +574,7 @@ ENTITY: Final = EntityDescriptor[WalletState, WalletEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="cd2465c575e603b54a53be8108536c30",
+    fingerprint="c4fea79b71e74df8019bda7523c10967",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -92,7 +92,7 @@ ENTITY: Final = EntityDescriptor[PingState, PingEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="b46f53edb1b96defae40614c734847a9",
+    fingerprint="99380b0650f918d5a87405ee23c8d0ed",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -261,7 +261,7 @@ ENTITY: Final = EntityDescriptor[MeterState, MeterEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="1491ad8bd21c1a35682dab23bb825c33",
+    fingerprint="dcd4b4f758d0826d52076497719faba2",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

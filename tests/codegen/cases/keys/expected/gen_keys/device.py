@@ -195,7 +195,7 @@ ENTITY: Final = EntityDescriptor[DeviceState, DeviceEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="2016208f4ec27f2df1f8533a7016fa73",
+    fingerprint="0480a89ea8420a387613bbd843c1867c",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -168,7 +168,7 @@ ENTITY: Final = EntityDescriptor[TicketState, TicketEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="17eff70b5b9d7c4511037afebd11913c",
+    fingerprint="46b6222fe5489dface6b534e55f50a5b",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -432,7 +432,7 @@ ENTITY: Final = EntityDescriptor[ProfileState, ProfileEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="c4df2a81ee2ee91a785d403703e073d8",
+    fingerprint="4aae0f5c5a2e1a8df6efcb6c6a0eb2db",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -130,7 +130,7 @@ ENTITY: Final = EntityDescriptor[LeftState, LeftEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="950e15d4d59a05c342743ef795d120da",
+    fingerprint="29b09aceee6f6c577627051f99ad7604",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

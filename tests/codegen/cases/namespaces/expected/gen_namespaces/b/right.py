@@ -145,7 +145,7 @@ ENTITY: Final = EntityDescriptor[RightState, RightEvent].define(
     },
     initial_state=initial_state,
     check_invariants=check_invariants,
-    fingerprint="596943cc0d21ff48e76b4f35f1637aca",
+    fingerprint="2e02f6073d337c64f66fbd41b500e83f",
 )
 
 AVRO_SCHEMAS: Final = ENTITY.record_schemas

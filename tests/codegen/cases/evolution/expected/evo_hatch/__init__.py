@@ -1,0 +1,1 @@
+"""Escape hatches of the evolution case (importable beside gen_evolution)."""
