@@ -67,6 +67,7 @@ from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from esgen.runtime import telemetry
 from esgen.runtime.errors import EsgenError, StoreError
 from esgen.runtime.headers import header_map
 from esgen.runtime.kafka import KafkaClients
@@ -316,6 +317,7 @@ class DeadLetterWriter:
             partition=redrive.dlq_partition if redrive is not None else None,
         )
         self._queued.add(answer)
+        telemetry.dead_letter(topic, partition, offset, stage, error, self.consumer)
         return True
 
     def report(self, request: DeadLetterEntry, outcome: str, detail: str = "") -> None:

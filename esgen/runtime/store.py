@@ -68,7 +68,7 @@ from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime import headers as h
-from esgen.runtime import manifest, settings, topics, wire
+from esgen.runtime import manifest, settings, telemetry, topics, wire
 from esgen.runtime.appending import fold_new_events
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor
@@ -431,6 +431,7 @@ class EventStore(Generic[S, E]):
 
     # -- appending ---------------------------------------------------------------------
 
+    @telemetry.traced_append
     def append(
         self,
         entity_id: str,
@@ -539,6 +540,7 @@ class EventStore(Generic[S, E]):
         timestamp = metas[0].timestamp  # one per append
         assert timestamp is not None
         shared: h.Headers = [(h.H_TIMESTAMP, b"%d" % h.to_millis(timestamp))]
+        shared += telemetry.trace_headers()  # the append's span, when traced
         if correlation_id is not None:
             shared.append((h.H_CORRELATION_ID, correlation_id.encode()))
         if causation_id is not None:
@@ -711,6 +713,7 @@ class EventStore(Generic[S, E]):
             yield event, meta
         self._flush_dead_letters()
 
+    @telemetry.traced_load
     def load(self, entity_id: str) -> S:
         """The entity's current state (a copy: changing it changes nothing stored)."""
         self._check_open()

@@ -61,7 +61,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from esgen.runtime import settings
+from esgen.runtime import settings, telemetry
 from esgen.runtime.deadletter import (
     APPLIED,
     PROJECTION_PREFIX,
@@ -182,6 +182,7 @@ class ProjectionRunner:
         self._lag: int | None = None  # measured by the loop after each batch
         self._stop = threading.Event()
         self._setup_done = False
+        telemetry.watch_lag(self)
 
     @property
     def topics(self) -> list[str]:
@@ -486,6 +487,7 @@ class ProjectionRunner:
 
     # -- applying ------------------------------------------------------------------------
 
+    @telemetry.traced_projection_batch
     def _process(
         self, consumer: Consumer, messages: list[Message], *, commit_kafka: bool = True
     ) -> None:

@@ -1,0 +1,466 @@
+"""The runtime's spans and metrics through the OpenTelemetry API (imported only when the
+API is installed; see :mod:`esgen.runtime.telemetry` for the hooks).
+
+Spans follow the semantic conventions for messaging where they fit
+(``messaging.system=kafka``, ``messaging.destination.name``,
+``messaging.destination.partition.id``, ``messaging.kafka.offset``,
+``messaging.kafka.message.key``, ``messaging.operation.type``/``name``,
+``messaging.consumer.group.name``, ``messaging.batch.message_count``, ``error.type``);
+esgen's own are under ``esgen.*`` (``esgen.entity``, ``esgen.version``,
+``esgen.correlation_id``, ``esgen.causation_id``, ``esgen.events_replayed``...).
+
+Trace context
+    An append's span is current while its events' headers are made, so each event
+    carries the append's context (``trace_headers``: the global propagator, W3C
+    ``traceparent``/``tracestate`` by default) and the append span's parent is whatever
+    was current (a command's span, a web request's). A projection batch's span is a new
+    root with a link to each traced record; each traced record also gets a span
+    ``process <topic>`` in its own trace (parent: the context its headers carry, a link
+    to the batch span, the batch's start and end times: the read-model update becomes
+    visible when the batch commits), marked as an error when the record was
+    dead-lettered. So one trace shows a command, its events and every read model that
+    applied them.
+
+Spans are made only when a tracer provider other than the API's default is configured
+(globally or through :func:`use`); otherwise the decorators only time and count (the
+API's no-op meter when no SDK is configured) and the trace context already current is
+still passed on in headers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from esgen import __version__
+from esgen.runtime.headers import H_CAUSATION_ID, H_CORRELATION_ID, H_EVENT_ID
+
+if TYPE_CHECKING:
+    from esgen.runtime.projections.runner import ProjectionRunner
+    from esgen.runtime.store import EventStore, Position
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SCOPE = "esgen"
+
+SYSTEM = "messaging.system"
+DESTINATION = "messaging.destination.name"
+PARTITION = "messaging.destination.partition.id"
+OFFSET = "messaging.kafka.offset"
+KEY = "messaging.kafka.message.key"
+MESSAGE_ID = "messaging.message.id"
+OPERATION_TYPE = "messaging.operation.type"
+OPERATION_NAME = "messaging.operation.name"
+GROUP = "messaging.consumer.group.name"
+BATCH_COUNT = "messaging.batch.message_count"
+ERROR_TYPE = "error.type"
+ENTITY = "esgen.entity"
+PROJECTION = "esgen.projection"
+CONSUMER = "esgen.consumer"
+STAGE = "esgen.dlq.stage"
+CORRELATION = "esgen.correlation_id"
+CAUSATION = "esgen.causation_id"
+
+
+class _Instruments:
+    """The metrics, made from one meter."""
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self.append_duration = meter.create_histogram(
+            "esgen.append.duration",
+            unit="s",
+            description="Time of EventStore.append, from the call to the stored (or failed) "
+            "append, retries included",
+        )
+        self.load_events = meter.create_histogram(
+            "esgen.load.events",
+            unit="{event}",
+            description="Events folded by one EventStore.load (0: its state was current)",
+        )
+        self.dead_letters = meter.create_counter(
+            "esgen.dead_letters",
+            unit="{record}",
+            description="Records written to a dead-letter topic (each record once per "
+            "consumer), by stage and error type",
+        )
+        self.lag = meter.create_observable_gauge(
+            "esgen.projection.lag",
+            callbacks=[_observe_lag],
+            unit="{record}",
+            description="Records of its assigned partitions a projection runner has not "
+            "applied yet, as measured after its last batch",
+        )
+
+
+@dataclass
+class _Providers:
+    tracer_provider: Any = None  # None: the global one
+    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer(SCOPE, __version__))
+    instruments: _Instruments = field(
+        default_factory=lambda: _Instruments(metrics.get_meter(SCOPE, __version__))
+    )
+
+
+_runners: weakref.WeakSet[ProjectionRunner] = weakref.WeakSet()
+
+
+def use(tracer_provider: Any, meter_provider: Any) -> None:
+    """Report to these providers (None: the global ones); see the package doc."""
+    global _now
+    tracer = (
+        trace.get_tracer(SCOPE, __version__)
+        if tracer_provider is None
+        else tracer_provider.get_tracer(SCOPE, __version__)
+    )
+    meter = (
+        metrics.get_meter(SCOPE, __version__)
+        if meter_provider is None
+        else meter_provider.get_meter(SCOPE, __version__)
+    )
+    _now = _Providers(tracer_provider, tracer, _Instruments(meter))
+
+
+def _tracing() -> bool:
+    """Whether spans are recorded anywhere: a provider other than the API's default."""
+    if _now.tracer_provider is not None:
+        return True
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
+# -- trace context in Kafka headers ------------------------------------------------------
+
+
+class _HeaderGetter(Getter[Sequence[tuple[str, Any]]]):
+    """Reads propagation fields from a record's headers (``(name, bytes)`` pairs)."""
+
+    def get(self, carrier: Sequence[tuple[str, Any]], key: str) -> list[str] | None:
+        found = [
+            value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            for name, value in carrier
+            if name == key and value is not None
+        ]
+        return found or None
+
+    def keys(self, carrier: Sequence[tuple[str, Any]]) -> list[str]:
+        return [name for name, _ in carrier]
+
+
+_GETTER = _HeaderGetter()
+
+
+def trace_headers() -> list[tuple[str, bytes]]:
+    """The current trace context as Kafka headers (none when there is no context)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(name, value.encode()) for name, value in carrier.items()]
+
+
+def _extract(headers: Sequence[tuple[str, Any]] | None) -> Context | None:
+    """The trace context a record's headers carry, or None."""
+    if not headers:
+        return None
+    context = propagate.extract(headers, getter=_GETTER)
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        return None
+    return context
+
+
+def _header(headers: Sequence[tuple[str, Any]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name and value is not None:
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _failed(span: trace.Span, exc: BaseException) -> None:
+    span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
+
+
+# -- the event store ---------------------------------------------------------------------
+
+
+def traced_append(func: F) -> F:
+    """``EventStore.append`` with a span and its duration (see the module doc)."""
+
+    @functools.wraps(func)
+    def append(
+        store: EventStore[Any, Any],
+        entity_id: str,
+        events: Iterable[Any],
+        expected_version: int | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> list[Position]:
+        now = _now
+        started = time.perf_counter()
+        attributes: dict[str, str] = {SYSTEM: "kafka", DESTINATION: store.topic}
+        try:
+            if not _tracing():
+                positions: list[Position] = func(
+                    store, entity_id, events, expected_version, correlation_id, causation_id
+                )
+                return positions
+            batch = list(events)
+            with now.tracer.start_as_current_span(
+                f"append {store.topic}", kind=SpanKind.PRODUCER
+            ) as span:
+                span.set_attributes(
+                    {
+                        **attributes,
+                        OPERATION_TYPE: "send",
+                        OPERATION_NAME: "append",
+                        KEY: str(entity_id),
+                        ENTITY: store.descriptor.name,
+                        BATCH_COUNT: len(batch),
+                    }
+                )
+                if expected_version is not None:
+                    span.set_attribute("esgen.expected_version", expected_version)
+                if correlation_id is not None:
+                    span.set_attribute(CORRELATION, correlation_id)
+                if causation_id is not None:
+                    span.set_attribute(CAUSATION, causation_id)
+                try:
+                    positions = func(
+                        store, entity_id, batch, expected_version, correlation_id, causation_id
+                    )
+                except BaseException as exc:
+                    _failed(span, exc)
+                    raise
+                if positions:
+                    span.set_attributes(
+                        {
+                            PARTITION: str(positions[0].partition),
+                            OFFSET: positions[0].offset,
+                            "esgen.version": positions[-1].version,
+                        }
+                    )
+                return positions
+        except BaseException as exc:
+            attributes[ERROR_TYPE] = type(exc).__qualname__
+            raise
+        finally:
+            now.instruments.append_duration.record(time.perf_counter() - started, attributes)
+
+    return cast(F, append)
+
+
+def traced_load(func: F) -> F:
+    """``EventStore.load`` with a span and the number of events it replayed."""
+
+    @functools.wraps(func)
+    def load(store: EventStore[Any, Any], entity_id: str) -> Any:
+        now = _now
+        stats = store.stats
+        before = stats.events_replayed
+        attributes: dict[str, str] = {SYSTEM: "kafka", DESTINATION: store.topic}
+        try:
+            if not _tracing():
+                return func(store, entity_id)
+            with now.tracer.start_as_current_span(
+                f"load {store.topic}", kind=SpanKind.CLIENT
+            ) as span:
+                span.set_attributes(
+                    {
+                        **attributes,
+                        OPERATION_TYPE: "receive",
+                        OPERATION_NAME: "load",
+                        KEY: str(entity_id),
+                        ENTITY: store.descriptor.name,
+                    }
+                )
+                try:
+                    state = func(store, entity_id)
+                except BaseException as exc:
+                    _failed(span, exc)
+                    raise
+                span.set_attribute("esgen.events_replayed", stats.events_replayed - before)
+                return state
+        except BaseException as exc:
+            attributes[ERROR_TYPE] = type(exc).__qualname__
+            raise
+        finally:
+            now.instruments.load_events.record(stats.events_replayed - before, attributes)
+
+    return cast(F, load)
+
+
+# -- projections ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    """What the dead-letter hook tells the batch being traced."""
+
+    dead: dict[tuple[str, int, int], tuple[str, str]] = field(default_factory=dict)
+    """(topic, partition, offset) -> (stage, error type) of the batch's dead letters."""
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("esgen_batch", default=None)
+
+
+def traced_projection_batch(func: F) -> F:
+    """``ProjectionRunner._process`` with a batch span and a span per traced record."""
+
+    @functools.wraps(func)
+    def process(
+        runner: ProjectionRunner, consumer: Any, messages: list[Any], **options: Any
+    ) -> None:
+        if not _tracing():
+            func(runner, consumer, messages, **options)
+            return
+        tracer = _now.tracer
+        traced = [
+            (msg, context)
+            for msg in messages
+            if msg.error() is None and (context := _extract(msg.headers())) is not None
+        ]
+        links = [Link(trace.get_current_span(context).get_span_context()) for _, context in traced]
+        topics = sorted({msg.topic() for msg in messages if msg.error() is None})
+        name = f"process {topics[0]}" if len(topics) == 1 else "process"
+        attributes: dict[str, Any] = {
+            SYSTEM: "kafka",
+            OPERATION_TYPE: "process",
+            OPERATION_NAME: "apply",
+            GROUP: runner.group_id,
+            PROJECTION: runner.projection.name,
+            BATCH_COUNT: len(messages),
+        }
+        if len(topics) == 1:
+            attributes[DESTINATION] = topics[0]
+        stats = runner.stats
+        counts = (stats.processed, stats.skipped, stats.dead_lettered)
+        batch = _Batch()
+        token = _batch.set(batch)
+        started = time.time_ns()
+        try:
+            with tracer.start_as_current_span(
+                name, kind=SpanKind.CONSUMER, attributes=attributes, links=links
+            ) as span:
+                try:
+                    func(runner, consumer, messages, **options)
+                except BaseException as exc:
+                    _failed(span, exc)
+                    raise
+                span.set_attributes(
+                    {
+                        "esgen.processed": stats.processed - counts[0],
+                        "esgen.skipped": stats.skipped - counts[1],
+                        "esgen.dead_lettered": stats.dead_lettered - counts[2],
+                    }
+                )
+        finally:
+            _batch.reset(token)
+        ended = time.time_ns()
+        batch_link = [Link(span.get_span_context())]
+        for msg, context in traced:
+            _record_span(tracer, runner, msg, context, batch, batch_link, started, ended)
+
+    return cast(F, process)
+
+
+def _record_span(
+    tracer: trace.Tracer,
+    runner: ProjectionRunner,
+    msg: Any,
+    context: Context,
+    batch: _Batch,
+    links: list[Link],
+    started: int,
+    ended: int,
+) -> None:
+    """The span of one applied record, in the record's own trace."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    headers = msg.headers() or []
+    key = msg.key()
+    attributes: dict[str, Any] = {
+        SYSTEM: "kafka",
+        OPERATION_TYPE: "process",
+        OPERATION_NAME: "apply",
+        DESTINATION: topic,
+        PARTITION: str(partition),
+        OFFSET: offset,
+        GROUP: runner.group_id,
+        PROJECTION: runner.projection.name,
+    }
+    if key is not None:
+        attributes[KEY] = key.decode(errors="replace") if isinstance(key, bytes) else key
+    for header, attribute in (
+        (H_EVENT_ID, MESSAGE_ID),
+        (H_CORRELATION_ID, CORRELATION),
+        (H_CAUSATION_ID, CAUSATION),
+    ):
+        value = _header(headers, header)
+        if value is not None:
+            attributes[attribute] = value
+    span = tracer.start_span(
+        f"process {topic}",
+        context=context,
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+        links=links,
+        start_time=started,
+    )
+    dead = batch.dead.get((topic, partition, offset))
+    if dead is not None:
+        span.set_attributes({STAGE: dead[0], ERROR_TYPE: dead[1], "esgen.dead_lettered": True})
+        span.set_status(Status(StatusCode.ERROR, f"dead-lettered ({dead[0]}: {dead[1]})"))
+    span.end(end_time=ended)
+
+
+# -- dead letters and lag ------------------------------------------------------------------
+
+
+def dead_letter(
+    topic: str, partition: int, offset: int, stage: str, error: BaseException, consumer: str
+) -> None:
+    """Count a record written to a dead-letter topic (and tell the batch being traced)."""
+    error_type = type(error).__name__
+    _now.instruments.dead_letters.add(
+        1,
+        {
+            SYSTEM: "kafka",
+            DESTINATION: topic,
+            STAGE: stage,
+            ERROR_TYPE: error_type,
+            CONSUMER: consumer,
+        },
+    )
+    batch = _batch.get()
+    if batch is not None:
+        batch.dead[(topic, partition, offset)] = (stage, error_type)
+
+
+def watch_lag(runner: ProjectionRunner) -> None:
+    """Report ``runner.lag()`` in ``esgen.projection.lag`` while the runner exists."""
+    _runners.add(runner)
+
+
+def _observe_lag(_options: CallbackOptions) -> Iterator[Observation]:
+    for runner in list(_runners):
+        lag = runner.lag()
+        if lag is not None:
+            yield Observation(
+                lag,
+                {
+                    SYSTEM: "kafka",
+                    PROJECTION: runner.projection.name,
+                    GROUP: runner.group_id,
+                },
+            )
+
+
+_now = _Providers()  # last: its instruments name the callbacks above
