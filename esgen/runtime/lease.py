@@ -47,10 +47,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from esgen.runtime import logs
 from esgen.runtime.errors import StoreError
 from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 
 def transactional_id(topic: str, partition: int) -> str:

@@ -42,20 +42,19 @@ Kafka Streams store restoring from its changelog.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from esgen.runtime import headers as h
-from esgen.runtime import wire
+from esgen.runtime import logs, wire
 from esgen.runtime.errors import EncodeError, RegistryError
 from esgen.runtime.manifest import MANIFEST_KEY
 from esgen.runtime.scan import PartitionReader
 from esgen.runtime.statestore import SnapshotEntry, StateStore
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 
 @dataclass

@@ -55,7 +55,6 @@ A store is not thread-safe: use one per thread (or serialise calls).
 from __future__ import annotations
 
 import difflib
-import logging
 import re
 import time
 import uuid
@@ -68,7 +67,7 @@ from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime import headers as h
-from esgen.runtime import manifest, settings, telemetry, topics, wire
+from esgen.runtime import logs, manifest, settings, telemetry, topics, wire
 from esgen.runtime.appending import fold_new_events
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor
@@ -102,7 +101,7 @@ from esgen.runtime.topics import TopicAdmin, TopicInfo
 S = TypeVar("S")
 E = TypeVar("E")
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 _ATTEMPTS = 8
 """Appends tried while other writers keep taking the lease (each try reads their events)."""

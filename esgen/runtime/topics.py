@@ -28,7 +28,6 @@ logged as a warning: ``acks=all`` then waits for the leader only.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,9 +35,10 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
+from esgen.runtime import logs
 from esgen.runtime.errors import StoreError, UnsafeTopic
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 
 @dataclass(frozen=True)

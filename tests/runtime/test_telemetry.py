@@ -191,7 +191,8 @@ def test_one_trace_follows_a_request_through_its_events_to_the_projection(
 ) -> None:
     store = make_store(account_entity)
     with otel.tracer.start_as_current_span("open account") as request:
-        store.append("acc-1", [account.AccountOpened(owner="Ann")], correlation_id="c-1")
+        opening = [account.AccountOpened(owner="Ann"), account.MoneyDeposited(amount=D("5.00"))]
+        store.append("acc-1", opening, correlation_id="c-1")
     with otel.tracer.start_as_current_span("deposit") as other:
         store.append("acc-2", [account.AccountOpened(owner="Bo")])
         store.append("acc-2", [account.AccountTagged(tag="poison")])
@@ -201,26 +202,29 @@ def test_one_trace_follows_a_request_through_its_events_to_the_projection(
     def observe(runner: Any) -> None:
         lags.extend(point.value for point in otel.points("esgen.projection.lag"))
 
-    runner = make_runner(store.topic, model, projection=Picky(), batch_size=1, on_batch=observe)
+    runner = make_runner(store.topic, model, projection=Picky(), batch_size=2, on_batch=observe)
     stats = runner.run(until_caught_up=True)
-    assert (stats.processed, stats.dead_lettered) == (2, 1)
+    assert (stats.processed, stats.dead_lettered) == (3, 1)
 
     appends = otel.finished(f"append {store.topic}")
     processed = otel.finished(f"process {store.topic}")
-    records = [
-        s for s in processed if (s.attributes or {}).get("messaging.kafka.offset") is not None
-    ]
-    batches = [s for s in processed if s not in records]
-    assert len(records) == 3 and len(batches) == 3
-    # Each record's span is in the trace of the request that appended it, under its append.
+    applied = [s for s in processed if "messaging.kafka.offset" in (s.attributes or {})]
+    batches = [s for s in processed if s not in applied]
+    # One span per append and batch, in the trace of the request that appended the events,
+    # under its append: acc-1's two events were one append (in one batch, or in two).
     trace_id = request.get_span_context().trace_id
-    opened = next(
-        s for s in records if (s.attributes or {})["messaging.kafka.message.key"] == "acc-1"
+    opened = [s for s in applied if (s.attributes or {})["messaging.kafka.message.key"] == "acc-1"]
+    assert (
+        sum(int((s.attributes or {}).get("messaging.batch.message_count", 1)) for s in opened) == 2
     )
-    assert opened.context is not None and opened.context.trace_id == trace_id
-    assert opened.parent is not None and opened.parent.span_id == appends[0].context.span_id  # type: ignore[union-attr]
-    attributes = dict(opened.attributes or {})
-    assert attributes.pop("messaging.message.id") == str(store_event_ids(store)[0])
+    for span in opened:
+        assert span.context is not None and span.context.trace_id == trace_id
+        assert span.parent is not None
+        assert span.parent.span_id == appends[0].context.span_id  # type: ignore[union-attr]
+    first = opened[0]
+    attributes = dict(first.attributes or {})
+    if attributes.pop("messaging.batch.message_count", 1) == 1:
+        assert attributes.pop("messaging.message.id") == str(store_event_ids(store)[0])
     assert attributes == {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
@@ -233,24 +237,25 @@ def test_one_trace_follows_a_request_through_its_events_to_the_projection(
         "esgen.projection": "picky",
         "esgen.correlation_id": "c-1",
     }
-    assert opened.status.status_code is StatusCode.UNSET
-    spans_of_request = [
-        s for s in otel.spans.get_finished_spans() if s.context and s.context.trace_id == trace_id
-    ]
-    assert sorted(s.name for s in spans_of_request) == sorted(
-        ["open account", f"append {store.topic}", f"process {store.topic}"]
+    assert first.status.status_code is StatusCode.UNSET
+    names = sorted(
+        s.name
+        for s in otel.spans.get_finished_spans()
+        if s.context is not None and s.context.trace_id == trace_id
     )
-    # The batch spans are roots of their own, linked to the records' contexts.
+    assert names == sorted(["open account", f"append {store.topic}"] + [first.name] * len(opened))
+    # The batch spans are roots of their own, linked to the appends' contexts.
+    assert sum(len(batch.links) for batch in batches) == len(applied)
     for batch in batches:
         assert batch.parent is None
         assert batch.kind is SpanKind.CONSUMER
-        assert len(batch.links) == 1
     # The poison tag went to the dead-letter topic: an error in the deposit's trace.
-    (failed,) = [s for s in records if s.status.status_code is StatusCode.ERROR]
+    (failed,) = [s for s in applied if s.status.status_code is StatusCode.ERROR]
     assert failed.context is not None
     assert failed.context.trace_id == other.get_span_context().trace_id
     assert (failed.attributes or {})["esgen.dlq.stage"] == "handle"
     assert (failed.attributes or {})["error.type"] == "ValueError"
+    assert (failed.attributes or {})["esgen.dead_lettered"] == 1
     (dead,) = otel.points("esgen.dead_letters")
     assert dead.value == 1
     assert dict(dead.attributes) == {

@@ -19,8 +19,8 @@ The hooks are what the runtime calls, one line per call site:
 ``trace_headers()``            the current trace context as Kafka headers, for the
                                records being written
 ``traced_projection_batch``    decorates ``ProjectionRunner._process``: span ``process
-                               <topic>`` per batch, and one per traced record in that
-                               record's own trace
+                               <topic>`` per batch, and one per trace context its
+                               records carry (per append), in that trace
 ``dead_letter(...)``           counter ``esgen.dead_letters`` (by stage and error type)
 ``watch_lag(runner)``          observable gauge ``esgen.projection.lag``
 =============================  ==========================================================

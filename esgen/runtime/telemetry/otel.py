@@ -14,12 +14,13 @@ Trace context
     carries the append's context (``trace_headers``: the global propagator, W3C
     ``traceparent``/``tracestate`` by default) and the append span's parent is whatever
     was current (a command's span, a web request's). A projection batch's span is a new
-    root with a link to each traced record; each traced record also gets a span
-    ``process <topic>`` in its own trace (parent: the context its headers carry, a link
-    to the batch span, the batch's start and end times: the read-model update becomes
-    visible when the batch commits), marked as an error when the record was
-    dead-lettered. So one trace shows a command, its events and every read model that
-    applied them.
+    root with a link to each trace context its records carry; for each such context the
+    batch also makes a span ``process <topic>`` in that trace (parent: the context, i.e.
+    the append that wrote the records; a link to the batch span; the batch's start and
+    end times: the read-model update becomes visible when the batch commits), marked as
+    an error when one of its records was dead-lettered. So one trace shows a command,
+    its events and every read model that applied them, at one span per append and
+    batch rather than per record (spans cost tens of microseconds each in the SDK).
 
 Spans are made only when a tracer provider other than the API's default is configured
 (globally or through :func:`use`); otherwise the decorators only time and count (the
@@ -312,8 +313,38 @@ class _Batch:
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("esgen_batch", default=None)
 
 
+@dataclass
+class _Traced:
+    """The records of a batch that carry one trace context (one append's events)."""
+
+    context: Context
+    records: list[Any] = field(default_factory=list)
+
+
+def _traced(messages: Sequence[Any]) -> list[_Traced]:
+    """The batch's records grouped by the trace context they carry (records without
+    one are left out). Each distinct context is parsed once."""
+    fields = propagate.get_global_textmap().fields
+    groups: dict[tuple[Any, ...], _Traced | None] = {}
+    for msg in messages:
+        headers = msg.headers() if msg.error() is None else None
+        if not headers:
+            continue
+        carried = tuple((name, value) for name, value in headers if name in fields)
+        if not carried:
+            continue
+        key = (msg.topic(), carried)
+        if key not in groups:
+            context = _extract(carried)
+            groups[key] = None if context is None else _Traced(context)
+        group = groups[key]
+        if group is not None:
+            group.records.append(msg)
+    return [group for group in groups.values() if group is not None]
+
+
 def traced_projection_batch(func: F) -> F:
-    """``ProjectionRunner._process`` with a batch span and a span per traced record."""
+    """``ProjectionRunner._process`` with a batch span and a span per trace context."""
 
     @functools.wraps(func)
     def process(
@@ -323,12 +354,8 @@ def traced_projection_batch(func: F) -> F:
             func(runner, consumer, messages, **options)
             return
         tracer = _now.tracer
-        traced = [
-            (msg, context)
-            for msg in messages
-            if msg.error() is None and (context := _extract(msg.headers())) is not None
-        ]
-        links = [Link(trace.get_current_span(context).get_span_context()) for _, context in traced]
+        traced = _traced(messages)
+        links = [Link(trace.get_current_span(t.context).get_span_context()) for t in traced]
         topics = sorted({msg.topic() for msg in messages if msg.error() is None})
         name = f"process {topics[0]}" if len(topics) == 1 else "process"
         attributes: dict[str, Any] = {
@@ -366,36 +393,39 @@ def traced_projection_batch(func: F) -> F:
             _batch.reset(token)
         ended = time.time_ns()
         batch_link = [Link(span.get_span_context())]
-        for msg, context in traced:
-            _record_span(tracer, runner, msg, context, batch, batch_link, started, ended)
+        for group in traced:
+            _traced_span(tracer, runner, group, batch, batch_link, started, ended)
 
     return cast(F, process)
 
 
-def _record_span(
+def _traced_span(
     tracer: trace.Tracer,
     runner: ProjectionRunner,
-    msg: Any,
-    context: Context,
+    group: _Traced,
     batch: _Batch,
     links: list[Link],
     started: int,
     ended: int,
 ) -> None:
-    """The span of one applied record, in the record's own trace."""
-    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-    headers = msg.headers() or []
-    key = msg.key()
+    """The span of the records of one trace context, in that trace: one per append whose
+    events the batch applied (they share their topic, entity and ids)."""
+    first = group.records[0]
+    topic = first.topic()
+    headers = first.headers() or []
+    key = first.key()
     attributes: dict[str, Any] = {
         SYSTEM: "kafka",
         OPERATION_TYPE: "process",
         OPERATION_NAME: "apply",
         DESTINATION: topic,
-        PARTITION: str(partition),
-        OFFSET: offset,
+        PARTITION: str(first.partition()),
+        OFFSET: first.offset(),
         GROUP: runner.group_id,
         PROJECTION: runner.projection.name,
     }
+    if len(group.records) > 1:
+        attributes[BATCH_COUNT] = len(group.records)
     if key is not None:
         attributes[KEY] = key.decode(errors="replace") if isinstance(key, bytes) else key
     for header, attribute in (
@@ -404,20 +434,32 @@ def _record_span(
         (H_CAUSATION_ID, CAUSATION),
     ):
         value = _header(headers, header)
-        if value is not None:
+        if value is not None and (attribute != MESSAGE_ID or len(group.records) == 1):
             attributes[attribute] = value
     span = tracer.start_span(
         f"process {topic}",
-        context=context,
+        context=group.context,
         kind=SpanKind.CONSUMER,
         attributes=attributes,
         links=links,
         start_time=started,
     )
-    dead = batch.dead.get((topic, partition, offset))
-    if dead is not None:
-        span.set_attributes({STAGE: dead[0], ERROR_TYPE: dead[1], "esgen.dead_lettered": True})
-        span.set_status(Status(StatusCode.ERROR, f"dead-lettered ({dead[0]}: {dead[1]})"))
+    dead = [
+        found
+        for msg in group.records
+        if (found := batch.dead.get((topic, msg.partition(), msg.offset()))) is not None
+    ]
+    if dead:
+        stage, error_type = dead[0]
+        span.set_attributes(
+            {STAGE: stage, ERROR_TYPE: error_type, "esgen.dead_lettered": len(dead)}
+        )
+        span.set_status(
+            Status(
+                StatusCode.ERROR,
+                f"{len(dead)} of {len(group.records)} dead-lettered ({stage}: {error_type})",
+            )
+        )
     span.end(end_time=ended)
 
 
