@@ -31,7 +31,7 @@ from esgen.compat.check import check
 from esgen.compat.rules import Rule
 from esgen.errors import Location
 from esgen.model import Direction, Entity, Project
-from esgen.runtime import EventMeta, InvariantViolation
+from esgen.runtime import DecodeError, EventMeta, InvariantViolation
 
 REPLAY_DECODE_FAILED = Rule(
     "REPLAY_DECODE_FAILED",
@@ -220,7 +220,7 @@ def _replay_stream(
     folder: Path,
     lines: Mapping[str, int],
 ) -> Iterator[Finding]:
-    entity_id = stream["id"]
+    entity_id: Any = stream["id"]  # its text until the stream's entity is known
     state: Any = None
     at = _stream_at(stream, folder, lines)
     for version, (relative, position) in enumerate(stream["events"], start=1):
@@ -255,6 +255,19 @@ def _replay_stream(
         descriptor = code.events[full_name]
         location = locate(dict(types), full_name, full_name)
         if state is None:
+            try:  # the recorded id is the message key: the id's text
+                entity_id = descriptor.parse_key(str(entity_id))
+            except DecodeError as exc:
+                yield Finding(
+                    full_name,
+                    full_name,
+                    REPLAY_DECODE_FAILED.id,
+                    f"{where}: {exc}",
+                    "Old events are keyed by the text of the key's old type: keep the key's "
+                    "type (see ENTITY_KEY_CHANGED).",
+                    location,
+                )
+                return
             state = descriptor.initial_state(entity_id)
         for event in today:
             try:

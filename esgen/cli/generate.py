@@ -71,11 +71,23 @@ def generate(
     from esgen.dsl import load_project
 
     folder, out, pkg = _paths(definitions, output, package)
+    _check_package(pkg, package is not None)
     with reported_errors(str(folder)):
         project = load_project(folder)
         files = render_project(project, pkg)
+        try:
+            if check:
+                stale = stale_files(out, files)
+            else:
+                written = write_files(out, files)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.UsageError(
+                f"cannot {'read' if check else 'write'} the output folder {out}: "
+                f"{reason}{where}; choose another --output"
+            ) from None
         if check:
-            stale = stale_files(out, files)
             for path, reason in stale:
                 click.echo(f"{path}: {reason}", err=True)
             if stale:
@@ -83,5 +95,23 @@ def generate(
                 raise Abort(1)
             click.echo(f"{len(files)} files up to date in {out}")
             return
-        written = write_files(out, files)
     click.echo(f"wrote {written} of {len(files)} files to {out}")
+
+
+def _check_package(package: str, from_flag: bool) -> None:
+    """The package becomes ``import`` statements: it must be a dotted Python name."""
+    from esgen.codegen.source import dotted
+
+    try:
+        dotted(package)
+    except ValueError:
+        where = (
+            "--package"
+            if from_flag
+            else "the package ([tool.esgen] package, else the name of the output folder)"
+        )
+        raise click.BadParameter(
+            f"{package!r} is not a dotted Python module name (letters, digits and '_' "
+            "between dots, no keywords); set one with --package or [tool.esgen] package",
+            param_hint=where,
+        ) from None

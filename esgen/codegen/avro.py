@@ -1,8 +1,11 @@
 """Model -> Avro schemas, as plain dicts written with ``json.dumps``.
 
-Every schema produced here is self-contained: a named type is defined in full at its
-first use and referenced by full name afterwards, so each ``.avsc`` file and each
-schema in an entity descriptor can be parsed and registered on its own.
+``named`` gives the self-contained schema of a named type: every named type it uses is
+defined in full at its first use and referenced by full name afterwards, so each
+``.avsc`` file (and what is registered) can be parsed on its own. ``compact`` gives the
+same schema with every *other* named type referenced by full name: what a generated
+module holds (each named type once), from which ``esgen.runtime.serde.self_contained``
+rebuilds exactly the ``named`` schema.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 import uuid
 from typing import Any
 
@@ -58,10 +62,35 @@ class SchemaBuilder:
         assert isinstance(result, dict)
         return result
 
-    def _named(self, named: NamedType, defined: set[str]) -> Any:
-        if named.full_name in defined:
+    def compact(self, named: NamedType) -> AvroSchema:
+        """The schema of a named type, with every other named type referenced by name."""
+        result = self._definition(named, None)
+        assert isinstance(result, dict)
+        return result
+
+    def uses(self, named: NamedType) -> list[str]:
+        """Full names of the named types ``named`` uses, directly or not, in order."""
+        found: dict[str, None] = {}
+        pending = [named]
+        while pending:
+            current = pending.pop(0)
+            if isinstance(current, RecordDef):
+                for f in current.fields:
+                    for full_name in _refs(f.type):
+                        if full_name not in found and full_name != named.full_name:
+                            found[full_name] = None
+                            pending.append(self._types[full_name])
+        return list(found)
+
+    def _named(self, named: NamedType, defined: set[str] | None) -> Any:
+        """The definition of ``named`` at its first use, its name after that (with
+        ``defined`` None: always its name)."""
+        if defined is None or named.full_name in defined:
             return named.full_name
         defined.add(named.full_name)
+        return self._definition(named, defined)
+
+    def _definition(self, named: NamedType, defined: set[str] | None) -> AvroSchema:
         schema: AvroSchema
         if isinstance(named, RecordDef):
             schema = {"type": "record", "name": named.name, "namespace": named.namespace}
@@ -82,7 +111,7 @@ class SchemaBuilder:
             schema["size"] = named.size
         return schema
 
-    def _field(self, field: Field, defined: set[str]) -> AvroSchema:
+    def _field(self, field: Field, defined: set[str] | None) -> AvroSchema:
         result: AvroSchema = {"name": field.name}
         if field.doc:
             result["doc"] = field.doc
@@ -98,7 +127,7 @@ class SchemaBuilder:
             result["aliases"] = list(field.aliases)
         return result
 
-    def _type(self, t: TypeRef, defined: set[str], null_first: bool = True) -> Any:
+    def _type(self, t: TypeRef, defined: set[str] | None, null_first: bool = True) -> Any:
         if isinstance(t, Primitive):
             return t.name
         if isinstance(t, Logical):
@@ -157,6 +186,18 @@ class SchemaBuilder:
         raise TypeError(f"no Avro default for {t!r}")
 
 
+def _refs(t: TypeRef) -> list[str]:
+    if isinstance(t, NamedRef):
+        return [t.full_name]
+    if isinstance(t, OptionalType):
+        return _refs(t.inner)
+    if isinstance(t, ArrayType):
+        return _refs(t.items)
+    if isinstance(t, MapType):
+        return _refs(t.values)
+    return []
+
+
 def _decimal_bytes(value: decimal.Decimal, scale: int) -> bytes:
     """Avro's decimal encoding: the unscaled value, big-endian two's complement."""
     unscaled = int(value.scaleb(scale).to_integral_value())
@@ -179,6 +220,14 @@ def _logical_default(name: str, text: str) -> Any:
     return micros // 1000 if name.endswith("millis") else micros
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(schema: AvroSchema) -> str:
-    """The text of an ``.avsc`` file: stable key order as built, two-space indent."""
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    """The text of an ``.avsc`` file: stable key order as built, two-space indent.
+
+    Text stays as written, except lone surrogates (which UTF-8 cannot hold): they are
+    written as JSON escapes (``\\udc80``), which JSON parsers read back as the same
+    string."""
+    text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -1,13 +1,17 @@
-"""Typed expression trees -> Python source.
+"""Typed expression trees -> Python expressions (:mod:`esgen.codegen.pycode`).
 
 The DSL has already checked every expression, so rendering is mechanical; the only
 decisions are parentheses (by Python precedence), numeric conversions the checker
-allowed (an int where a Decimal is expected) and ``coalesce``.
+allowed (an int where a Decimal is expected) and ``coalesce``. Every name and literal goes
+through :mod:`esgen.codegen.source`.
 """
 
 from __future__ import annotations
 
-from esgen.codegen.pytypes import PyTypes, py_str
+from esgen.codegen import pycode as py
+from esgen.codegen.pycode import number, uses_math
+from esgen.codegen.pytypes import PyTypes
+from esgen.codegen.source import Code, code, identifier, string
 from esgen.model import (
     Binary,
     BoolOp,
@@ -38,6 +42,9 @@ _UNARY = 12
 _ATOM = 16
 _BINARY_PRECEDENCE = {"+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "//": _MUL, "%": _MUL}
 _FLOATS = ("float", "double")
+# Single comparisons whose negation is another operator (exactly, for every type).
+_NEGATED = {"==": "!=", "!=": "==", "in": "not in", "not in": "in", "is": "is not"}
+_NEGATED["is not"] = "is"
 _INTS = ("int", "long")
 
 
@@ -84,6 +91,16 @@ def max_scale(expr: Expr) -> int | None:
     return max(s for s in scales if s is not None)
 
 
+def quantum_name(scale: int) -> Code:
+    """Module constant holding ``Decimal("1e-<scale>")`` for quantizing."""
+    return code(f"_SCALE_{scale}")
+
+
+def reference(expr: Ref) -> py.Atom:
+    """``state.address.city`` and friends."""
+    return py.Atom(code(".".join([expr.root, *(identifier(p) for p in expr.path)])))
+
+
 class ExpressionRenderer:
     """Renders checked expressions of one module."""
 
@@ -92,107 +109,140 @@ class ExpressionRenderer:
         self.scales: set[int] = set()  # decimal scales that need a quantum constant
         self._walrus = 0
 
-    def render(self, expr: Expr) -> str:
+    def render(self, expr: Expr) -> py.Expr:
         return self._render(expr)[0]
 
-    def convert(self, expr: Expr, target: TypeRef) -> str:
+    def convert(self, expr: Expr, target: TypeRef) -> py.Expr:
         """``expr`` as a value of type ``target`` (the checker proved it assignable)."""
         if isinstance(target, OptionalType) and not isinstance(expr.type, NullType | OptionalType):
             target = target.inner
         if isinstance(target, DecimalType) and is_int(expr.type):
             self.types.modules.add("decimal")
-            return f"decimal.Decimal({self.render(expr)})"
+            return py.Call(py.Atom(code("decimal.Decimal")), (self.render(expr),))
         if isinstance(target, DecimalType):
             scale = max_scale(expr)
             if scale is None or scale > target.scale:
-                self.scales.add(target.scale)
-                return f"{self._wrap(expr, _ATOM)}.quantize({quantum_name(target.scale)})"
+                return self.quantize(expr, target.scale)
         return self.render(expr)
 
-    def _wrap(self, expr: Expr, at_least: int) -> str:
-        source, precedence = self._render(expr)
-        return source if precedence >= at_least else f"({source})"
+    def negation(self, expr: Expr) -> py.Expr:
+        """``not expr`` (a broken invariant, a failed precondition), as plainly as Python
+        allows: ``not x`` loses its ``not``, a single comparison is inverted where that is
+        exact for every type (``!=`` for ``==``, ``not in`` for ``in``; never ``>=`` for
+        ``<``, which differs for NaN)."""
+        if isinstance(expr, Unary) and expr.op == "not":
+            return self.render(expr.operand)
+        condition = self.render(expr)
+        if isinstance(condition, py.Compare) and len(condition.ops) == 1:
+            negated = _NEGATED.get(condition.ops[0])
+            if negated is not None:
+                return py.Compare(condition.left, (negated,), condition.comparators)
+        if isinstance(condition, py.Atom | py.Attr | py.Call):
+            return py.UnaryOp("not", condition)
+        return py.UnaryOp("not", py.Paren(condition))
 
-    def _render(self, expr: Expr) -> tuple[str, int]:
+    def operand(self, expr: Expr, op: str) -> py.Expr:
+        """``expr`` as the right operand of ``op`` (parenthesized where Python needs it)."""
+        return self._wrap(expr, _BINARY_PRECEDENCE[op] + 1)
+
+    def quantize(self, expr: Expr, scale: int) -> py.Expr:
+        """``(expr).quantize(_SCALE_<scale>)``."""
+        self.scales.add(scale)
+        self.types.modules.add("decimal")
+        method = py.Attr(self._wrap(expr, _ATOM), code("quantize"))
+        return py.Call(method, (py.Atom(quantum_name(scale)),))
+
+    def _wrap(self, expr: Expr, at_least: int) -> py.Expr:
+        rendered, precedence = self._render(expr)
+        return rendered if precedence >= at_least else py.Paren(rendered)
+
+    def _render(self, expr: Expr) -> tuple[py.Expr, int]:
         if isinstance(expr, Literal_):
-            return _literal(expr.value), _ATOM
+            literal = _literal(expr.value)
+            if uses_math(literal):
+                self.types.modules.add("math")
+            return literal, _ATOM
         if isinstance(expr, EnumSymbol):
-            return f"{self.types.class_name(expr.enum)}.{expr.symbol}", _ATOM
+            name = f"{self.types.class_name(expr.enum)}.{identifier(expr.symbol)}"
+            return py.Atom(code(name)), _ATOM
         if isinstance(expr, Ref):
-            return ".".join((expr.root, *expr.path)), _ATOM
+            return reference(expr), _ATOM
         if isinstance(expr, Unary):
             if expr.op == "not":
-                return f"not {self._wrap(expr.operand, _NOT)}", _NOT
-            return f"{expr.op}{self._wrap(expr.operand, _UNARY)}", _UNARY
+                return py.UnaryOp("not", self._wrap(expr.operand, _NOT)), _NOT
+            return py.UnaryOp(expr.op, self._wrap(expr.operand, _UNARY)), _UNARY
         if isinstance(expr, Binary):
             precedence = _BINARY_PRECEDENCE[expr.op]
             left = self._wrap(expr.left, precedence)
             right = self._wrap(expr.right, precedence + 1)
-            return f"{left} {expr.op} {right}", precedence
+            return py.BinOp(left, expr.op, right), precedence
         if isinstance(expr, Compare):
-            parts = [self._wrap(expr.left, _COMPARE + 1)]
+            ops: list[str] = []
             for op, comparator in zip(expr.ops, expr.comparators, strict=True):
                 if isinstance(comparator, Literal_) and (
                     comparator.value is None or isinstance(comparator.value, bool)
                 ):  # singletons: ``x is False`` (``== False`` is what ruff's E712 refuses)
-                    op = "is" if op == "==" else "is not"  # type: ignore[assignment]
-                parts.append(f"{op} {self._wrap(comparator, _COMPARE + 1)}")
-            return " ".join(parts), _COMPARE
+                    ops.append("is" if op == "==" else "is not")
+                else:
+                    ops.append(op)
+            comparators = tuple(self._wrap(c, _COMPARE + 1) for c in expr.comparators)
+            left = self._wrap(expr.left, _COMPARE + 1)
+            return py.Compare(left, tuple(ops), comparators), _COMPARE
         if isinstance(expr, BoolOp):
             precedence = _AND if expr.op == "and" else _OR
-            values = [self._wrap(v, precedence + 1) for v in expr.values]
-            return f" {expr.op} ".join(values), precedence
+            values = tuple(self._wrap(v, precedence + 1) for v in expr.values)
+            return py.BoolOp(expr.op, values), precedence
         if isinstance(expr, IfElse):
             then = self._wrap(expr.then, _OR)
             condition = self._wrap(expr.condition, _OR)
             otherwise = self._wrap(expr.otherwise, _IF)
-            return f"{then} if {condition} else {otherwise}", _IF
+            return py.IfExp(then, condition, otherwise), _IF
         if isinstance(expr, Call):
             return self._call(expr)
         raise TypeError(f"cannot render {expr!r}")
 
-    def _call(self, expr: Call) -> tuple[str, int]:
+    def _call(self, expr: Call) -> tuple[py.Expr, int]:
         name = expr.function
         if name in ("lower", "upper"):
-            return f"{self._wrap(expr.args[0], _ATOM)}.{name}()", _ATOM
+            method = py.Attr(self._wrap(expr.args[0], _ATOM), code(name))
+            return py.Call(method), _ATOM
         if name == "coalesce":
             return self._coalesce(expr.args), _IF
-        args = list(expr.args)
-        if name in ("min", "max") and (is_decimal(expr.type) or is_float(expr.type)):
-            # mypy cannot join Decimal and int (or float and int): convert the ints.
-            wrapper = "decimal.Decimal" if is_decimal(expr.type) else "float"
-            if is_decimal(expr.type):
+        args: list[py.Expr] = []
+        for arg in expr.args:
+            if name in ("min", "max") and is_int(arg.type) and is_decimal(expr.type):
+                # mypy cannot join Decimal and int (or float and int): convert the ints.
                 self.types.modules.add("decimal")
-            rendered = [
-                f"{wrapper}({self.render(a)})" if is_int(a.type) else self.render(a) for a in args
-            ]
-            return f"{name}({', '.join(rendered)})", _ATOM
-        return f"{name}({', '.join(self.render(a) for a in args)})", _ATOM
+                args.append(py.Call(py.Atom(code("decimal.Decimal")), (self.render(arg),)))
+            elif name in ("min", "max") and is_int(arg.type) and is_float(expr.type):
+                args.append(py.Call(py.Atom(code("float")), (self.render(arg),)))
+            else:
+                args.append(self.render(arg))
+        return py.Call(py.Atom(code(name)), tuple(args)), _ATOM
 
-    def _coalesce(self, args: tuple[Expr, ...]) -> str:
+    def _coalesce(self, args: tuple[Expr, ...]) -> py.Expr:
         *optional, last = args
         result = self._wrap(last, _IF)
         for arg in reversed(optional):
             if isinstance(arg, Ref):
                 source = self.render(arg)
-                result = f"{source} if {source} is not None else {result}"
+                test: py.Expr = py.Compare(source, ("is not",), (py.Atom(code("None")),))
+                result = py.IfExp(source, test, result)
             else:  # evaluate once; the walrus also lets mypy narrow the type
                 self._walrus += 1
-                name = f"_c{self._walrus}"
-                result = f"{name} if ({name} := {self.render(arg)}) is not None else {result}"
+                name = code(f"_c{self._walrus}")
+                walrus = py.Paren(py.NamedExpr(name, self.render(arg)))
+                test = py.Compare(walrus, ("is not",), (py.Atom(code("None")),))
+                result = py.IfExp(py.Atom(name), test, result)
         return result
 
 
-def quantum_name(scale: int) -> str:
-    """Module constant holding ``Decimal("1e-<scale>")`` for quantizing."""
-    return f"_SCALE_{scale}"
-
-
-def _literal(value: object) -> str:
+def _literal(value: object) -> py.Expr:
     if value is None:
-        return "None"
+        return py.Atom(code("None"))
     if isinstance(value, bool):
-        return "True" if value else "False"
+        return py.Atom(code("True" if value else "False"))
     if isinstance(value, str):
-        return py_str(value)
-    return repr(value)
+        return py.Atom(string(value))  # inside an expression: one literal, as written
+    assert isinstance(value, int | float)
+    return number(value)

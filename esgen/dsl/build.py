@@ -53,6 +53,7 @@ FIELD_KEYS = ("type", "default", "doc", "aliases")
 STATE_KEYS = ("fields", "invariants", "doc")
 EVENT_KEYS = ("doc", "fields", "fold")
 COMPATIBILITY = tuple(mode.value for mode in Mode)
+KEY_TYPES = (tr.STRING, model.Logical("uuid"), tr.INT, tr.LONG)  # what an entity id can be
 
 
 @dataclass
@@ -211,12 +212,20 @@ class Builder:
             if defs.namespace is None:
                 continue
             state_name = model.state_record_name(defs.entity) if defs.entity else None
+            unions = rules.entity_unions(defs.entity) if defs.entity else {}
             for declared in defs.declared:
                 full = model.full_name(defs.namespace, declared.name)
                 if declared.name == state_name:
                     self.rep.error(
                         f"type name {quote(declared.name)} is taken by the state record "
                         f"of {quote(defs.entity or '')}",
+                        declared.key,
+                    )
+                    continue
+                if declared.name in unions:
+                    self.rep.error(
+                        f"type name {quote(declared.name)} is taken by "
+                        f"{unions[declared.name]} in the generated module",
                         declared.key,
                     )
                     continue
@@ -241,6 +250,12 @@ class Builder:
                         f"{quote(defs.entity or '')}",
                         key,
                     )
+                elif key.text in unions:
+                    self.rep.error(
+                        f"event name {quote(key.text)} is taken by {unions[key.text]} in the "
+                        "generated module",
+                        key,
+                    )
                 elif key.text in defs.short:
                     self.rep.error(
                         f"event name {quote(key.text)} is already used by a type in this file", key
@@ -251,7 +266,9 @@ class Builder:
             taken.update({key.text: ("event", key) for key, _ in events or ()})
             if state_name:
                 taken[state_name] = ("state record", defs.root.get("entity") or defs.root)
-            index_command_names(self.rep, defs.root, defs.namespace, defs.entity, taken, claim)
+            index_command_names(
+                self.rep, defs.root, defs.namespace, defs.entity, taken, unions, claim
+            )
 
     # ------------------------------------------------------ stage 3: field types
     def _parse_types(self, defs: FileDefs) -> None:
@@ -510,6 +527,8 @@ class Builder:
                 state_view, None, False, self.scope_records, self.enums, defs.short, "invariants"
             )
             invariants = self._invariants(defs, base)
+            key_field = next((f for f in defs.state.fields if f.name == key), None)
+            key_type = key_field.type if key_field and key_field.type in KEY_TYPES else tr.STRING
             for raw, fold_node in defs.events:
                 self._no_key_field(raw, key)
                 record = self._record(raw, defs, table)
@@ -521,12 +540,15 @@ class Builder:
                     self.enums,
                     defs.short,
                     "fold steps",
+                    key_type=key_type,
                 )
                 fold = build_fold(
                     fold_node, FoldContext(rep, scope, defs.file.text, key, raw.what)
                 )
                 events.append(model.EventDef(record, fold))
-            commands = self._commands(defs, table, key, state_view, self.scope_records, events)
+            commands = self._commands(
+                defs, table, key, key_type, state_view, self.scope_records, events
+            )
         if not (defs.entity and defs.namespace and state and key and topic):
             return None
         return model.Entity(
@@ -551,6 +573,7 @@ class Builder:
         defs: FileDefs,
         table: TypeTable,
         key: str | None,
+        key_type: model.TypeRef,
         state: Record,
         records: dict[str, Record],
         events: list[model.EventDef],
@@ -563,6 +586,7 @@ class Builder:
             self.enums,
             defs.short,
             {e.name: e.record for e in events},
+            key_type,
         )
         commands = []
         for raw, body, name_node in defs.commands:
@@ -610,10 +634,10 @@ class Builder:
             )
             return None
         t = fields[key].type
-        if t is not None and t != tr.STRING:
+        if t is not None and t not in KEY_TYPES:
             self.rep.at(
-                f"the key field {quote(key)} is {tr.describe(t)}; it must be string "
-                "(it holds the entity id)",
+                f"the key field {quote(key)} is {tr.describe(t)}; it must be string, uuid, "
+                "int or long (it holds the entity id)",
                 _field_location(defs.state, key),
             )
             return None

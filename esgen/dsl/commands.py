@@ -31,17 +31,6 @@ COMMAND_KEYS = ("doc", "fields", "requires", "emits", "decide")
 PRECONDITION_KEYS = ("check", "reason")
 
 
-def generated_names(entity: str) -> dict[str, str]:
-    """Names the generated module of an entity with commands defines or imports for them,
-    which no type, event or command of that file may take: name -> what it is."""
-    return {
-        f"{entity}Command": f"the union of the commands of '{entity}'",
-        f"{entity}Event": f"the union of the events of '{entity}'",
-        "CommandMeta": "the runtime's CommandMeta",
-        "CommandRejected": "the runtime's CommandRejected",
-    }
-
-
 def command_entries(rep: Reporter, root: MappingNode) -> list[tuple[Scalar, MappingNode]]:
     """``(name, body)`` of every command with a valid name; bad names and shapes reported."""
     commands = rep.mapping(root.get("commands"), "'commands'", allow_null=True)
@@ -66,23 +55,26 @@ def index_command_names(
     namespace: str,
     entity: str | None,
     taken: Mapping[str, tuple[str, Node]],
+    unions: Mapping[str, str],
     claim: Callable[[str, Node, str], bool],
 ) -> None:
     """Claim every command's full name through ``claim(full name, node, what)``, which
     reports clashes across files.
 
     ``taken`` maps the names this file already uses to what uses them ("type", "event",
-    "state record") and where, so a clash inside the file says what it clashes with.
+    "state record") and where, so a clash inside the file says what it clashes with;
+    ``unions`` are the names the generated module gives its unions
+    (``esgen.dsl.names.entity_unions``).
     """
     commands = rep.mapping(root.get("commands"), "'commands'", allow_null=True)
     names = [key for key, _ in commands or () if not rules.pascal_case(key.text)]
-    reserved = generated_names(entity) if entity else {}
-    for name, (kind, node) in taken.items() if names else ():
-        if name in reserved:
-            rep.error(f"{kind} name '{name}' is taken by {reserved[name]}", node)
     for key in names:
-        if key.text in reserved:
-            rep.error(f"command name '{key.text}' is taken by {reserved[key.text]}", key)
+        if key.text in unions:
+            rep.error(
+                f"command name '{key.text}' is taken by {unions[key.text]} in the generated "
+                "module",
+                key,
+            )
         elif key.text in taken:
             kind = taken[key.text][0]
             owner = (
@@ -106,6 +98,7 @@ class CommandContext:
     enums: Mapping[str, tuple[str, ...]]
     short: Mapping[str, str]
     events: Mapping[str, model.RecordDef]  # this entity's events by short name
+    key_type: model.TypeRef  # the type of ``meta.entity_id``: the key field's
 
 
 def build_command(
@@ -130,6 +123,7 @@ def build_command(
         "commands",
         command=Record(record.name, fields),
         meta_fields=COMMAND_META,
+        key_type=ctx.key_type,
     )
     fold_ctx = FoldContext(ctx.reporter, scope, ctx.file_text, None, what)
     requires = _preconditions(body.get("requires"), fold_ctx)

@@ -123,6 +123,7 @@ class Scope:
     where: str  # "invariants" / "fold steps" / "commands": what a forbidden root is refused in
     command: Record | None = None  # the command being decided (commands only)
     meta_fields: Mapping[str, model.TypeRef] | None = None  # None: an event's ``META``
+    key_type: model.TypeRef = tr.STRING  # the type of ``meta.entity_id``: the key field's
 
     def roots(self) -> tuple[str, ...]:
         """The names an expression of this scope may start with."""
@@ -670,7 +671,8 @@ class _Checker:
                     node,
                     did_you_mean(path[0], fields),
                 )
-            return model.Ref("meta", path, fields[path[0]], loc)
+            meta_type = self.scope.key_type if path[0] == "entity_id" else fields[path[0]]
+            return model.Ref("meta", path, meta_type, loc)
         record = {"event": self.scope.event, "command": self.scope.command}.get(
             root, self.scope.state
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import re
 
+from esgen.errors import quote
 from esgen.model import is_avro_name, is_avro_namespace
 
 PASCAL_CASE = r"[A-Z][A-Za-z0-9]*"
@@ -39,14 +40,14 @@ def pascal_case(name: str) -> str | None:
     """Entity, type and event names: they become Python classes and Avro names."""
     if not _PASCAL.match(name):
         return avro_name(name) or "must be PascalCase (e.g. 'OrderPlaced')"
-    return _python_keyword(name)  # None, True, False are PascalCase
+    return _python_keyword(name) or reserved("type", name)  # None, True, False are PascalCase
 
 
 def field_name(name: str) -> str | None:
     """Fields become dataclass attributes: snake_case, no hard keywords."""
     if not _SNAKE.match(name):
         return avro_name(name) or "must be snake_case (lowercase letters, digits and '_')"
-    return _python_keyword(name)
+    return _python_keyword(name) or reserved("field", name)
 
 
 def alias_name(name: str) -> str | None:
@@ -60,7 +61,7 @@ def enum_symbol(name: str) -> str | None:
         return reason
     if name.startswith("_"):
         return "must not start with '_' (Python's Enum reserves such names)"
-    return _python_keyword(name)
+    return _python_keyword(name) or reserved("symbol", name)
 
 
 def namespace(name: str) -> str | None:
@@ -100,3 +101,134 @@ def function_spec(spec: str) -> str | None:
 def snake_case(name: str) -> str:
     """'OrderLine' -> 'order_line'; for the default topic name."""
     return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z])(?=[a-z])", r"_\1\2", name).lower()
+
+
+# ------------------------------------------------------------------ reserved names
+# Owned by the code generator (esgen.codegen): names a generated module uses itself, so a
+# definition may not use them where they would collide. tests/codegen/test_reserved_names.py
+# derives what the generated code really reads and checks these lists hold all of it.
+
+RESERVED_FIELDS = frozenset(
+    {
+        # modules and builtins that annotations and defaults in class bodies name
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "enum",
+        "math",
+        "uuid",
+        "bool",
+        "bytes",
+        "dict",
+        "float",
+        "int",
+        "list",
+        "str",
+        # what every generated record offers (esgen.runtime.Record)
+        "from_avro",
+        "to_avro",
+    }
+)
+"""Field names that would shadow a name the record's class body reads."""
+
+RESERVED_TYPES = frozenset(
+    {
+        # imported by every generated module
+        "Any",
+        "EntityDescriptor",
+        "EventMeta",
+        "Final",
+        "InvariantViolation",
+        "Iterable",
+        "Never",
+        "Record",
+        "TypeAlias",
+        # imported by the modules of entities with commands
+        "CommandMeta",
+        "CommandRejected",
+        # defined by every generated module
+        "ENTITY",
+    }
+)
+"""Type, event, command and entity names that would shadow a module-level name of the
+module (the unions named after the entity are :func:`entity_unions`)."""
+
+RESERVED_SYMBOLS = frozenset(
+    # every attribute of a StrEnum member (str's methods, Enum's name and value) and
+    # what Enum refuses itself (mro): a symbol of that name would hide it
+    {
+        "capitalize",
+        "casefold",
+        "center",
+        "count",
+        "encode",
+        "endswith",
+        "expandtabs",
+        "find",
+        "format",
+        "format_map",
+        "index",
+        "isalnum",
+        "isalpha",
+        "isascii",
+        "isdecimal",
+        "isdigit",
+        "isidentifier",
+        "islower",
+        "isnumeric",
+        "isprintable",
+        "isspace",
+        "istitle",
+        "isupper",
+        "join",
+        "ljust",
+        "lower",
+        "lstrip",
+        "maketrans",
+        "mro",
+        "name",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rfind",
+        "rindex",
+        "rjust",
+        "rpartition",
+        "rsplit",
+        "rstrip",
+        "split",
+        "splitlines",
+        "startswith",
+        "strip",
+        "swapcase",
+        "title",
+        "translate",
+        "upper",
+        "value",
+        "zfill",
+    }
+)
+"""Enum symbols that would hide an attribute every enum member has."""
+
+
+def entity_unions(entity: str) -> dict[str, str]:
+    """The type aliases the generated module of ``entity`` defines, which no type, event
+    or command may be named: name -> what it is."""
+    return {
+        f"{entity}Event": f"the union of the events of {quote(entity)}",
+        f"{entity}Command": f"the union of the commands of {quote(entity)}",
+    }
+
+
+def reserved(kind: str, name: str) -> str | None:
+    """Why ``name`` cannot be a ``field``, ``type`` (also events, commands and entities)
+    or ``symbol`` name, or None."""
+    table = {"field": RESERVED_FIELDS, "type": RESERVED_TYPES, "symbol": RESERVED_SYMBOLS}[kind]
+    if name not in table:
+        return None
+    return {
+        "field": "is a name the generated record's class body uses itself",
+        "type": "is a name generated modules define or import themselves",
+        "symbol": "is an attribute every enum member has already",
+    }[kind] + " (reserved); choose another"

@@ -6,7 +6,7 @@ Importing this package needs no running Kafka or registry.
 """
 
 from esgen.runtime.commands import CommandResult, require_meta
-from esgen.runtime.descriptor import EntityDescriptor, RecordType
+from esgen.runtime.descriptor import EntityDescriptor, EntityId, RecordType, no_change
 from esgen.runtime.errors import (
     AppendOutcomeUnknown,
     CommandRejected,
@@ -43,10 +43,12 @@ from esgen.runtime.projections import (
     RunnerStats,
     handles,
 )
+from esgen.runtime.records import Record
 from esgen.runtime.registry import RegistryClient
 from esgen.runtime.statestore import MemoryStateStore, SnapshotEntry, SqliteStateStore, StateStore
 from esgen.runtime.store import EventStore, Position, StoreConfig, StoreStats
 from esgen.runtime.subjects import SubjectStrategy
+from esgen.runtime.values import float32
 from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "EntityDescriptor",
+    "EntityId",
     "EsgenError",
     "EventMeta",
     "EventStore",
@@ -78,6 +81,7 @@ __all__ = [
     "ProjectionError",
     "ProjectionRunner",
     "ReadModel",
+    "Record",
     "RecordType",
     "RegistryClient",
     "RegistryError",
@@ -94,7 +98,9 @@ __all__ = [
     "SubjectStrategy",
     "UnsafeTopic",
     "decode_message",
+    "float32",
     "handles",
+    "no_change",
     "require_meta",
     "resolve_function",
 ]

@@ -24,7 +24,7 @@ def now_millis() -> datetime.datetime:
 
 def fold_new_events(
     descriptor: EntityDescriptor[Any, Any],
-    entity_id: str,
+    entity_id: Any,  # str, uuid.UUID or int: the key field's type
     state: Any,
     version: int,
     events: Sequence[Any],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from esgen.runtime.descriptor import EntityId
 from esgen.runtime.errors import EsgenError
 from esgen.runtime.meta import CommandMeta
 
@@ -22,7 +23,7 @@ class CommandResult:
     with a tag the entity has already); ``version`` is then the version it was decided on.
     """
 
-    entity_id: str
+    entity_id: EntityId
     command_id: str
     version: int
     events: list[Any]

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import decimal
+
 
 class EsgenError(Exception):
     """Base class of every runtime error."""
 
 
 class InvariantViolation(EsgenError):
-    """A state broke an invariant of its definition; the append that caused it was refused."""
+    """A state broke an invariant of its definition; the append that caused it was refused.
 
-    def __init__(self, entity: str, invariant: str, state: object) -> None:
+    ``values`` maps each reference the invariant reads (``"state.balance"``) to the value
+    it had, so the message says why: ``Account 'acc-1': invariant 'state.balance >= 0'
+    broken (state.balance = -5.00)``.
+    """
+
+    def __init__(
+        self,
+        entity: str,
+        entity_id: object,
+        invariant: str,
+        values: dict[str, object] | None = None,
+        state: object = None,
+    ) -> None:
         self.entity = entity
+        self.entity_id = entity_id
         self.invariant = invariant
+        self.values = dict(values or {})
         self.state = state
-        super().__init__(f"{entity}: invariant violated: {invariant}")
+        read = ", ".join(f"{name} = {_shown(value)}" for name, value in self.values.items())
+        super().__init__(
+            f"{entity} {_shown(str(entity_id))}: invariant {_shown(invariant)} broken"
+            + (f" ({read})" if read else "")
+        )
+
+
+def _shown(value: object) -> str:
+    """A value in a one-line message: numbers as written, everything else as repr."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int | float | decimal.Decimal):
+        return str(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class CommandRejected(EsgenError):
@@ -31,7 +61,7 @@ class CommandRejected(EsgenError):
         *,
         entity: str | None = None,
         command: str | None = None,
-        entity_id: str | None = None,
+        entity_id: object = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -44,7 +74,7 @@ class CommandRejected(EsgenError):
             part
             for part in (
                 self.entity,
-                repr(self.entity_id) if self.entity_id is not None else None,
+                repr(str(self.entity_id)) if self.entity_id is not None else None,
             )
             if part
         )
@@ -57,7 +87,9 @@ class DecodeError(EsgenError):
 
 
 class EncodeError(EsgenError):
-    """A value that does not fit its Avro schema (e.g. a Decimal with too many places)."""
+    """A value that its Avro type cannot hold (e.g. a Decimal with too many places). The
+    message names the record, the field path and the value:
+    ``cannot encode LineItem: quantity = 4294967296: does not fit Avro int (32-bit...)``."""
 
 
 class ConcurrencyError(EsgenError):

@@ -45,7 +45,7 @@ from esgen.runtime.scan import PartitionReader
 class EntityView:
     """What a reader knows of one entity: its state after every record before ``next_offset``."""
 
-    entity_id: str
+    entity_id: Any  # str, uuid.UUID or int: the type of the entity's key field
     state: Any
     version: int
     next_offset: int

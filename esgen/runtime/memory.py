@@ -46,7 +46,7 @@ from typing import Generic, Self, TypeVar
 
 from esgen.runtime.appending import fold_new_events, now_millis
 from esgen.runtime.commands import CommandResult
-from esgen.runtime.descriptor import EntityDescriptor
+from esgen.runtime.descriptor import EntityDescriptor, EntityId
 from esgen.runtime.errors import (
     CommandRejected,
     ConcurrencyError,
@@ -81,19 +81,20 @@ class InMemoryEventStore(Generic[S, E]):
         self.clock = clock
         self.ids = ids
         self.stats = StoreStats()
-        self._events: dict[str, list[tuple[E, EventMeta, Position]]] = {}
-        self._states: dict[str, S] = {}
+        self._events: dict[EntityId, list[tuple[E, EventMeta, Position]]] = {}
+        self._states: dict[EntityId, S] = {}
         self._next_offset = [0] * partitions
         self._closed = False
         # command id -> (entity id, command, its first outcome)
-        self._outcomes: dict[str, tuple[str, object, CommandResult | CommandRejected]] = {}
+        self._outcomes: dict[str, tuple[EntityId, object, CommandResult | CommandRejected]] = {}
 
-    def partition_of(self, entity_id: str) -> int:
-        return partition_for(entity_id, self.partitions)
+    def partition_of(self, entity_id: EntityId) -> int:
+        """The partition of an entity (``EncodeError`` if the id is not of the key's type)."""
+        return partition_for(self.descriptor.key_text(entity_id), self.partitions)
 
     def append(
         self,
-        entity_id: str,
+        entity_id: EntityId,
         events: Iterable[E],
         expected_version: int | None = None,
         correlation_id: str | None = None,
@@ -106,7 +107,7 @@ class InMemoryEventStore(Generic[S, E]):
         )
 
     def execute(
-        self, entity_id: str, command: object, *, command_id: str | None = None
+        self, entity_id: EntityId, command: object, *, command_id: str | None = None
     ) -> CommandResult:
         """Decide ``command`` on the entity's current state and append its events.
 
@@ -117,6 +118,7 @@ class InMemoryEventStore(Generic[S, E]):
         """
         self._check_open()
         command_type = self.descriptor.command_type(command)  # refuses others' commands
+        self.descriptor.key_text(entity_id)  # refuses an id of another type
         if command_id is not None and command_id in self._outcomes:
             return self._repeat(entity_id, command, command_id)
         if command_id is None:
@@ -145,7 +147,7 @@ class InMemoryEventStore(Generic[S, E]):
         self._outcomes[command_id] = (entity_id, sent, result)
         return result
 
-    def _repeat(self, entity_id: str, command: object, command_id: str) -> CommandResult:
+    def _repeat(self, entity_id: EntityId, command: object, command_id: str) -> CommandResult:
         first_entity, first_command, outcome = self._outcomes[command_id]
         if (first_entity, first_command) != (entity_id, command):
             raise EsgenError(
@@ -180,17 +182,23 @@ class InMemoryEventStore(Generic[S, E]):
 
     def _append(
         self,
-        entity_id: str,
+        entity_id: EntityId,
         batch: list[E],
         expected_version: int | None,
         correlation_id: str | None,
         causation_id: str | None,
         timestamp: datetime.datetime,
     ) -> list[Position]:
+        partition = self.partition_of(entity_id)  # refuses an id of another type first
         stored = self._events.setdefault(entity_id, [])
         version = len(stored)
         if expected_version is not None and expected_version != version:
-            raise ConcurrencyError(self.descriptor.name, entity_id, expected_version, version)
+            raise ConcurrencyError(
+                self.descriptor.name,
+                self.descriptor.key_text(entity_id),
+                expected_version,
+                version,
+            )
         if not batch:
             return []
         if self.check_encoding:
@@ -206,7 +214,6 @@ class InMemoryEventStore(Generic[S, E]):
             timestamp,
             None if self.ids is None else [self.ids() for _ in batch],
         )
-        partition = self.partition_of(entity_id)
         positions = []
         for event, meta in zip(batch, metas, strict=True):
             offset = self._next_offset[partition]
@@ -223,7 +230,7 @@ class InMemoryEventStore(Generic[S, E]):
         decoded: E = self.descriptor.decode(name, self.descriptor.encode(event))
         return decoded
 
-    def _current(self, entity_id: str) -> S:
+    def _current(self, entity_id: EntityId) -> S:
         state = self._states.get(entity_id)
         if state is None:
             state = self.descriptor.initial_state(entity_id)
@@ -233,18 +240,18 @@ class InMemoryEventStore(Generic[S, E]):
             self._states[entity_id] = state
         return state
 
-    def read(self, entity_id: str) -> Iterator[tuple[E, EventMeta]]:
+    def read(self, entity_id: EntityId) -> Iterator[tuple[E, EventMeta]]:
         """Every event of the entity in order, with its metadata."""
         self._check_open()
         for event, meta, _ in list(self._events.get(entity_id, ())):
             yield event, meta
 
-    def load(self, entity_id: str) -> S:
+    def load(self, entity_id: EntityId) -> S:
         """The entity's current state (a copy)."""
         self._check_open()
         return self.descriptor.copy_state(self._current(entity_id))
 
-    def version(self, entity_id: str) -> int:
+    def version(self, entity_id: EntityId) -> int:
         return len(self._events.get(entity_id, ()))
 
     def close(self, snapshot: bool = True) -> None:

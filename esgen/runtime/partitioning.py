@@ -38,6 +38,10 @@ def murmur2(data: bytes) -> int:
 
 
 def partition_for(key: str | bytes, partitions: int) -> int:
-    """The partition of ``key`` among ``partitions`` (Java's default partitioner)."""
+    """The partition of ``key`` among ``partitions`` (Java's default partitioner).
+
+    ``key`` is the message key: an entity id's canonical text
+    (``EntityDescriptor.key_text``), so a UUID or an integer id lands where other
+    languages' producers put it."""
     data = key.encode() if isinstance(key, str) else key
     return (murmur2(data) & 0x7FFFFFFF) % partitions

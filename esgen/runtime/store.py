@@ -70,7 +70,7 @@ from esgen.runtime import headers as h
 from esgen.runtime import logs, manifest, settings, telemetry, topics, wire
 from esgen.runtime.appending import fold_new_events
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
-from esgen.runtime.descriptor import EntityDescriptor
+from esgen.runtime.descriptor import EntityDescriptor, EntityId
 from esgen.runtime.errors import (
     AppendOutcomeUnknown,
     ConcurrencyError,
@@ -257,7 +257,7 @@ class EventStore(Generic[S, E]):
         )
         self.state_store = state_store
         self.snapshots = SnapshotLog(self.serde, self._reader, state_store, self.stats)
-        self._views: dict[str, EntityView] = {}
+        self._views: dict[EntityId, EntityView] = {}
         self._partition_state: dict[int, _Partition] = {}
         self._plain_producer: Any = None  # manifests and close()'s snapshots, on demand
         self._dead_letters: DeadLetterWriter | None = None
@@ -340,17 +340,23 @@ class EventStore(Generic[S, E]):
 
     # -- keys and partitions -----------------------------------------------------------
 
-    def _key(self, entity_id: str) -> bytes:
-        """The Kafka key of an entity id (the one place ids become keys)."""
-        text = entity_id if isinstance(entity_id, str) else str(entity_id)
+    def _key_text(self, entity_id: EntityId) -> str:
+        """The Kafka key of an entity id, as text (the one place ids become keys): its
+        canonical text (``EntityDescriptor.key_text``; ``EncodeError`` for an id that is not
+        of the key's type). Snapshots are kept under the same text."""
+        text = self.descriptor.key_text(entity_id)
         if _CONTROL.search(text):
             raise ValueError(
                 f"{self.descriptor.name} id {text!r} contains control characters; entity "
                 "ids cannot (keys starting with \\x00 are reserved for esgen's records)"
             )
-        return text.encode()
+        return text
 
-    def partition_of(self, entity_id: str) -> int:
+    def _key(self, entity_id: EntityId) -> bytes:
+        """The Kafka key of an entity id (see :meth:`_key_text`)."""
+        return self._key_text(entity_id).encode()
+
+    def partition_of(self, entity_id: EntityId) -> int:
         return partition_for(self._key(entity_id), self.partitions)
 
     def _open(self, partition: int) -> _Partition:
@@ -433,7 +439,7 @@ class EventStore(Generic[S, E]):
     @telemetry.traced_append
     def append(
         self,
-        entity_id: str,
+        entity_id: EntityId,
         events: Iterable[E],
         expected_version: int | None = None,
         correlation_id: str | None = None,
@@ -449,7 +455,8 @@ class EventStore(Generic[S, E]):
         """
         self._check_open()
         batch = list(events)
-        key = self._key(entity_id)
+        text = self._key_text(entity_id)
+        key = text.encode()
         partition = partition_for(key, self.partitions)
         snapshots_allowed = True
         for attempt in range(_ATTEMPTS):
@@ -459,9 +466,7 @@ class EventStore(Generic[S, E]):
             lease = self._lease(part, partition)
             view, end, _ = self._view(entity_id, key, partition)
             if expected_version is not None and expected_version != view.version:
-                raise ConcurrencyError(
-                    self.descriptor.name, entity_id, expected_version, view.version
-                )
+                raise ConcurrencyError(self.descriptor.name, text, expected_version, view.version)
             if not batch:
                 return []
             state, prepared, event_ids = self._prepare(
@@ -470,7 +475,7 @@ class EventStore(Generic[S, E]):
             version = view.version + len(batch)
             snapshot = None
             if snapshots_allowed and version - view.snapshot_version >= self.config.snapshot_every:
-                snapshot = self._snapshot_value(entity_id, state, version)
+                snapshot = self._snapshot_value(text, state, version)
             try:
                 reports, snapshot_offset = self._transact(
                     lease, key, partition, prepared, snapshot, version, end
@@ -504,7 +509,7 @@ class EventStore(Generic[S, E]):
             if snapshot is not None and snapshot_offset is not None:
                 view.snapshot_version = version
                 self.snapshots.remember(
-                    partition, entity_id, version, snapshot_offset, snapshot, self._topic_id
+                    partition, text, version, snapshot_offset, snapshot, self._topic_id
                 )
             self.stats.events_appended += len(positions)
             return positions
@@ -517,7 +522,7 @@ class EventStore(Generic[S, E]):
 
     def _prepare(
         self,
-        entity_id: str,
+        entity_id: EntityId,
         state: Any,
         version: int,
         batch: Sequence[Any],
@@ -599,15 +604,15 @@ class EventStore(Generic[S, E]):
             log.warning("cannot tell whether %s exists: %s", self.snapshot_topic, exc)
             return False
 
-    def _snapshot_value(self, entity_id: str, state: Any, version: int) -> bytes | None:
-        """The snapshot an append will carry, made before its transaction; None (logged,
-        counted) when it cannot be made now."""
+    def _snapshot_value(self, key_text: str, state: Any, version: int) -> bytes | None:
+        """The snapshot an append will carry (under the entity's ``key_text``), made before
+        its transaction; None (logged, counted) when it cannot be made now."""
         if not self._snapshot_topic_exists():
             self.snapshots.skipped(
-                entity_id, version, f"{self.snapshot_topic} does not exist (deleted?)"
+                key_text, version, f"{self.snapshot_topic} does not exist (deleted?)"
             )
             return None
-        return self.snapshots.encode(entity_id, state, version)
+        return self.snapshots.encode(key_text, state, version)
 
     def _transact(
         self,
@@ -639,7 +644,7 @@ class EventStore(Generic[S, E]):
         self,
         part: _Partition,
         partition: int,
-        entity_id: str,
+        entity_id: EntityId,
         key: bytes,
         event_ids: Sequence[uuid.UUID],
         cause: Exception,
@@ -665,7 +670,7 @@ class EventStore(Generic[S, E]):
                 "the retry may store them twice",
                 topic=self.topic,
                 partition=partition,
-                entity_id=entity_id,
+                entity_id=key.decode(),
             ) from exc
         if not found:
             log.warning(
@@ -687,7 +692,7 @@ class EventStore(Generic[S, E]):
 
     # -- reading -----------------------------------------------------------------------
 
-    def read(self, entity_id: str, after_offset: int = -1) -> Iterator[tuple[E, EventMeta]]:
+    def read(self, entity_id: EntityId, after_offset: int = -1) -> Iterator[tuple[E, EventMeta]]:
         """Every event of the entity in order, with its metadata (scans its partition),
         checked like ``load`` (see :mod:`esgen.runtime.history`). With ``after_offset``
         only the events after that offset, whose versions then start where they start."""
@@ -713,14 +718,14 @@ class EventStore(Generic[S, E]):
         self._flush_dead_letters()
 
     @telemetry.traced_load
-    def load(self, entity_id: str) -> S:
+    def load(self, entity_id: EntityId) -> S:
         """The entity's current state (a copy: changing it changes nothing stored)."""
         self._check_open()
         key = self._key(entity_id)
         view, _, _ = self._view(entity_id, key, partition_for(key, self.partitions))
         return self.descriptor.copy_state(view.state)
 
-    def version(self, entity_id: str) -> int:
+    def version(self, entity_id: EntityId) -> int:
         """The entity's current version (0: no events)."""
         self._check_open()
         key = self._key(entity_id)
@@ -728,7 +733,7 @@ class EventStore(Generic[S, E]):
 
     def _view(
         self,
-        entity_id: str,
+        entity_id: EntityId,
         key: bytes,
         partition: int,
         look_for: set[uuid.UUID] | None = None,
@@ -753,9 +758,12 @@ class EventStore(Generic[S, E]):
         self._views[entity_id] = view
         return view, end, found
 
-    def _from_snapshot(self, entity_id: str, partition: int, low: int, end: int) -> EntityView:
+    def _from_snapshot(
+        self, entity_id: EntityId, partition: int, low: int, end: int
+    ) -> EntityView:
         """The entity's view from its latest usable snapshot, else from its first record."""
-        entry = self.snapshots.latest(partition, entity_id)
+        text = self._key_text(entity_id)
+        entry = self.snapshots.latest(partition, text)
         if entry is not None:
             why = None
             if entry.topic_id != self._topic_id and entry.topic_id and self._topic_id:
@@ -766,12 +774,12 @@ class EventStore(Generic[S, E]):
                     f"{self.topic}[{partition}] ({end})"
                 )
             if why is not None:
-                self.snapshots.ignored(entity_id, why)
+                self.snapshots.ignored(text, why)
             else:
                 try:
                     state = self.serde.decode_state(entry.value)
                 except Exception as exc:  # an undecodable snapshot is only a missed optimisation
-                    self.snapshots.ignored(entity_id, f"it cannot be decoded: {exc}")
+                    self.snapshots.ignored(text, f"it cannot be decoded: {exc}")
                 else:
                     return EntityView(
                         entity_id, state, entry.version, entry.source_offset + 1, entry.version
@@ -852,7 +860,9 @@ class EventStore(Generic[S, E]):
         if snapshot and due and not self._snapshot_topic_exists():
             for view in due:
                 self.snapshots.skipped(
-                    view.entity_id, view.version, f"{self.snapshot_topic} does not exist"
+                    self._key_text(view.entity_id),
+                    view.version,
+                    f"{self.snapshot_topic} does not exist",
                 )
         elif snapshot:
             for view in due:
@@ -860,7 +870,7 @@ class EventStore(Generic[S, E]):
                 if view.next_offset > 0:
                     self.snapshots.write(
                         self._producer(),
-                        entity_id,
+                        self._key_text(entity_id),
                         self.partition_of(entity_id),
                         view.state,
                         view.version,

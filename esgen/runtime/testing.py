@@ -98,7 +98,7 @@ def sequential_ids(start: int = 1) -> Ids:
 class Outcome:
     """What ``when`` produced: the new events and state, or the error it raised."""
 
-    entity_id: str
+    entity_id: Any
     events: list[Any] = field(default_factory=list)
     state: Any = None
     error: BaseException | None = None
@@ -172,7 +172,7 @@ class Scenario:
 
     descriptor: EntityDescriptor[Any, Any]
     history: list[Any]
-    entity_id: str = "test-1"
+    entity_id: Any = "test-1"  # of the type of the entity's key
     clock: Clock | None = None  # None: FIXED_TIME
     ids: Ids | None = None  # None: sequential_ids(), fresh for every ``when``
 
@@ -235,15 +235,19 @@ def _is_event(descriptor: EntityDescriptor[Any, Any], value: object) -> bool:
 def given(
     descriptor: EntityDescriptor[Any, Any],
     *events: Any,
-    entity_id: str = "test-1",
+    entity_id: Any = None,
     clock: Clock | None = None,
     ids: Ids | None = None,
 ) -> Scenario:
     """A scenario: the entity ``entity_id`` with ``events`` already stored.
 
-    ``clock`` and ``ids`` stamp the events and commands (default: ``FIXED_TIME`` and
+    The id is of the type of the entity's key; without one, ``"test-1"`` for a string
+    key, ``uuid.UUID(int=1)`` for a uuid key and ``1`` for an integer key. ``clock`` and
+    ``ids`` stamp the events and commands (default: ``FIXED_TIME`` and
     ``sequential_ids()``, the same on every run).
     """
+    if entity_id is None:
+        entity_id = {"string": "test-1", "uuid": uuid.UUID(int=1)}.get(descriptor.key_type, 1)
     return Scenario(descriptor, list(events), entity_id, clock, ids)
 
 

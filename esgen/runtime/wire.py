@@ -38,7 +38,7 @@ import fastavro
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime.descriptor import EntityDescriptor, RecordType
-from esgen.runtime.errors import DecodeError, EncodeError, EsgenError, RegistryError
+from esgen.runtime.errors import DecodeError, EsgenError, RegistryError
 from esgen.runtime.framing import HEADER, frame, read_varint, unframe, write_varint
 from esgen.runtime.headers import (
     H_CAUSATION_ID,
@@ -298,14 +298,13 @@ class RegistrySerde:
             if encoder is None:
                 encoder = self._encoder(event)
             prefix, parsed, full_name, record_type = encoder
-            datum = event.to_avro()  # type: ignore[attr-defined]
+            datum = record_type.datum(event)
             buffer = BytesIO()
             buffer.write(prefix)
             try:
                 _schemaless_writer(buffer, parsed, datum)
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # as AvroCodec
-                name = record_type.schema.get("name", "?")
-                raise EncodeError(f"cannot encode {name}: {type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # as AvroCodec: the field at fault when it can be found
+                raise record_type.codec.encode_error(exc, event) from exc
             append((full_name, buffer.getvalue()))
         return encoded
 
@@ -441,13 +440,8 @@ class RegistrySerde:
         record_type = self._reader_for(full_name, writer, expected)
         codec = record_type.codec
         if writer == record_type.schema:  # today's schema wrote it: nothing to resolve
-            return (codec.parsed, None, record_type.cls.from_avro, record_type.full_name)
-        return (
-            parse_schema(writer),
-            codec.parsed,
-            record_type.cls.from_avro,
-            record_type.full_name,
-        )
+            return (codec.parsed, None, record_type.build, record_type.full_name)
+        return (parse_schema(writer), codec.parsed, record_type.resolve, record_type.full_name)
 
     def _reader_for(
         self, full_name: str, writer: AvroSchema, expected_type: str | None
@@ -519,7 +513,7 @@ def decode_message(
             raise _cannot_decode(plan, exc) from exc
         event = from_avro(data)  # type: ignore[arg-type]
         key = msg.key()
-        entity_id = key.decode() if isinstance(key, bytes) else (key or "")
+        entity_id = serde.descriptor.parse_key(key or "")
         header = get(H_VERSION)
         if header is not None:
             version = int(header)

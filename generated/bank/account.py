@@ -21,13 +21,14 @@ from esgen.runtime import (
     EntityDescriptor,
     EventMeta,
     InvariantViolation,
-    RecordType,
+    Record,
     require_meta,
     resolve_function,
 )
 
 __all__ = [
     "AVRO_SCHEMAS",
+    "AVRO_TYPES",
     "ENTITY",
     "AccountAudited",
     "AccountClosed",
@@ -59,186 +60,76 @@ __all__ = [
 
 
 class Status(enum.StrEnum):
-    """Where the account is in its life.
-
-    Readers that meet an unknown symbol read it as ``OPEN``.
-    """
+    """Where the account is in its life."""
 
     OPEN = "OPEN"
     FROZEN = "FROZEN"
     CLOSED = "CLOSED"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Money:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Money(Record):
     """An amount of money in one currency."""
 
     amount: decimal.Decimal
     currency: str = "EUR"
 
-    def to_avro(self) -> dict[str, Any]:
-        """This record as the dict that fastavro writes."""
-        return {"amount": self.amount, "currency": self.currency}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Money:
-        """Build a record from the dict that fastavro reads."""
-        return cls(amount=data["amount"], currency=data["currency"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountOpened:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountOpened(Record):
     """The account was opened."""
 
     owner: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"owner": self.owner}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountOpened:
-        """Build an event from the dict that fastavro reads."""
-        return cls(owner=data["owner"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class MoneyDeposited:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MoneyDeposited(Record):
     """Money was paid into the account."""
 
     amount: decimal.Decimal
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"amount": self.amount}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> MoneyDeposited:
-        """Build an event from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class MoneyWithdrawn:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MoneyWithdrawn(Record):
     """Money was taken out of the account."""
 
     amount: decimal.Decimal
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"amount": self.amount}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> MoneyWithdrawn:
-        """Build an event from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountTagged:
-    """The AccountTagged event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountTagged(Record):
     tag: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"tag": self.tag}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountTagged:
-        """Build an event from the dict that fastavro reads."""
-        return cls(tag=data["tag"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountUntagged:
-    """The AccountUntagged event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountUntagged(Record):
     tag: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"tag": self.tag}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountUntagged:
-        """Build an event from the dict that fastavro reads."""
-        return cls(tag=data["tag"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LimitSet:
-    """The LimitSet event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LimitSet(Record):
     name: str
     value: int
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"name": self.name, "value": self.value}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> LimitSet:
-        """Build an event from the dict that fastavro reads."""
-        return cls(name=data["name"], value=data["value"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LimitRemoved:
-    """The LimitRemoved event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LimitRemoved(Record):
     name: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"name": self.name}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> LimitRemoved:
-        """Build an event from the dict that fastavro reads."""
-        return cls(name=data["name"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountFrozen:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountFrozen(Record):
     """Payments are stopped until the account is unfrozen."""
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountFrozen:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountClosed(Record):
+    pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountClosed:
-    """The AccountClosed event."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountClosed:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AccountAudited:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccountAudited(Record):
     """Bookkeeping only; records which event the auditor saw last."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountAudited:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
 
 
 AccountEvent: TypeAlias = (
@@ -253,13 +144,10 @@ AccountEvent: TypeAlias = (
     | AccountClosed
     | AccountAudited
 )
-"""Every event of Account."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class AccountState:
-    """The current state of one Account."""
-
+@dataclasses.dataclass(kw_only=True)
+class AccountState(Record):
     account_id: str
     owner: str = ""
     balance: decimal.Decimal = decimal.Decimal("0.00")
@@ -271,87 +159,126 @@ class AccountState:
     version: int = 0
     """Entity version of the last applied event."""
 
-    def to_avro(self) -> dict[str, Any]:
-        """This state as the dict that fastavro writes."""
-        return {
-            "account_id": self.account_id,
-            "owner": self.owner,
-            "balance": self.balance,
-            "status": self.status,
-            "tags": self.tags,
-            "limits": self.limits,
-            "closed_at": self.closed_at,
-            "last_event_id": self.last_event_id,
-            "version": self.version,
-        }
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AccountState:
-        """Build a state from the dict that fastavro reads."""
-        return cls(
-            account_id=data["account_id"],
-            owner=data["owner"],
-            balance=data["balance"],
-            status=Status(data["status"]),
-            tags=data["tags"],
-            limits=data["limits"],
-            closed_at=data["closed_at"],
-            last_event_id=data["last_event_id"],
-            version=data["version"],
-        )
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OpenAccount(Record):
+    """Open the account for its owner."""
+
+    owner: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Deposit(Record):
+    """Pay money into the account."""
+
+    amount: decimal.Decimal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Withdraw(Record):
+    """Take money out of the account."""
+
+    amount: decimal.Decimal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Tag(Record):
+    tag: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Close(Record):
+    """Close the account; it must be empty."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Transfer(Record):
+    """Send money to another account (this is the sending side)."""
+
+    to: str
+    amount: decimal.Decimal
+
+
+AccountCommand: TypeAlias = OpenAccount | Deposit | Withdraw | Tag | Close | Transfer
 
 
 def initial_state(entity_id: str) -> AccountState:
-    """The state of Account ``entity_id`` before any event."""
+    """The state of Account ``entity_id`` before its first event."""
     return AccountState(account_id=entity_id)
 
 
-def _copy_state(state: AccountState) -> AccountState:
-    """A copy whose top-level lists and maps can change without touching ``state``."""
-    return AccountState(
-        account_id=state.account_id,
-        owner=state.owner,
-        balance=state.balance,
-        status=state.status,
-        tags=list(state.tags),
-        limits=dict(state.limits),
-        closed_at=state.closed_at,
-        last_event_id=state.last_event_id,
-        version=state.version,
-    )
+def _fold_account_opened(
+    state: AccountState, event: AccountOpened, meta: EventMeta
+) -> AccountState:
+    state.owner = event.owner
+    state.status = Status.OPEN
+    return state
 
 
-def _apply(state: AccountState, event: AccountEvent, meta: EventMeta) -> AccountState:
-    """Apply ``event`` to ``state`` in place and return the resulting state."""
-    if type(event) is AccountOpened:
-        state.owner = event.owner
-        state.status = Status.OPEN
-    elif type(event) is MoneyDeposited:
-        state.balance += event.amount
-    elif type(event) is MoneyWithdrawn:
-        state.balance -= event.amount
-    elif type(event) is AccountTagged:
-        if event.tag not in state.tags:
-            state.tags.append(event.tag)
-    elif type(event) is AccountUntagged:
-        state.tags = [item for item in state.tags if item != event.tag]
-    elif type(event) is LimitSet:
-        state.limits[event.name] = event.value
-    elif type(event) is LimitRemoved:
-        state.limits.pop(event.name, None)
-    elif type(event) is AccountFrozen:
-        if state.status == Status.OPEN:
-            state.status = Status.FROZEN
-    elif type(event) is AccountClosed:
-        state.status = Status.CLOSED
-        state.closed_at = meta.timestamp
-    elif type(event) is AccountAudited:
-        new_last_event_id = meta.event_id
-        new_version = meta.version if meta.version is not None else state.version + 1
-        state.last_event_id = new_last_event_id
-        state.version = new_version
-    else:
-        raise TypeError(f"not an event of Account: {event!r}")
+def _fold_money_deposited(
+    state: AccountState, event: MoneyDeposited, meta: EventMeta
+) -> AccountState:
+    state.balance += event.amount
+    return state
+
+
+def _fold_money_withdrawn(
+    state: AccountState, event: MoneyWithdrawn, meta: EventMeta
+) -> AccountState:
+    state.balance -= event.amount
+    return state
+
+
+def _fold_account_tagged(
+    state: AccountState, event: AccountTagged, meta: EventMeta
+) -> AccountState:
+    if event.tag not in state.tags:
+        state.tags.append(event.tag)
+    return state
+
+
+def _fold_account_untagged(
+    state: AccountState, event: AccountUntagged, meta: EventMeta
+) -> AccountState:
+    state.tags = [item for item in state.tags if item != event.tag]
+    return state
+
+
+def _fold_limit_set(
+    state: AccountState, event: LimitSet, meta: EventMeta
+) -> AccountState:
+    state.limits[event.name] = event.value
+    return state
+
+
+def _fold_limit_removed(
+    state: AccountState, event: LimitRemoved, meta: EventMeta
+) -> AccountState:
+    state.limits.pop(event.name, None)
+    return state
+
+
+def _fold_account_frozen(
+    state: AccountState, event: AccountFrozen, meta: EventMeta
+) -> AccountState:
+    if state.status == Status.OPEN:
+        state.status = Status.FROZEN
+    return state
+
+
+def _fold_account_closed(
+    state: AccountState, event: AccountClosed, meta: EventMeta
+) -> AccountState:
+    state.status = Status.CLOSED
+    state.closed_at = meta.timestamp
+    return state
+
+
+def _fold_account_audited(
+    state: AccountState, event: AccountAudited, meta: EventMeta
+) -> AccountState:
+    state.last_event_id = meta.event_id
+    state.version = meta.version if meta.version is not None else state.version + 1
     return state
 
 
@@ -363,165 +290,30 @@ def fold(
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
     ``meta.event_id`` as unknown (None).
     """
-    if meta is None:
-        meta = EventMeta(entity_id=state.account_id)
-    return _apply(_copy_state(state), event, meta)
+    return ENTITY.fold(state, event, meta)
 
 
 def replay(entity_id: str, events: Iterable[AccountEvent]) -> AccountState:
-    """``initial_state(entity_id)`` with every event applied in order.
-
-    The events get versions 1, 2, 3, ... One working copy of the state is updated in
-    place, so replaying many events never copies the whole state per event.
-    """
-    state = initial_state(entity_id)
-    # The fold steps are those of _apply, inlined: replay pays no call per event.
-    for version, event in enumerate(events, start=1):
-        if type(event) is AccountOpened:
-            state.owner = event.owner
-            state.status = Status.OPEN
-        elif type(event) is MoneyDeposited:
-            state.balance += event.amount
-        elif type(event) is MoneyWithdrawn:
-            state.balance -= event.amount
-        elif type(event) is AccountTagged:
-            if event.tag not in state.tags:
-                state.tags.append(event.tag)
-        elif type(event) is AccountUntagged:
-            state.tags = [item for item in state.tags if item != event.tag]
-        elif type(event) is LimitSet:
-            state.limits[event.name] = event.value
-        elif type(event) is LimitRemoved:
-            state.limits.pop(event.name, None)
-        elif type(event) is AccountFrozen:
-            if state.status == Status.OPEN:
-                state.status = Status.FROZEN
-        elif type(event) is AccountClosed:
-            meta = EventMeta(entity_id, version)
-            state.status = Status.CLOSED
-            state.closed_at = meta.timestamp
-        elif type(event) is AccountAudited:
-            meta = EventMeta(entity_id, version)
-            new_last_event_id = meta.event_id
-            new_version = (
-                meta.version if meta.version is not None else state.version + 1
-            )
-            state.last_event_id = new_last_event_id
-            state.version = new_version
-        else:
-            raise TypeError(f"not an event of Account: {event!r}")
-    return state
+    """``initial_state(entity_id)`` with every event applied in order, as versions 1, 2,
+    3, ...: one working copy of the state is updated in place."""
+    return ENTITY.replay(entity_id, events)
 
 
 def check_invariants(state: AccountState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Account."""
     if not (state.balance >= 0):
-        raise InvariantViolation("Account", "state.balance >= 0", state)
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class OpenAccount:
-    """Open the account for its owner."""
-
-    owner: str
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"owner": self.owner}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> OpenAccount:
-        """Build a command from the dict that fastavro reads."""
-        return cls(owner=data["owner"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Deposit:
-    """Pay money into the account."""
-
-    amount: decimal.Decimal
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"amount": self.amount}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Deposit:
-        """Build a command from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Withdraw:
-    """Take money out of the account."""
-
-    amount: decimal.Decimal
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"amount": self.amount}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Withdraw:
-        """Build a command from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Tag:
-    """The Tag command."""
-
-    tag: str
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"tag": self.tag}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Tag:
-        """Build a command from the dict that fastavro reads."""
-        return cls(tag=data["tag"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Close:
-    """Close the account; it must be empty."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Close:
-        """Build a command from the dict that fastavro reads."""
-        return cls()
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Transfer:
-    """Send money to another account (this is the sending side)."""
-
-    to: str
-    amount: decimal.Decimal
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"to": self.to, "amount": self.amount}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Transfer:
-        """Build a command from the dict that fastavro reads."""
-        return cls(to=data["to"], amount=data["amount"])
-
-
-AccountCommand: TypeAlias = OpenAccount | Deposit | Withdraw | Tag | Close | Transfer
-"""Every command of Account."""
+        raise InvariantViolation(
+            "Account",
+            state.account_id,
+            "state.balance >= 0",
+            {"state.balance": state.balance},
+            state,
+        )
 
 
 def _decide_open_account(
     state: AccountState, command: OpenAccount, meta: CommandMeta | None
 ) -> list[AccountEvent]:
-    """Open the account for its owner."""
     meta = require_meta(meta, command)
     if meta.version != 0:
         raise CommandRejected("the account exists already")
@@ -533,7 +325,6 @@ def _decide_open_account(
 def _decide_deposit(
     state: AccountState, command: Deposit, meta: CommandMeta | None
 ) -> list[AccountEvent]:
-    """Pay money into the account."""
     meta = require_meta(meta, command)
     if not (command.amount > 0):
         raise CommandRejected("command.amount > 0")
@@ -547,7 +338,6 @@ def _decide_deposit(
 def _decide_withdraw(
     state: AccountState, command: Withdraw, meta: CommandMeta | None
 ) -> list[AccountEvent]:
-    """Take money out of the account."""
     meta = require_meta(meta, command)
     if not (command.amount > 0):
         raise CommandRejected("command.amount > 0")
@@ -572,7 +362,6 @@ def _decide_tag(
 def _decide_close(
     state: AccountState, command: Close, meta: CommandMeta | None
 ) -> list[AccountEvent]:
-    """Close the account; it must be empty."""
     meta = require_meta(meta, command)
     if not (meta.version > 0):
         raise CommandRejected("the account does not exist")
@@ -590,7 +379,6 @@ def _decide_close(
 def _decide_transfer(
     state: AccountState, command: Transfer, meta: CommandMeta | None
 ) -> list[AccountEvent]:
-    """Send money to another account (this is the sending side)."""
     meta = require_meta(meta, command)
     if not (command.amount > 0):
         raise CommandRejected("command.amount > 0")
@@ -599,26 +387,6 @@ def _decide_transfer(
     function = resolve_function("example_rules.bank:transfer")
     events: list[AccountEvent] = function(state, command, meta)
     return events
-
-
-def _decide(
-    state: AccountState, command: AccountCommand, meta: CommandMeta | None
-) -> list[AccountEvent]:
-    """The events of ``command`` by its own rules (``decide`` adds the invariants)."""
-    match command:
-        case OpenAccount():
-            return _decide_open_account(state, command, meta)
-        case Deposit():
-            return _decide_deposit(state, command, meta)
-        case Withdraw():
-            return _decide_withdraw(state, command, meta)
-        case Tag():
-            return _decide_tag(state, command, meta)
-        case Close():
-            return _decide_close(state, command, meta)
-        case Transfer():
-            return _decide_transfer(state, command, meta)
-    raise TypeError(f"not a command of Account: {command!r}")
 
 
 def decide(
@@ -633,7 +401,7 @@ def decide(
     return ENTITY.decide(state, command, meta)
 
 
-AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     "com.example.bank.Money": {
         "type": "record",
         "name": "Money",
@@ -651,6 +419,21 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
             },
             {"name": "currency", "type": "string", "default": "EUR"},
         ],
+    },
+    "com.example.bank.Status": {
+        "type": "enum",
+        "name": "Status",
+        "namespace": "com.example.bank",
+        "doc": "Where the account is in its life.",
+        "symbols": ["OPEN", "FROZEN", "CLOSED"],
+        "default": "OPEN",
+    },
+    "com.example.bank.Checksum": {
+        "type": "fixed",
+        "name": "Checksum",
+        "namespace": "com.example.bank",
+        "doc": "An MD5 digest, e.g. of a payment instruction.",
+        "size": 16,
     },
     "com.example.bank.AccountOpened": {
         "type": "record",
@@ -673,7 +456,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "com.example.bank.MoneyWithdrawn": {
@@ -690,7 +473,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "com.example.bank.AccountTagged": {
@@ -761,7 +544,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "com.example.bank.Withdraw": {
@@ -778,7 +561,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "com.example.bank.Tag": {
@@ -827,20 +610,9 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 18,
                     "scale": 2,
                 },
-                "default": "\u0000",
+                "default": "\x00",
             },
-            {
-                "name": "status",
-                "type": {
-                    "type": "enum",
-                    "name": "Status",
-                    "namespace": "com.example.bank",
-                    "doc": "Where the account is in its life.",
-                    "symbols": ["OPEN", "FROZEN", "CLOSED"],
-                    "default": "OPEN",
-                },
-                "default": "OPEN",
-            },
+            {"name": "status", "type": "com.example.bank.Status", "default": "OPEN"},
             {
                 "name": "tags",
                 "type": {"type": "array", "items": "string"},
@@ -870,40 +642,39 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         ],
     },
 }
-"""Every record of this module as a self-contained Avro schema, by full name."""
 
-ENTITY: Final[EntityDescriptor[AccountState, AccountEvent]] = EntityDescriptor(
+ENTITY: Final = EntityDescriptor[AccountState, AccountEvent].define(
     name="Account",
     namespace="com.example.bank",
     topic="bank.accounts",
     key="account_id",
     compatibility="BACKWARD_TRANSITIVE",
-    state=RecordType(AccountState, AVRO_SCHEMAS["com.example.bank.AccountState"]),
-    events=(
-        RecordType(AccountOpened, AVRO_SCHEMAS["com.example.bank.AccountOpened"]),
-        RecordType(MoneyDeposited, AVRO_SCHEMAS["com.example.bank.MoneyDeposited"]),
-        RecordType(MoneyWithdrawn, AVRO_SCHEMAS["com.example.bank.MoneyWithdrawn"]),
-        RecordType(AccountTagged, AVRO_SCHEMAS["com.example.bank.AccountTagged"]),
-        RecordType(AccountUntagged, AVRO_SCHEMAS["com.example.bank.AccountUntagged"]),
-        RecordType(LimitSet, AVRO_SCHEMAS["com.example.bank.LimitSet"]),
-        RecordType(LimitRemoved, AVRO_SCHEMAS["com.example.bank.LimitRemoved"]),
-        RecordType(AccountFrozen, AVRO_SCHEMAS["com.example.bank.AccountFrozen"]),
-        RecordType(AccountClosed, AVRO_SCHEMAS["com.example.bank.AccountClosed"]),
-        RecordType(AccountAudited, AVRO_SCHEMAS["com.example.bank.AccountAudited"]),
-    ),
+    types=AVRO_TYPES,
+    records=[Money],
+    state=AccountState,
+    events={
+        AccountOpened: _fold_account_opened,
+        MoneyDeposited: _fold_money_deposited,
+        MoneyWithdrawn: _fold_money_withdrawn,
+        AccountTagged: _fold_account_tagged,
+        AccountUntagged: _fold_account_untagged,
+        LimitSet: _fold_limit_set,
+        LimitRemoved: _fold_limit_removed,
+        AccountFrozen: _fold_account_frozen,
+        AccountClosed: _fold_account_closed,
+        AccountAudited: _fold_account_audited,
+    },
+    commands={
+        OpenAccount: _decide_open_account,
+        Deposit: _decide_deposit,
+        Withdraw: _decide_withdraw,
+        Tag: _decide_tag,
+        Close: _decide_close,
+        Transfer: _decide_transfer,
+    },
     initial_state=initial_state,
-    apply=_apply,
-    copy_state=_copy_state,
     check_invariants=check_invariants,
-    fingerprint="5932a5699cc33d7d6c49d6868e6cd713",
-    commands=(
-        RecordType(OpenAccount, AVRO_SCHEMAS["com.example.bank.OpenAccount"]),
-        RecordType(Deposit, AVRO_SCHEMAS["com.example.bank.Deposit"]),
-        RecordType(Withdraw, AVRO_SCHEMAS["com.example.bank.Withdraw"]),
-        RecordType(Tag, AVRO_SCHEMAS["com.example.bank.Tag"]),
-        RecordType(Close, AVRO_SCHEMAS["com.example.bank.Close"]),
-        RecordType(Transfer, AVRO_SCHEMAS["com.example.bank.Transfer"]),
-    ),
-    rules=_decide,
+    fingerprint="0ac05019776516b050785dbb8d8b0bbf",
 )
-"""What the esgen runtime needs to store, load and project Account."""
+
+AVRO_SCHEMAS: Final = ENTITY.record_schemas

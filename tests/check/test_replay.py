@@ -8,7 +8,7 @@ from pathlib import Path
 
 import fastavro
 
-from tests.check.esgen_project import Project
+from tests.check.esgen_project import SAMPLES, THING, Project
 
 
 def recorded(p: Project) -> None:
@@ -105,3 +105,25 @@ def test_example_domain_fixtures_replay() -> None:
     assert result.replayed >= 25
     assert result.findings == ()
     assert not [n for n in result.notes if "no recorded events of" in n]
+
+
+def test_replay_folds_with_the_id_in_the_key_type(project: Callable[..., Project]) -> None:
+    """Stream ids are recorded as the message key's text; the replay reads them in the
+    key's type (here long), and an id that is not one is a finding, not a crash."""
+    p = project()
+    text = THING.format(topic=p.topic, level="BACKWARD_TRANSITIVE")
+    text = text.replace("thing_id: string", "thing_id: long\n    seen_as: long?")
+    text = text.replace("- add: {total: event.amount}", "- set: {seen_as: meta.entity_id}")
+    p.write(text)
+    samples = SAMPLES.replace('"t-1"', '"7"').replace('"t-2"', '"-8"')
+    p.record(samples)
+    p.cli("lock")
+    ok = p.cli("check")
+    assert ok.exit_code == 0, ok.output
+    assert "replayed 5 recorded event(s)" in ok.output
+    p.record(samples.replace('"-8"', '"t-2"'))  # a stream whose id is no long
+    result = p.cli("check")
+    assert result.exit_code == 1, result.output
+    assert "[REPLAY_DECODE_FAILED]" in result.output
+    assert "stream 't-2' event 1" in result.output
+    assert "message key 't-2' is not a long entity id" in result.output

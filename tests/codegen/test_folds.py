@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from esgen.runtime import EventMeta, InvariantViolation
+from esgen.runtime import EsgenError, EventMeta, InvariantViolation
 from generated.bank import account
 from generated.shop import order
 
@@ -116,6 +116,27 @@ def test_invariants() -> None:
     with pytest.raises(InvariantViolation, match=r"state\.balance >= 0") as caught:
         account.check_invariants(overdrawn)
     assert caught.value.entity == "Account" and caught.value.state is overdrawn
+
+
+def test_an_invariant_violation_names_entity_id_invariant_and_the_values_it_read() -> None:
+    overdrawn = account.replay("acc-1", [account.MoneyWithdrawn(amount=D("5.00"))])
+    with pytest.raises(InvariantViolation) as caught:
+        account.check_invariants(overdrawn)
+    assert str(caught.value) == (
+        "Account 'acc-1': invariant 'state.balance >= 0' broken (state.balance = -5.00)"
+    )
+    assert (caught.value.entity_id, caught.value.values) == (
+        "acc-1",
+        {"state.balance": D("-5.00")},
+    )
+    odd = order.initial_state("o-1")
+    odd.discount_rate = 1.5
+    with pytest.raises(
+        InvariantViolation,
+        match=r"'0 <= state.discount_rate <= 1' broken "
+        r"\(state.discount_rate = 1.5\)",
+    ):
+        order.check_invariants(odd)
 
 
 def _item(sku: str, quantity: int, price: str) -> order.LineItem:
@@ -234,9 +255,11 @@ def test_an_event_without_fields_or_fold_steps() -> None:
     )
 
 
-def test_an_unknown_event_type_is_refused() -> None:
-    with pytest.raises(TypeError, match="not an event of Account"):
+def test_an_unknown_event_type_is_refused_with_the_runtime_error() -> None:
+    with pytest.raises(EsgenError, match="not an event of entity Account"):
         account.fold(account.initial_state("a"), order.OrderPlaced(placed_at=NOW))  # type: ignore[arg-type]
+    with pytest.raises(EsgenError, match="not an event of entity Account"):
+        account.replay("a", [order.OrderPlaced(placed_at=NOW)])  # type: ignore[list-item]
 
 
 def test_the_descriptor_folds_like_the_module() -> None:

@@ -383,7 +383,7 @@ def test_a_projection_over_two_entity_types(
         sku="SKU-1", quantity=2, unit_price=account.Money(amount=decimal.Decimal("1.50"))
     )
     created = order.OrderCreated(
-        customer_id=uuid.UUID(int=1), created_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+        customer_id=uuid.UUID(int=1), created_at=datetime.datetime(2026, 1, 1)
     )
     EventProducer(kafka_bootstrap, registry_url, orders, order.ENTITY).send(
         [

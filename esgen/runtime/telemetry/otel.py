@@ -48,6 +48,7 @@ from esgen import __version__
 from esgen.runtime.headers import H_CAUSATION_ID, H_CORRELATION_ID, H_EVENT_ID
 
 if TYPE_CHECKING:
+    from esgen.runtime.descriptor import EntityId
     from esgen.runtime.projections.runner import ProjectionRunner
     from esgen.runtime.store import EventStore, Position
 
@@ -199,7 +200,7 @@ def traced_append(func: F) -> F:
     @functools.wraps(func)
     def append(
         store: EventStore[Any, Any],
-        entity_id: str,
+        entity_id: EntityId,
         events: Iterable[Any],
         expected_version: int | None = None,
         correlation_id: str | None = None,
@@ -263,7 +264,7 @@ def traced_load(func: F) -> F:
     """``EventStore.load`` with a span and the number of events it replayed."""
 
     @functools.wraps(func)
-    def load(store: EventStore[Any, Any], entity_id: str) -> Any:
+    def load(store: EventStore[Any, Any], entity_id: EntityId) -> Any:
         now = _now
         stats = store.stats
         before = stats.events_replayed

@@ -20,13 +20,14 @@ from esgen.runtime import (
     EntityDescriptor,
     EventMeta,
     InvariantViolation,
-    RecordType,
+    Record,
     require_meta,
     resolve_function,
 )
 
 __all__ = [
     "AVRO_SCHEMAS",
+    "AVRO_TYPES",
     "ENTITY",
     "AddOwner",
     "Coin",
@@ -58,163 +59,62 @@ _SCALE_2: Final = decimal.Decimal("1e-2")
 
 
 class Coin(enum.StrEnum):
-    """The Coin enum."""
-
     EUR = "EUR"
     USD = "USD"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Limit:
-    """The Limit record."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Limit(Record):
     amount: decimal.Decimal
     coin: Coin = Coin.EUR
 
-    def to_avro(self) -> dict[str, Any]:
-        """This record as the dict that fastavro writes."""
-        return {"amount": self.amount, "coin": self.coin}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Limit:
-        """Build a record from the dict that fastavro reads."""
-        return cls(amount=data["amount"], coin=Coin(data["coin"]))
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Opened:
-    """The Opened event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Opened(Record):
     owners: list[str]
     coin: Coin
     at: datetime.datetime
     command_id: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {
-            "owners": self.owners,
-            "coin": self.coin,
-            "at": self.at,
-            "command_id": self.command_id,
-        }
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Opened:
-        """Build an event from the dict that fastavro reads."""
-        return cls(
-            owners=data["owners"],
-            coin=Coin(data["coin"]),
-            at=data["at"],
-            command_id=data["command_id"],
-        )
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Credited:
-    """The Credited event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Credited(Record):
     amount: decimal.Decimal
     memo: str = ""
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"amount": self.amount, "memo": self.memo}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Credited:
-        """Build an event from the dict that fastavro reads."""
-        return cls(amount=data["amount"], memo=data["memo"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Debited:
-    """The Debited event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Debited(Record):
     amount: decimal.Decimal
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"amount": self.amount}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Debited:
-        """Build an event from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class OwnerAdded:
-    """The OwnerAdded event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OwnerAdded(Record):
     owner: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"owner": self.owner}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> OwnerAdded:
-        """Build an event from the dict that fastavro reads."""
-        return cls(owner=data["owner"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LimitSet:
-    """The LimitSet event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LimitSet(Record):
     limit: Limit
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"limit": self.limit.to_avro()}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> LimitSet:
-        """Build an event from the dict that fastavro reads."""
-        return cls(limit=Limit.from_avro(data["limit"]))
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Frozen(Record):
+    pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Frozen:
-    """The Frozen event."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Frozen:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Noted:
-    """The Noted event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Noted(Record):
     text: str | None = None
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"text": self.text}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Noted:
-        """Build an event from the dict that fastavro reads."""
-        return cls(text=data["text"])
 
 
 WalletEvent: TypeAlias = (
     Opened | Credited | Debited | OwnerAdded | LimitSet | Frozen | Noted
 )
-"""Every event of Wallet."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class WalletState:
-    """The current state of one Wallet."""
-
+@dataclasses.dataclass(kw_only=True)
+class WalletState(Record):
     wallet_id: str
     balance: decimal.Decimal = decimal.Decimal("0.00")
     coin: Coin = Coin.EUR
@@ -225,77 +125,95 @@ class WalletState:
     last_command: str | None = None
     note: str | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        """This state as the dict that fastavro writes."""
-        return {
-            "wallet_id": self.wallet_id,
-            "balance": self.balance,
-            "coin": self.coin,
-            "owners": self.owners,
-            "frozen": self.frozen,
-            "limit": None if self.limit is None else self.limit.to_avro(),
-            "opened_at": self.opened_at,
-            "last_command": self.last_command,
-            "note": self.note,
-        }
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> WalletState:
-        """Build a state from the dict that fastavro reads."""
-        return cls(
-            wallet_id=data["wallet_id"],
-            balance=data["balance"],
-            coin=Coin(data["coin"]),
-            owners=data["owners"],
-            frozen=data["frozen"],
-            limit=None if data["limit"] is None else Limit.from_avro(data["limit"]),
-            opened_at=data["opened_at"],
-            last_command=data["last_command"],
-            note=data["note"],
-        )
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Open(Record):
+    """Open the wallet with its first owner."""
+
+    owner: str
+    coin: Coin = Coin.EUR
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Credit(Record):
+    amount: decimal.Decimal
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Debit(Record):
+    amount: decimal.Decimal
+    memo: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AddOwner(Record):
+    owner: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SetLimit(Record):
+    limit: Limit
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Freeze(Record):
+    pass
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sweep(Record):
+    """Move everything elsewhere; the rule lives in Python."""
+
+    to: str
+
+
+WalletCommand: TypeAlias = Open | Credit | Debit | AddOwner | SetLimit | Freeze | Sweep
 
 
 def initial_state(entity_id: str) -> WalletState:
-    """The state of Wallet ``entity_id`` before any event."""
+    """The state of Wallet ``entity_id`` before its first event."""
     return WalletState(wallet_id=entity_id)
 
 
-def _copy_state(state: WalletState) -> WalletState:
-    """A copy whose top-level lists and maps can change without touching ``state``."""
-    return WalletState(
-        wallet_id=state.wallet_id,
-        balance=state.balance,
-        coin=state.coin,
-        owners=list(state.owners),
-        frozen=state.frozen,
-        limit=state.limit,
-        opened_at=state.opened_at,
-        last_command=state.last_command,
-        note=state.note,
-    )
+def _fold_opened(state: WalletState, event: Opened, meta: EventMeta) -> WalletState:
+    state.owners = list(event.owners)
+    state.coin = event.coin
+    state.opened_at = event.at
+    state.last_command = event.command_id
+    return state
 
 
-def _apply(state: WalletState, event: WalletEvent, meta: EventMeta) -> WalletState:
-    """Apply ``event`` to ``state`` in place and return the resulting state."""
-    if type(event) is Opened:
-        state.owners = list(event.owners)
-        state.coin = event.coin
-        state.opened_at = event.at
-        state.last_command = event.command_id
-    elif type(event) is Credited:
-        state.balance += event.amount
-    elif type(event) is Debited:
-        state.balance -= event.amount
-    elif type(event) is OwnerAdded:
-        state.owners.append(event.owner)
-    elif type(event) is LimitSet:
-        state.limit = event.limit
-    elif type(event) is Frozen:
-        state.frozen = True
-    elif type(event) is Noted:
-        state.note = event.text
-    else:
-        raise TypeError(f"not an event of Wallet: {event!r}")
+def _fold_credited(state: WalletState, event: Credited, meta: EventMeta) -> WalletState:
+    state.balance += event.amount
+    return state
+
+
+def _fold_debited(state: WalletState, event: Debited, meta: EventMeta) -> WalletState:
+    state.balance -= event.amount
+    return state
+
+
+def _fold_owner_added(
+    state: WalletState, event: OwnerAdded, meta: EventMeta
+) -> WalletState:
+    state.owners.append(event.owner)
+    return state
+
+
+def _fold_limit_set(
+    state: WalletState, event: LimitSet, meta: EventMeta
+) -> WalletState:
+    state.limit = event.limit
+    return state
+
+
+def _fold_frozen(state: WalletState, event: Frozen, meta: EventMeta) -> WalletState:
+    state.frozen = True
+    return state
+
+
+def _fold_noted(state: WalletState, event: Noted, meta: EventMeta) -> WalletState:
+    state.note = event.text
     return state
 
 
@@ -307,170 +225,38 @@ def fold(
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
     ``meta.event_id`` as unknown (None).
     """
-    if meta is None:
-        meta = EventMeta(entity_id=state.wallet_id)
-    return _apply(_copy_state(state), event, meta)
+    return ENTITY.fold(state, event, meta)
 
 
 def replay(entity_id: str, events: Iterable[WalletEvent]) -> WalletState:
-    """``initial_state(entity_id)`` with every event applied in order.
-
-    The events get versions 1, 2, 3, ... One working copy of the state is updated in
-    place, so replaying many events never copies the whole state per event.
-    """
-    state = initial_state(entity_id)
-    # The fold steps are those of _apply, inlined: replay pays no call per event.
-    for event in events:
-        if type(event) is Opened:
-            state.owners = list(event.owners)
-            state.coin = event.coin
-            state.opened_at = event.at
-            state.last_command = event.command_id
-        elif type(event) is Credited:
-            state.balance += event.amount
-        elif type(event) is Debited:
-            state.balance -= event.amount
-        elif type(event) is OwnerAdded:
-            state.owners.append(event.owner)
-        elif type(event) is LimitSet:
-            state.limit = event.limit
-        elif type(event) is Frozen:
-            state.frozen = True
-        elif type(event) is Noted:
-            state.note = event.text
-        else:
-            raise TypeError(f"not an event of Wallet: {event!r}")
-    return state
+    """``initial_state(entity_id)`` with every event applied in order, as versions 1, 2,
+    3, ...: one working copy of the state is updated in place."""
+    return ENTITY.replay(entity_id, events)
 
 
 def check_invariants(state: WalletState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Wallet."""
     if not (state.balance >= 0):
-        raise InvariantViolation("Wallet", "state.balance >= 0", state)
+        raise InvariantViolation(
+            "Wallet",
+            state.wallet_id,
+            "state.balance >= 0",
+            {"state.balance": state.balance},
+            state,
+        )
     if not (len(state.owners) <= 3):
-        raise InvariantViolation("Wallet", "len(state.owners) <= 3", state)
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Open:
-    """Open the wallet with its first owner."""
-
-    owner: str
-    coin: Coin = Coin.EUR
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"owner": self.owner, "coin": self.coin}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Open:
-        """Build a command from the dict that fastavro reads."""
-        return cls(owner=data["owner"], coin=Coin(data["coin"]))
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Credit:
-    """The Credit command."""
-
-    amount: decimal.Decimal
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"amount": self.amount}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Credit:
-        """Build a command from the dict that fastavro reads."""
-        return cls(amount=data["amount"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Debit:
-    """The Debit command."""
-
-    amount: decimal.Decimal
-    memo: str | None = None
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"amount": self.amount, "memo": self.memo}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Debit:
-        """Build a command from the dict that fastavro reads."""
-        return cls(amount=data["amount"], memo=data["memo"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class AddOwner:
-    """The AddOwner command."""
-
-    owner: str
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"owner": self.owner}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> AddOwner:
-        """Build a command from the dict that fastavro reads."""
-        return cls(owner=data["owner"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class SetLimit:
-    """The SetLimit command."""
-
-    limit: Limit
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"limit": self.limit.to_avro()}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> SetLimit:
-        """Build a command from the dict that fastavro reads."""
-        return cls(limit=Limit.from_avro(data["limit"]))
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Freeze:
-    """The Freeze command."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Freeze:
-        """Build a command from the dict that fastavro reads."""
-        return cls()
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Sweep:
-    """Move everything elsewhere; the rule lives in Python."""
-
-    to: str
-
-    def to_avro(self) -> dict[str, Any]:
-        """This command as the dict that fastavro writes."""
-        return {"to": self.to}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Sweep:
-        """Build a command from the dict that fastavro reads."""
-        return cls(to=data["to"])
-
-
-WalletCommand: TypeAlias = Open | Credit | Debit | AddOwner | SetLimit | Freeze | Sweep
-"""Every command of Wallet."""
+        raise InvariantViolation(
+            "Wallet",
+            state.wallet_id,
+            "len(state.owners) <= 3",
+            {"state.owners": state.owners},
+            state,
+        )
 
 
 def _decide_open(
     state: WalletState, command: Open, meta: CommandMeta | None
 ) -> list[WalletEvent]:
-    """Open the wallet with its first owner."""
     meta = require_meta(meta, command)
     if meta.version != 0:
         raise CommandRejected("the wallet exists already")
@@ -544,35 +330,12 @@ def _decide_freeze(
 def _decide_sweep(
     state: WalletState, command: Sweep, meta: CommandMeta | None
 ) -> list[WalletEvent]:
-    """Move everything elsewhere; the rule lives in Python."""
     meta = require_meta(meta, command)
     if command.to == meta.entity_id:
         raise CommandRejected("command.to != meta.entity_id")
     function = resolve_function("tests.codegen.command_rules:sweep")
     events: list[WalletEvent] = function(state, command, meta)
     return events
-
-
-def _decide(
-    state: WalletState, command: WalletCommand, meta: CommandMeta | None
-) -> list[WalletEvent]:
-    """The events of ``command`` by its own rules (``decide`` adds the invariants)."""
-    match command:
-        case Open():
-            return _decide_open(state, command, meta)
-        case Credit():
-            return _decide_credit(state, command, meta)
-        case Debit():
-            return _decide_debit(state, command, meta)
-        case AddOwner():
-            return _decide_add_owner(state, command, meta)
-        case SetLimit():
-            return _decide_set_limit(state, command, meta)
-        case Freeze():
-            return _decide_freeze(state, command, meta)
-        case Sweep():
-            return _decide_sweep(state, command, meta)
-    raise TypeError(f"not a command of Wallet: {command!r}")
 
 
 def decide(
@@ -587,7 +350,13 @@ def decide(
     return ENTITY.decide(state, command, meta)
 
 
-AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
+    "test.commands.Coin": {
+        "type": "enum",
+        "name": "Coin",
+        "namespace": "test.commands",
+        "symbols": ["EUR", "USD"],
+    },
     "test.commands.Limit": {
         "type": "record",
         "name": "Limit",
@@ -602,16 +371,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "scale": 2,
                 },
             },
-            {
-                "name": "coin",
-                "type": {
-                    "type": "enum",
-                    "name": "Coin",
-                    "namespace": "test.commands",
-                    "symbols": ["EUR", "USD"],
-                },
-                "default": "EUR",
-            },
+            {"name": "coin", "type": "test.commands.Coin", "default": "EUR"},
         ],
     },
     "test.commands.Opened": {
@@ -620,15 +380,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "namespace": "test.commands",
         "fields": [
             {"name": "owners", "type": {"type": "array", "items": "string"}},
-            {
-                "name": "coin",
-                "type": {
-                    "type": "enum",
-                    "name": "Coin",
-                    "namespace": "test.commands",
-                    "symbols": ["EUR", "USD"],
-                },
-            },
+            {"name": "coin", "type": "test.commands.Coin"},
             {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
             {"name": "command_id", "type": "string"},
         ],
@@ -663,7 +415,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 10,
                     "scale": 2,
                 },
-            },
+            }
         ],
     },
     "test.commands.OwnerAdded": {
@@ -676,37 +428,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "type": "record",
         "name": "LimitSet",
         "namespace": "test.commands",
-        "fields": [
-            {
-                "name": "limit",
-                "type": {
-                    "type": "record",
-                    "name": "Limit",
-                    "namespace": "test.commands",
-                    "fields": [
-                        {
-                            "name": "amount",
-                            "type": {
-                                "type": "bytes",
-                                "logicalType": "decimal",
-                                "precision": 10,
-                                "scale": 2,
-                            },
-                        },
-                        {
-                            "name": "coin",
-                            "type": {
-                                "type": "enum",
-                                "name": "Coin",
-                                "namespace": "test.commands",
-                                "symbols": ["EUR", "USD"],
-                            },
-                            "default": "EUR",
-                        },
-                    ],
-                },
-            },
-        ],
+        "fields": [{"name": "limit", "type": "test.commands.Limit"}],
     },
     "test.commands.Frozen": {
         "type": "record",
@@ -727,16 +449,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "doc": "Open the wallet with its first owner.",
         "fields": [
             {"name": "owner", "type": "string"},
-            {
-                "name": "coin",
-                "type": {
-                    "type": "enum",
-                    "name": "Coin",
-                    "namespace": "test.commands",
-                    "symbols": ["EUR", "USD"],
-                },
-                "default": "EUR",
-            },
+            {"name": "coin", "type": "test.commands.Coin", "default": "EUR"},
         ],
     },
     "test.commands.Credit": {
@@ -752,7 +465,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 10,
                     "scale": 3,
                 },
-            },
+            }
         ],
     },
     "test.commands.Debit": {
@@ -782,37 +495,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "type": "record",
         "name": "SetLimit",
         "namespace": "test.commands",
-        "fields": [
-            {
-                "name": "limit",
-                "type": {
-                    "type": "record",
-                    "name": "Limit",
-                    "namespace": "test.commands",
-                    "fields": [
-                        {
-                            "name": "amount",
-                            "type": {
-                                "type": "bytes",
-                                "logicalType": "decimal",
-                                "precision": 10,
-                                "scale": 2,
-                            },
-                        },
-                        {
-                            "name": "coin",
-                            "type": {
-                                "type": "enum",
-                                "name": "Coin",
-                                "namespace": "test.commands",
-                                "symbols": ["EUR", "USD"],
-                            },
-                            "default": "EUR",
-                        },
-                    ],
-                },
-            },
-        ],
+        "fields": [{"name": "limit", "type": "test.commands.Limit"}],
     },
     "test.commands.Freeze": {
         "type": "record",
@@ -841,52 +524,16 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 10,
                     "scale": 2,
                 },
-                "default": "\u0000",
+                "default": "\x00",
             },
-            {
-                "name": "coin",
-                "type": {
-                    "type": "enum",
-                    "name": "Coin",
-                    "namespace": "test.commands",
-                    "symbols": ["EUR", "USD"],
-                },
-                "default": "EUR",
-            },
+            {"name": "coin", "type": "test.commands.Coin", "default": "EUR"},
             {
                 "name": "owners",
                 "type": {"type": "array", "items": "string"},
                 "default": [],
             },
             {"name": "frozen", "type": "boolean", "default": False},
-            {
-                "name": "limit",
-                "type": [
-                    "null",
-                    {
-                        "type": "record",
-                        "name": "Limit",
-                        "namespace": "test.commands",
-                        "fields": [
-                            {
-                                "name": "amount",
-                                "type": {
-                                    "type": "bytes",
-                                    "logicalType": "decimal",
-                                    "precision": 10,
-                                    "scale": 2,
-                                },
-                            },
-                            {
-                                "name": "coin",
-                                "type": "test.commands.Coin",
-                                "default": "EUR",
-                            },
-                        ],
-                    },
-                ],
-                "default": None,
-            },
+            {"name": "limit", "type": ["null", "test.commands.Limit"], "default": None},
             {
                 "name": "opened_at",
                 "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}],
@@ -897,38 +544,37 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         ],
     },
 }
-"""Every record of this module as a self-contained Avro schema, by full name."""
 
-ENTITY: Final[EntityDescriptor[WalletState, WalletEvent]] = EntityDescriptor(
+ENTITY: Final = EntityDescriptor[WalletState, WalletEvent].define(
     name="Wallet",
     namespace="test.commands",
     topic="test.commands.wallet",
     key="wallet_id",
     compatibility="BACKWARD_TRANSITIVE",
-    state=RecordType(WalletState, AVRO_SCHEMAS["test.commands.WalletState"]),
-    events=(
-        RecordType(Opened, AVRO_SCHEMAS["test.commands.Opened"]),
-        RecordType(Credited, AVRO_SCHEMAS["test.commands.Credited"]),
-        RecordType(Debited, AVRO_SCHEMAS["test.commands.Debited"]),
-        RecordType(OwnerAdded, AVRO_SCHEMAS["test.commands.OwnerAdded"]),
-        RecordType(LimitSet, AVRO_SCHEMAS["test.commands.LimitSet"]),
-        RecordType(Frozen, AVRO_SCHEMAS["test.commands.Frozen"]),
-        RecordType(Noted, AVRO_SCHEMAS["test.commands.Noted"]),
-    ),
+    types=AVRO_TYPES,
+    records=[Limit],
+    state=WalletState,
+    events={
+        Opened: _fold_opened,
+        Credited: _fold_credited,
+        Debited: _fold_debited,
+        OwnerAdded: _fold_owner_added,
+        LimitSet: _fold_limit_set,
+        Frozen: _fold_frozen,
+        Noted: _fold_noted,
+    },
+    commands={
+        Open: _decide_open,
+        Credit: _decide_credit,
+        Debit: _decide_debit,
+        AddOwner: _decide_add_owner,
+        SetLimit: _decide_set_limit,
+        Freeze: _decide_freeze,
+        Sweep: _decide_sweep,
+    },
     initial_state=initial_state,
-    apply=_apply,
-    copy_state=_copy_state,
     check_invariants=check_invariants,
-    fingerprint="7b8f3f3afe35baf71a5cff675e861c3b",
-    commands=(
-        RecordType(Open, AVRO_SCHEMAS["test.commands.Open"]),
-        RecordType(Credit, AVRO_SCHEMAS["test.commands.Credit"]),
-        RecordType(Debit, AVRO_SCHEMAS["test.commands.Debit"]),
-        RecordType(AddOwner, AVRO_SCHEMAS["test.commands.AddOwner"]),
-        RecordType(SetLimit, AVRO_SCHEMAS["test.commands.SetLimit"]),
-        RecordType(Freeze, AVRO_SCHEMAS["test.commands.Freeze"]),
-        RecordType(Sweep, AVRO_SCHEMAS["test.commands.Sweep"]),
-    ),
-    rules=_decide,
+    fingerprint="cd2465c575e603b54a53be8108536c30",
 )
-"""What the esgen runtime needs to store, load and project Wallet."""
+
+AVRO_SCHEMAS: Final = ENTITY.record_schemas

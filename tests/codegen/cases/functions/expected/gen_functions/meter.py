@@ -13,10 +13,11 @@ import enum
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
-from esgen.runtime import EntityDescriptor, EventMeta, InvariantViolation, RecordType
+from esgen.runtime import EntityDescriptor, EventMeta, InvariantViolation, Record
 
 __all__ = [
     "AVRO_SCHEMAS",
+    "AVRO_TYPES",
     "ENTITY",
     "MeterEvent",
     "MeterState",
@@ -36,99 +37,41 @@ _SCALE_2: Final = decimal.Decimal("1e-2")
 
 
 class Unit(enum.StrEnum):
-    """The Unit enum."""
-
     WATT = "WATT"
     JOULE = "JOULE"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Read:
-    """The Read event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Read(Record):
     value: int
     label: str | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"value": self.value, "label": self.label}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Read:
-        """Build an event from the dict that fastavro reads."""
-        return cls(value=data["value"], label=data["label"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Priced:
-    """The Priced event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Priced(Record):
     cents: int
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"cents": self.cents}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Priced:
-        """Build an event from the dict that fastavro reads."""
-        return cls(cents=data["cents"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class UnitChanged:
-    """The UnitChanged event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UnitChanged(Record):
     unit: Unit
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"unit": self.unit}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> UnitChanged:
-        """Build an event from the dict that fastavro reads."""
-        return cls(unit=Unit(data["unit"]))
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Seen(Record):
+    pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Seen:
-    """The Seen event."""
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Seen:
-        """Build an event from the dict that fastavro reads."""
-        return cls()
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Noted:
-    """The Noted event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Noted(Record):
     text: str
-
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"text": self.text}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Noted:
-        """Build an event from the dict that fastavro reads."""
-        return cls(text=data["text"])
 
 
 MeterEvent: TypeAlias = Read | Priced | UnitChanged | Seen | Noted
-"""Every event of Meter."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class MeterState:
-    """The current state of one Meter."""
-
+@dataclasses.dataclass(kw_only=True)
+class MeterState(Record):
     meter_id: str
     reading: int = 0
     peak: int | None = None
@@ -142,103 +85,54 @@ class MeterState:
     last_version: int = 0
     note: str | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        """This state as the dict that fastavro writes."""
-        return {
-            "meter_id": self.meter_id,
-            "reading": self.reading,
-            "peak": self.peak,
-            "ratio": self.ratio,
-            "half": self.half,
-            "rest": self.rest,
-            "label": self.label,
-            "unit": self.unit,
-            "price": self.price,
-            "seen": self.seen,
-            "last_version": self.last_version,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> MeterState:
-        """Build a state from the dict that fastavro reads."""
-        return cls(
-            meter_id=data["meter_id"],
-            reading=data["reading"],
-            peak=data["peak"],
-            ratio=data["ratio"],
-            half=data["half"],
-            rest=data["rest"],
-            label=data["label"],
-            unit=Unit(data["unit"]),
-            price=data["price"],
-            seen=data["seen"],
-            last_version=data["last_version"],
-            note=data["note"],
-        )
-
 
 def initial_state(entity_id: str) -> MeterState:
-    """The state of Meter ``entity_id`` before any event."""
+    """The state of Meter ``entity_id`` before its first event."""
     return MeterState(meter_id=entity_id)
 
 
-def _copy_state(state: MeterState) -> MeterState:
-    """A copy whose top-level lists and maps can change without touching ``state``."""
-    return MeterState(
-        meter_id=state.meter_id,
-        reading=state.reading,
-        peak=state.peak,
-        ratio=state.ratio,
-        half=state.half,
-        rest=state.rest,
-        label=state.label,
-        unit=state.unit,
-        price=state.price,
-        seen=state.seen,
-        last_version=state.last_version,
-        note=state.note,
+def _fold_read(state: MeterState, event: Read, meta: EventMeta) -> MeterState:
+    state.reading = abs(event.value)
+    state.peak = max(state.peak if state.peak is not None else 0, event.value)
+    state.ratio = event.value / 3
+    state.half = event.value // 2
+    state.rest = event.value % 2
+    state.label = (
+        (event.label if event.label is not None else state.label).upper()
+        if event.value > 10
+        else (event.label if event.label is not None else "none").lower()
     )
+    return state
 
 
-def _apply(state: MeterState, event: MeterEvent, meta: EventMeta) -> MeterState:
-    """Apply ``event`` to ``state`` in place and return the resulting state."""
-    if type(event) is Read:
-        new_reading = abs(event.value)
-        new_peak = max(state.peak if state.peak is not None else 0, event.value)
-        new_ratio = event.value / 3
-        new_half = event.value // 2
-        new_rest = event.value % 2
-        new_label = (
-            (event.label if event.label is not None else state.label).upper()
-            if event.value > 10
-            else (event.label if event.label is not None else "none").lower()
-        )
-        state.reading = new_reading
-        state.peak = new_peak
-        state.ratio = new_ratio
-        state.half = new_half
-        state.rest = new_rest
-        state.label = new_label
-    elif type(event) is Priced:
-        state.price = decimal.Decimal(event.cents)
-        state.price = (state.price / 100).quantize(_SCALE_2)
-        if not event.cents > 1000 and event.cents != 0:
-            state.price += 1
-    elif type(event) is UnitChanged:
-        if event.unit != state.unit and (
-            event.unit == Unit.WATT or state.unit == Unit.JOULE
-        ):
-            state.unit = event.unit
-    elif type(event) is Seen:
-        state.seen += 1
-        state.last_version = (meta.version if meta.version is not None else 0) + min(
-            state.seen, 100
-        )
-    elif type(event) is Noted:
-        state.note = None if len(event.text) == 0 else event.text
-    else:
-        raise TypeError(f"not an event of Meter: {event!r}")
+def _fold_priced(state: MeterState, event: Priced, meta: EventMeta) -> MeterState:
+    state.price = decimal.Decimal(event.cents)
+    state.price = (state.price / 100).quantize(_SCALE_2)
+    if not event.cents > 1000 and event.cents != 0:
+        state.price += 1
+    return state
+
+
+def _fold_unit_changed(
+    state: MeterState, event: UnitChanged, meta: EventMeta
+) -> MeterState:
+    if event.unit != state.unit and (
+        event.unit == Unit.WATT or state.unit == Unit.JOULE
+    ):
+        state.unit = event.unit
+    return state
+
+
+def _fold_seen(state: MeterState, event: Seen, meta: EventMeta) -> MeterState:
+    state.seen += 1
+    state.last_version = (meta.version if meta.version is not None else 0) + min(
+        state.seen, 100
+    )
+    return state
+
+
+def _fold_noted(state: MeterState, event: Noted, meta: EventMeta) -> MeterState:
+    state.note = None if len(event.text) == 0 else event.text
     return state
 
 
@@ -250,71 +144,42 @@ def fold(
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
     ``meta.event_id`` as unknown (None).
     """
-    if meta is None:
-        meta = EventMeta(entity_id=state.meter_id)
-    return _apply(_copy_state(state), event, meta)
+    return ENTITY.fold(state, event, meta)
 
 
 def replay(entity_id: str, events: Iterable[MeterEvent]) -> MeterState:
-    """``initial_state(entity_id)`` with every event applied in order.
-
-    The events get versions 1, 2, 3, ... One working copy of the state is updated in
-    place, so replaying many events never copies the whole state per event.
-    """
-    state = initial_state(entity_id)
-    # The fold steps are those of _apply, inlined: replay pays no call per event.
-    for version, event in enumerate(events, start=1):
-        if type(event) is Read:
-            new_reading = abs(event.value)
-            new_peak = max(state.peak if state.peak is not None else 0, event.value)
-            new_ratio = event.value / 3
-            new_half = event.value // 2
-            new_rest = event.value % 2
-            new_label = (
-                (event.label if event.label is not None else state.label).upper()
-                if event.value > 10
-                else (event.label if event.label is not None else "none").lower()
-            )
-            state.reading = new_reading
-            state.peak = new_peak
-            state.ratio = new_ratio
-            state.half = new_half
-            state.rest = new_rest
-            state.label = new_label
-        elif type(event) is Priced:
-            state.price = decimal.Decimal(event.cents)
-            state.price = (state.price / 100).quantize(_SCALE_2)
-            if not event.cents > 1000 and event.cents != 0:
-                state.price += 1
-        elif type(event) is UnitChanged:
-            if event.unit != state.unit and (
-                event.unit == Unit.WATT or state.unit == Unit.JOULE
-            ):
-                state.unit = event.unit
-        elif type(event) is Seen:
-            meta = EventMeta(entity_id, version)
-            state.seen += 1
-            state.last_version = (
-                meta.version if meta.version is not None else 0
-            ) + min(state.seen, 100)
-        elif type(event) is Noted:
-            state.note = None if len(event.text) == 0 else event.text
-        else:
-            raise TypeError(f"not an event of Meter: {event!r}")
-    return state
+    """``initial_state(entity_id)`` with every event applied in order, as versions 1, 2,
+    3, ...: one working copy of the state is updated in place."""
+    return ENTITY.replay(entity_id, events)
 
 
 def check_invariants(state: MeterState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Meter."""
     if not (state.reading >= 0 or state.unit == Unit.JOULE):
         raise InvariantViolation(
-            "Meter", "state.reading >= 0 or state.unit == JOULE", state
+            "Meter",
+            state.meter_id,
+            "state.reading >= 0 or state.unit == JOULE",
+            {"state.reading": state.reading, "state.unit": state.unit},
+            state,
         )
     if not (len(state.label) <= 20):
-        raise InvariantViolation("Meter", "len(state.label) <= 20", state)
+        raise InvariantViolation(
+            "Meter",
+            state.meter_id,
+            "len(state.label) <= 20",
+            {"state.label": state.label},
+            state,
+        )
 
 
-AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
+    "test.functions.Unit": {
+        "type": "enum",
+        "name": "Unit",
+        "namespace": "test.functions",
+        "symbols": ["WATT", "JOULE"],
+    },
     "test.functions.Read": {
         "type": "record",
         "name": "Read",
@@ -334,17 +199,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "type": "record",
         "name": "UnitChanged",
         "namespace": "test.functions",
-        "fields": [
-            {
-                "name": "unit",
-                "type": {
-                    "type": "enum",
-                    "name": "Unit",
-                    "namespace": "test.functions",
-                    "symbols": ["WATT", "JOULE"],
-                },
-            },
-        ],
+        "fields": [{"name": "unit", "type": "test.functions.Unit"}],
     },
     "test.functions.Seen": {
         "type": "record",
@@ -370,16 +225,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
             {"name": "half", "type": "long", "default": 0},
             {"name": "rest", "type": "long", "default": 0},
             {"name": "label", "type": "string", "default": ""},
-            {
-                "name": "unit",
-                "type": {
-                    "type": "enum",
-                    "name": "Unit",
-                    "namespace": "test.functions",
-                    "symbols": ["WATT", "JOULE"],
-                },
-                "default": "WATT",
-            },
+            {"name": "unit", "type": "test.functions.Unit", "default": "WATT"},
             {
                 "name": "price",
                 "type": {
@@ -388,7 +234,7 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
                     "precision": 10,
                     "scale": 2,
                 },
-                "default": "\u0000",
+                "default": "\x00",
             },
             {"name": "seen", "type": "long", "default": 0},
             {"name": "last_version", "type": "long", "default": 0},
@@ -396,26 +242,26 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         ],
     },
 }
-"""Every record of this module as a self-contained Avro schema, by full name."""
 
-ENTITY: Final[EntityDescriptor[MeterState, MeterEvent]] = EntityDescriptor(
+ENTITY: Final = EntityDescriptor[MeterState, MeterEvent].define(
     name="Meter",
     namespace="test.functions",
     topic="test.functions.meter",
     key="meter_id",
     compatibility="BACKWARD_TRANSITIVE",
-    state=RecordType(MeterState, AVRO_SCHEMAS["test.functions.MeterState"]),
-    events=(
-        RecordType(Read, AVRO_SCHEMAS["test.functions.Read"]),
-        RecordType(Priced, AVRO_SCHEMAS["test.functions.Priced"]),
-        RecordType(UnitChanged, AVRO_SCHEMAS["test.functions.UnitChanged"]),
-        RecordType(Seen, AVRO_SCHEMAS["test.functions.Seen"]),
-        RecordType(Noted, AVRO_SCHEMAS["test.functions.Noted"]),
-    ),
+    types=AVRO_TYPES,
+    records=[],
+    state=MeterState,
+    events={
+        Read: _fold_read,
+        Priced: _fold_priced,
+        UnitChanged: _fold_unit_changed,
+        Seen: _fold_seen,
+        Noted: _fold_noted,
+    },
     initial_state=initial_state,
-    apply=_apply,
-    copy_state=_copy_state,
     check_invariants=check_invariants,
-    fingerprint="d832b7d612acf35e7ac11e8112f95746",
+    fingerprint="1491ad8bd21c1a35682dab23bb825c33",
 )
-"""What the esgen runtime needs to store, load and project Meter."""
+
+AVRO_SCHEMAS: Final = ENTITY.record_schemas

@@ -11,13 +11,14 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias
 
-from esgen.runtime import EntityDescriptor, EventMeta, RecordType
+from esgen.runtime import EntityDescriptor, EventMeta, Record
 
 from gen_namespaces.a.left import Kind
 from gen_namespaces.a.left import Tag as TestLeftTag
 
 __all__ = [
     "AVRO_SCHEMAS",
+    "AVRO_TYPES",
     "ENTITY",
     "Both",
     "RightEvent",
@@ -30,100 +31,37 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Tag:
-    """The Tag record."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Tag(Record):
     label: str
 
-    def to_avro(self) -> dict[str, Any]:
-        """This record as the dict that fastavro writes."""
-        return {"label": self.label}
 
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Tag:
-        """Build a record from the dict that fastavro reads."""
-        return cls(label=data["label"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Both:
-    """The Both event."""
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Both(Record):
     own: Tag
     other: TestLeftTag
 
-    def to_avro(self) -> dict[str, Any]:
-        """This event as the dict that fastavro writes."""
-        return {"own": self.own.to_avro(), "other": self.other.to_avro()}
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> Both:
-        """Build an event from the dict that fastavro reads."""
-        return cls(
-            own=Tag.from_avro(data["own"]),
-            other=TestLeftTag.from_avro(data["other"]),
-        )
-
 
 RightEvent: TypeAlias = Both
-"""Every event of Right."""
 
 
-@dataclasses.dataclass(slots=True, kw_only=True)
-class RightState:
-    """The current state of one Right."""
-
+@dataclasses.dataclass(kw_only=True)
+class RightState(Record):
     id: str
     own: Tag | None = None
     other: TestLeftTag | None = None
     kinds: list[Kind] = dataclasses.field(default_factory=lambda: [Kind.TWO])
 
-    def to_avro(self) -> dict[str, Any]:
-        """This state as the dict that fastavro writes."""
-        return {
-            "id": self.id,
-            "own": None if self.own is None else self.own.to_avro(),
-            "other": None if self.other is None else self.other.to_avro(),
-            "kinds": self.kinds,
-        }
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> RightState:
-        """Build a state from the dict that fastavro reads."""
-        return cls(
-            id=data["id"],
-            own=None if data["own"] is None else Tag.from_avro(data["own"]),
-            other=None
-            if data["other"] is None
-            else TestLeftTag.from_avro(data["other"]),
-            kinds=[Kind(v) for v in data["kinds"]],
-        )
-
 
 def initial_state(entity_id: str) -> RightState:
-    """The state of Right ``entity_id`` before any event."""
+    """The state of Right ``entity_id`` before its first event."""
     return RightState(id=entity_id)
 
 
-def _copy_state(state: RightState) -> RightState:
-    """A copy whose top-level lists and maps can change without touching ``state``."""
-    return RightState(
-        id=state.id,
-        own=state.own,
-        other=state.other,
-        kinds=list(state.kinds),
-    )
-
-
-def _apply(state: RightState, event: RightEvent, meta: EventMeta) -> RightState:
-    """Apply ``event`` to ``state`` in place and return the resulting state."""
-    if type(event) is Both:
-        state.own = event.own
-        state.other = event.other
-        state.kinds.append(Kind.ONE)
-    else:
-        raise TypeError(f"not an event of Right: {event!r}")
+def _fold_both(state: RightState, event: Both, meta: EventMeta) -> RightState:
+    state.own = event.own
+    state.other = event.other
+    state.kinds.append(Kind.ONE)
     return state
 
 
@@ -135,34 +73,20 @@ def fold(
     Without ``meta`` the fold sees ``meta.version``, ``meta.timestamp`` and
     ``meta.event_id`` as unknown (None).
     """
-    if meta is None:
-        meta = EventMeta(entity_id=state.id)
-    return _apply(_copy_state(state), event, meta)
+    return ENTITY.fold(state, event, meta)
 
 
 def replay(entity_id: str, events: Iterable[RightEvent]) -> RightState:
-    """``initial_state(entity_id)`` with every event applied in order.
-
-    The events get versions 1, 2, 3, ... One working copy of the state is updated in
-    place, so replaying many events never copies the whole state per event.
-    """
-    state = initial_state(entity_id)
-    # The fold steps are those of _apply, inlined: replay pays no call per event.
-    for event in events:
-        if type(event) is Both:
-            state.own = event.own
-            state.other = event.other
-            state.kinds.append(Kind.ONE)
-        else:
-            raise TypeError(f"not an event of Right: {event!r}")
-    return state
+    """``initial_state(entity_id)`` with every event applied in order, as versions 1, 2,
+    3, ...: one working copy of the state is updated in place."""
+    return ENTITY.replay(entity_id, events)
 
 
 def check_invariants(state: RightState) -> None:
     """Raise ``InvariantViolation`` if ``state`` breaks an invariant of Right."""
 
 
-AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+AVRO_TYPES: Final[dict[str, dict[str, Any]]] = {
     "test.right.Tag": {
         "type": "record",
         "name": "Tag",
@@ -174,24 +98,8 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "name": "Both",
         "namespace": "test.right",
         "fields": [
-            {
-                "name": "own",
-                "type": {
-                    "type": "record",
-                    "name": "Tag",
-                    "namespace": "test.right",
-                    "fields": [{"name": "label", "type": "string"}],
-                },
-            },
-            {
-                "name": "other",
-                "type": {
-                    "type": "record",
-                    "name": "Tag",
-                    "namespace": "test.left",
-                    "fields": [{"name": "name", "type": "string"}],
-                },
-            },
+            {"name": "own", "type": "test.right.Tag"},
+            {"name": "other", "type": "test.left.Tag"},
         ],
     },
     "test.right.RightState": {
@@ -200,62 +108,44 @@ AVRO_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
         "namespace": "test.right",
         "fields": [
             {"name": "id", "type": "string"},
-            {
-                "name": "own",
-                "type": [
-                    "null",
-                    {
-                        "type": "record",
-                        "name": "Tag",
-                        "namespace": "test.right",
-                        "fields": [{"name": "label", "type": "string"}],
-                    },
-                ],
-                "default": None,
-            },
-            {
-                "name": "other",
-                "type": [
-                    "null",
-                    {
-                        "type": "record",
-                        "name": "Tag",
-                        "namespace": "test.left",
-                        "fields": [{"name": "name", "type": "string"}],
-                    },
-                ],
-                "default": None,
-            },
+            {"name": "own", "type": ["null", "test.right.Tag"], "default": None},
+            {"name": "other", "type": ["null", "test.left.Tag"], "default": None},
             {
                 "name": "kinds",
-                "type": {
-                    "type": "array",
-                    "items": {
-                        "type": "enum",
-                        "name": "Kind",
-                        "namespace": "test.left",
-                        "symbols": ["ONE", "TWO"],
-                    },
-                },
+                "type": {"type": "array", "items": "test.left.Kind"},
                 "default": ["TWO"],
             },
         ],
     },
+    "test.left.Kind": {
+        "type": "enum",
+        "name": "Kind",
+        "namespace": "test.left",
+        "symbols": ["ONE", "TWO"],
+    },
+    "test.left.Tag": {
+        "type": "record",
+        "name": "Tag",
+        "namespace": "test.left",
+        "fields": [{"name": "name", "type": "string"}],
+    },
 }
-"""Every record of this module as a self-contained Avro schema, by full name."""
 
-ENTITY: Final[EntityDescriptor[RightState, RightEvent]] = EntityDescriptor(
+ENTITY: Final = EntityDescriptor[RightState, RightEvent].define(
     name="Right",
     namespace="test.right",
     topic="test.right.right",
     key="id",
     compatibility="BACKWARD_TRANSITIVE",
-    state=RecordType(RightState, AVRO_SCHEMAS["test.right.RightState"]),
-    events=(RecordType(Both, AVRO_SCHEMAS["test.right.Both"]),),
+    types=AVRO_TYPES,
+    records=[Tag],
+    state=RightState,
+    events={
+        Both: _fold_both,
+    },
     initial_state=initial_state,
-    apply=_apply,
-    copy_state=_copy_state,
     check_invariants=check_invariants,
-    fingerprint="ee4378faec221f2fefb69662cba92121",
+    fingerprint="596943cc0d21ff48e76b4f35f1637aca",
 )
-"""What the esgen runtime needs to store, load and project Right."""
+
+AVRO_SCHEMAS: Final = ENTITY.record_schemas
