@@ -132,9 +132,10 @@ def fill(store: EventStore[Any, Any], count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
+    parser.add_argument("--quick", action="store_true", help="fewer calls, one round")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rounds = 1 if args.quick else 3
+    rounds = 1 if args.quick else args.rounds
     appends, loads, replays, events = (
         (50, 2_000, 5, 5_000) if args.quick else (200, 3_000, 20, 20_000)
     )
