@@ -6,70 +6,27 @@ caller's span through the append to the projection that applies the events."""
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from esgen.runtime import ConcurrencyError, EntityDescriptor, telemetry
+from esgen.runtime import ConcurrencyError, EntityDescriptor
 from esgen.runtime.meta import EventMeta
 from esgen.runtime.models import InMemoryModelStore, ReadModel
 from esgen.runtime.projections import handles
 from generated.bank import account
 from tests.runtime.conftest import StoreFactory
 from tests.runtime.projection_support import Balances, read_topic
+from tests.runtime.telemetry_support import Otel, otel
 from tests.runtime.test_projections import make_runner
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
-__all__ = ["make_runner"]  # the fixture
+__all__ = ["make_runner", "otel"]  # the fixtures
 
 D = decimal.Decimal
-
-
-@dataclass
-class Otel:
-    """The SDK's in-memory exporter and reader, with esgen reporting to them."""
-
-    spans: InMemorySpanExporter
-    reader: InMemoryMetricReader
-    tracer: Any
-
-    def finished(self, name: str) -> list[ReadableSpan]:
-        return [span for span in self.spans.get_finished_spans() if span.name == name]
-
-    def points(self, metric: str) -> list[Any]:
-        """The data points of ``metric`` collected now."""
-        data = self.reader.get_metrics_data()
-        found = []
-        for resource in data.resource_metrics if data is not None else []:
-            for scope in resource.scope_metrics:
-                for item in scope.metrics:
-                    if item.name == metric:
-                        found.extend(item.data.data_points)
-        return found
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    telemetry.use(tracer_provider, meter_provider)
-    try:
-        yield Otel(exporter, reader, tracer_provider.get_tracer("test"))
-    finally:
-        telemetry.use(None, None)
-        meter_provider.shutdown()
-        tracer_provider.shutdown()
 
 
 class Picky(Balances):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +47,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from esgen import __version__
 from esgen.runtime.headers import H_CAUSATION_ID, H_CORRELATION_ID, H_EVENT_ID
+
+H_COMMAND_ID = "esgen.command_id"  # esgen.runtime.headers has it with the command processor
 
 if TYPE_CHECKING:
     from esgen.runtime.descriptor import EntityId
@@ -73,6 +76,8 @@ CONSUMER = "esgen.consumer"
 STAGE = "esgen.dlq.stage"
 CORRELATION = "esgen.correlation_id"
 CAUSATION = "esgen.causation_id"
+OUTCOME = "esgen.outcome"
+REASON = "esgen.reason"
 
 
 class _Instruments:
@@ -95,6 +100,17 @@ class _Instruments:
             unit="{record}",
             description="Records written to a dead-letter topic (each record once per "
             "consumer), by stage and error type",
+        )
+        self.commands = meter.create_counter(
+            "esgen.commands",
+            unit="{command}",
+            description="Commands a command processor committed an outcome for, by outcome "
+            "(accepted, rejected, failed, duplicate)",
+        )
+        self.rejections = meter.create_counter(
+            "esgen.commands.rejected",
+            unit="{command}",
+            description="Commands rejected by a precondition or an invariant, by reason",
         )
         self.lag = meter.create_observable_gauge(
             "esgen.projection.lag",
@@ -462,6 +478,200 @@ def _traced_span(
             )
         )
     span.end(end_time=ended)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+DUPLICATE = "duplicate"  # a command id with an outcome already: answered again
+
+
+def traced_send(func: F) -> F:
+    """``CommandClient.send``/``send_async`` with a span ``send <topic>.commands``, current
+    while the command's headers are made (so they carry its context) and its reply awaited."""
+
+    def attributes(client: Any, entity_id: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            SYSTEM: "kafka",
+            DESTINATION: client.command_topic,
+            OPERATION_TYPE: "send",
+            OPERATION_NAME: "send",
+            KEY: str(entity_id),
+            ENTITY: client.descriptor.name,
+        }
+        for name, attribute in (("correlation_id", CORRELATION), ("causation_id", CAUSATION)):
+            if kwargs.get(name) is not None:
+                found[attribute] = kwargs[name]
+        return found
+
+    def finished(span: trace.Span, result: Any) -> None:
+        span.set_attributes({OUTCOME: "accepted", MESSAGE_ID: result.command_id})
+        span.set_attribute("esgen.version", result.version)
+
+    def refused(span: trace.Span, exc: BaseException) -> None:
+        _failed(span, exc)
+        if type(exc).__name__ == "CommandRejected":  # an answer: its reason says why
+            span.set_attributes({OUTCOME: "rejected", REASON: getattr(exc, "reason", "")})
+        elif type(exc).__name__ == "CommandFailed":
+            span.set_attribute(OUTCOME, "failed")
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def send_async(client: Any, entity_id: Any, command: Any, **kwargs: Any) -> Any:
+            if not _tracing():
+                return await func(client, entity_id, command, **kwargs)
+            with _now.tracer.start_as_current_span(
+                f"send {client.command_topic}",
+                kind=SpanKind.PRODUCER,
+                attributes=attributes(client, entity_id, kwargs),
+            ) as span:
+                try:
+                    result = await func(client, entity_id, command, **kwargs)
+                except BaseException as exc:
+                    refused(span, exc)
+                    raise
+                finished(span, result)
+                return result
+
+        return cast(F, send_async)
+
+    @functools.wraps(func)
+    def send(client: Any, entity_id: Any, command: Any, **kwargs: Any) -> Any:
+        if not _tracing():
+            return func(client, entity_id, command, **kwargs)
+        with _now.tracer.start_as_current_span(
+            f"send {client.command_topic}",
+            kind=SpanKind.PRODUCER,
+            attributes=attributes(client, entity_id, kwargs),
+        ) as span:
+            try:
+                result = func(client, entity_id, command, **kwargs)
+            except BaseException as exc:
+                refused(span, exc)
+                raise
+            finished(span, result)
+            return result
+
+    return cast(F, send)
+
+
+_batch_links: dict[int, list[Link]] = {}
+"""Per partition being processed (``id`` of the processor's record of it): the spans of
+the commands decided into its open batch, for the batch transaction's links."""
+
+
+def traced_decide(func: F) -> F:
+    """``CommandProcessor._decide`` with a span ``process <topic>.commands`` in the
+    command's trace (its headers' context), current while its events are made."""
+
+    @functools.wraps(func)
+    def decide(processor: Any, owned: Any, msg: Any, *args: Any) -> None:
+        if not _tracing():
+            func(processor, owned, msg, *args)
+            return
+        context = _extract(msg.headers())
+        key = msg.key()
+        attributes: dict[str, Any] = {
+            SYSTEM: "kafka",
+            DESTINATION: msg.topic(),
+            PARTITION: str(msg.partition()),
+            OFFSET: msg.offset(),
+            OPERATION_TYPE: "process",
+            OPERATION_NAME: "decide",
+            GROUP: processor.group_id,
+            ENTITY: processor.descriptor.name,
+        }
+        if key is not None:
+            attributes[KEY] = key.decode(errors="replace") if isinstance(key, bytes) else key
+        headers = msg.headers() or []
+        for header, attribute in (
+            (H_COMMAND_ID, MESSAGE_ID),
+            (H_CORRELATION_ID, CORRELATION),
+            (H_CAUSATION_ID, CAUSATION),
+        ):
+            value = _header(headers, header)
+            if value is not None:
+                attributes[attribute] = value
+        before = len(owned.batch.pending) if owned.batch is not None else 0
+        with _now.tracer.start_as_current_span(
+            f"process {msg.topic()}",
+            context=context,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            try:
+                func(processor, owned, msg, *args)
+            except BaseException as exc:
+                _failed(span, exc)
+                raise
+            batch = owned.batch
+            if batch is None:
+                return
+            if batch.commands == 1:  # a new batch: the links of the last one are gone
+                _batch_links[id(owned)] = []
+            _batch_links.setdefault(id(owned), []).append(Link(span.get_span_context()))
+            if len(batch.pending) > before:
+                pending = batch.pending[-1]
+                outcome = _outcome(pending)
+                span.set_attributes({OUTCOME: outcome, "esgen.events": pending.count})
+                if outcome == "rejected":
+                    span.set_attribute(REASON, pending.reply.reason)
+                elif outcome == "failed":
+                    span.set_status(Status(StatusCode.ERROR, pending.reply.reason[:200]))
+
+    return cast(F, decide)
+
+
+def _outcome(pending: Any) -> str:
+    if pending.again is not None or pending.same_as is not None:
+        return DUPLICATE
+    return str(pending.reply.outcome)
+
+
+def traced_commit(func: F) -> F:
+    """``CommandProcessor._commit`` (one batch's transaction) with a span linked to its
+    commands' spans, and the commands it committed counted by outcome and reason."""
+
+    @functools.wraps(func)
+    def commit(processor: Any, consumer: Any, owned: Any) -> None:
+        batch = owned.batch
+        links = _batch_links.pop(id(owned), [])
+        topic = processor.command_topic
+        if not _tracing():
+            func(processor, consumer, owned)
+        else:
+            with _now.tracer.start_as_current_span(
+                f"commit {topic}",
+                kind=SpanKind.PRODUCER,
+                links=links,
+                attributes={
+                    SYSTEM: "kafka",
+                    DESTINATION: topic,
+                    PARTITION: str(owned.partition),
+                    OPERATION_TYPE: "settle",
+                    OPERATION_NAME: "commit",
+                    GROUP: processor.group_id,
+                    BATCH_COUNT: len(batch.pending) if batch is not None else 0,
+                    "esgen.events": len(batch.events) if batch is not None else 0,
+                },
+            ) as span:
+                try:
+                    func(processor, consumer, owned)
+                except BaseException as exc:
+                    _failed(span, exc)
+                    raise
+        if batch is None:
+            return
+        instruments = _now.instruments
+        for pending in batch.pending:
+            outcome = _outcome(pending)
+            instruments.commands.add(1, {SYSTEM: "kafka", DESTINATION: topic, OUTCOME: outcome})
+            if outcome == "rejected":
+                instruments.rejections.add(
+                    1, {SYSTEM: "kafka", DESTINATION: topic, REASON: pending.reply.reason}
+                )
+
+    return cast(F, commit)
 
 
 # -- dead letters and lag ------------------------------------------------------------------
