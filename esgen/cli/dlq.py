@@ -42,8 +42,8 @@ def _selection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "topics",
             multiple=True,
             metavar="TOPIC",
-            help="Source topic whose TOPIC.dlq to read (repeatable; default: every "
-            "dead-letter topic on the cluster).",
+            help="Source topic whose TOPIC.dlq to read (repeatable; list and show "
+            "default to every dead-letter topic on the cluster, redrive needs it).",
         ),
         click.option(
             "--consumer",
