@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -131,6 +132,7 @@ class _Providers:
 
 
 _runners: weakref.WeakSet[ProjectionRunner] = weakref.WeakSet()
+_runners_lock = threading.Lock()  # runners are made in any thread; the reader reads in its own
 
 
 def use(tracer_provider: Any, meter_provider: Any) -> None:
@@ -699,11 +701,14 @@ def dead_letter(
 
 def watch_lag(runner: ProjectionRunner) -> None:
     """Report ``runner.lag()`` in ``esgen.projection.lag`` while the runner exists."""
-    _runners.add(runner)
+    with _runners_lock:
+        _runners.add(runner)
 
 
 def _observe_lag(_options: CallbackOptions) -> Iterator[Observation]:
-    for runner in list(_runners):
+    with _runners_lock:
+        runners = list(_runners)
+    for runner in runners:
         lag = runner.lag()
         if lag is not None:
             yield Observation(
