@@ -26,12 +26,14 @@ slower). Prints a Markdown table and writes ``benchmarks/results/telemetry.json`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import decimal
 import json
 import statistics
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -52,8 +54,20 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 
 from benchmarks.runtime_projection import Balances  # noqa: E402
 from benchmarks.runtime_store import services  # noqa: E402
-from esgen.runtime import EventStore, InMemoryModelStore, ProjectionRunner, telemetry  # noqa: E402
-from esgen.runtime.subjects import dead_letter_topic, snapshot_topic  # noqa: E402
+from esgen.runtime import (  # noqa: E402
+    CommandClient,
+    CommandProcessor,
+    EventStore,
+    InMemoryModelStore,
+    ProjectionRunner,
+    telemetry,
+)
+from esgen.runtime.subjects import (  # noqa: E402
+    command_topic,
+    dead_letter_topic,
+    reply_topic,
+    snapshot_topic,
+)
 from generated.bank import account  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -69,6 +83,9 @@ def mode(name: str) -> Iterator[None]:
         (EventStore, "append"): EventStore.append,
         (EventStore, "load"): EventStore.load,
         (ProjectionRunner, "_process"): ProjectionRunner._process,
+        (CommandClient, "send_async"): CommandClient.send_async,
+        (CommandProcessor, "_decide"): CommandProcessor._decide,
+        (CommandProcessor, "_commit"): CommandProcessor._commit,
     }
     tracer_provider = meter_provider = None
     if name == "none":
@@ -120,6 +137,46 @@ def replay(bootstrap: str, registry: str, topic: str, count: int) -> float:
     return elapsed
 
 
+class Processing:
+    """A command processor in a thread and a client: ``round(n)`` sends ``n`` commands at
+    once (each opens an account of its own) and waits for every outcome."""
+
+    def __init__(self, bootstrap: str, registry: str, descriptor: Any) -> None:
+        self.processor: CommandProcessor[Any, Any] = CommandProcessor(
+            descriptor, bootstrap, registry, auto_register=True, partitions=1
+        )
+        self.thread = threading.Thread(target=self.processor.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.processor.ready_partitions:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise SystemExit("the command processor did not start")
+            time.sleep(0.05)
+        self.client = CommandClient(descriptor, bootstrap, registry, auto_register=True)
+        self.sent = 0
+
+    def round(self, count: int) -> float:
+        first, self.sent = self.sent, self.sent + count
+
+        async def send_all() -> None:
+            await asyncio.gather(
+                *(
+                    self.client.send_async(f"acc-{n}", account.OpenAccount(owner="Ann"))
+                    for n in range(first, first + count)
+                )
+            )
+
+        began = time.perf_counter()
+        asyncio.run(send_all())
+        return time.perf_counter() - began
+
+    def close(self) -> None:
+        self.client.close()
+        self.processor.stop()
+        self.thread.join(60)
+        self.processor.close()
+
+
 def fill(store: EventStore[Any, Any], count: int) -> None:
     """``count`` events for 500 accounts, 100 per append."""
     per_account = count // 500
@@ -136,8 +193,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rounds = 1 if args.quick else args.rounds
-    appends, loads, replays, events = (
-        (50, 2_000, 5, 5_000) if args.quick else (200, 3_000, 20, 20_000)
+    appends, loads, replays, events, commands = (
+        (50, 2_000, 5, 5_000, 200) if args.quick else (200, 3_000, 20, 20_000, 1_000)
     )
     bootstrap, registry = services()
     hot, cold, plain, traced = entity("hot"), entity("cold"), entity("plain"), entity("traced")
@@ -155,6 +212,8 @@ def main() -> None:
         ),
     ]
     hot_store, cold_store, plain_store, reader, traced_store = stores
+    commanded = entity("commands")
+    processing = Processing(bootstrap, registry, commanded)
     times: dict[str, dict[str, list[float]]] = {}
 
     def record(operation: str, name: str, seconds: float) -> None:
@@ -187,14 +246,23 @@ def main() -> None:
                     # The records carry trace context: spans per record in sdk mode only.
                     traced_time = replay(bootstrap, registry, traced.topic, events)
                     record("replay traced", name, traced_time)
+                    record("commands", name, processing.round(commands) / commands)
     finally:
+        processing.close()
         for store in stores:
             store.close(snapshot=False)
         admin = AdminClient({"bootstrap.servers": bootstrap})
         topics = [
             t
-            for e in (hot, cold, plain, traced)
-            for t in (e.topic, snapshot_topic(e.topic), dead_letter_topic(e.topic))
+            for e in (hot, cold, plain, traced, commanded)
+            for t in (
+                e.topic,
+                snapshot_topic(e.topic),
+                dead_letter_topic(e.topic),
+                command_topic(e.topic),
+                reply_topic(e.topic),
+                dead_letter_topic(command_topic(e.topic)),
+            )
         ]
         for future in admin.delete_topics(topics, operation_timeout=30).values():
             with contextlib.suppress(Exception):
@@ -206,6 +274,7 @@ def main() -> None:
         "reload": "EventStore.load, 1,000 events replayed",
         "replay": f"ProjectionRunner.replay, {events:,} events, no trace context",
         "replay traced": f"ProjectionRunner.replay, {events:,} events, each with trace context",
+        "commands": f"{commands:,} commands at once (send_async), each decided and answered",
     }
     rows = []
     for operation, by_mode in times.items():

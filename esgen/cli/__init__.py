@@ -19,6 +19,7 @@ from esgen.cli.contracts import contracts  # noqa: E402
 from esgen.cli.dev import dev  # noqa: E402
 from esgen.cli.dlq import dlq  # noqa: E402
 from esgen.cli.generate import generate, validate  # noqa: E402
+from esgen.cli.processing import process, send  # noqa: E402
 from esgen.cli.project import init, schema_path  # noqa: E402
 from esgen.cli.register import register  # noqa: E402
 from esgen.cli.runtime import replay, tail  # noqa: E402
@@ -36,4 +37,6 @@ main.add_command(replay)
 main.add_command(tail)
 main.add_command(dev)
 main.add_command(contracts)
+main.add_command(process)
+main.add_command(send)
 main.add_command(dlq)

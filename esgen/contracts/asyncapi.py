@@ -5,11 +5,13 @@ what the runtime puts on Kafka:
 
 - one **channel** per topic an entity uses: ``<topic>`` for its events,
   ``<topic>.snapshots`` for its snapshots and, when it accepts commands (SPEC §6),
-  ``<topic>.commands`` for them (the channel id is the topic name, which Kafka and the
-  definitions already keep unique), with Kafka channel bindings carrying the topic
-  configuration esgen intends: events are kept forever (``cleanup.policy: delete`` with
-  ``retention.ms`` and ``retention.bytes`` -1), snapshots are compacted, commands are
-  never compacted (``cleanup.policy: delete``);
+  ``<topic>.commands`` for them and ``<topic>.replies`` for their outcomes (the channel
+  id is the topic name, which Kafka and the definitions already keep unique), with Kafka
+  channel bindings carrying the topic configuration esgen intends: events are kept
+  forever (``cleanup.policy: delete`` with ``retention.ms`` and ``retention.bytes`` -1),
+  snapshots are compacted, commands are never compacted (``cleanup.policy: delete``),
+  replies are compacted and deleted after the idempotency window
+  (``cleanup.policy: compact,delete``);
 - one **message** per event type, one for the entity's state on the snapshot topic and
   one per command type, in ``components.messages`` under the record's full name. A
   command's description names the events it may cause (or the ``decide`` function that
@@ -27,10 +29,10 @@ what the runtime puts on Kafka:
   processor receives them.
 
 The command channel states the contract of SPEC §6 (key, co-partitioning, headers,
-idempotence by ``esgen.command_id``). No esgen code writes commands to Kafka yet: the
-command headers are first named here (:data:`COMMAND_HEADERS`), after the event headers
-the runtime writes, and the command client must write exactly these. The processor's
-replies (``<topic>.replies``) are not described until the processor defines them.
+idempotence by ``esgen.command_id``) as the command client writes it; the reply channel
+carries one message, ``esgen.reply``: UTF-8 JSON whose schema is
+:data:`esgen.runtime.replies.SCHEMA` (the format the processor writes and the client
+reads), keyed by the command id.
 
 The document is a plain ``dict`` in a fixed key order; :func:`dumps` writes it as JSON,
 byte-identical on every run. Subject strategy ``topic`` is refused: its values are a
@@ -47,10 +49,12 @@ from typing import Any
 from esgen.codegen.avro import SchemaBuilder
 from esgen.model import CommandDef, Entity, Logical, Primitive, Project, RecordDef, TypeRef
 from esgen.runtime import headers as hdr
+from esgen.runtime import replies
 from esgen.runtime.subjects import (
     SubjectStrategy,
     command_topic,
     record_subject,
+    reply_topic,
     snapshot_topic,
 )
 
@@ -69,6 +73,9 @@ KEPT_FOREVER = {"cleanup.policy": ["delete"], "retention.ms": -1, "retention.byt
 NOT_COMPACTED = {"cleanup.policy": ["delete"]}
 """Command topics: requests, kept for the topic's retention; compaction would drop a command
 queued behind another one for the same entity (same key)."""
+REPLIES_KEPT = {"cleanup.policy": ["compact", "delete"]}
+"""Reply topics: one reply per command id, deleted after the idempotency window."""
+JSON = "application/json"
 
 Document = dict[str, Any]
 
@@ -115,10 +122,7 @@ EVENT_HEADERS = (
         required=False,
     ),
 )
-H_COMMAND_ID = "esgen.command_id"
-"""The header a command's id travels in (SPEC §6: the same id again gets the first outcome).
-Named here first because no runtime code writes commands yet; it belongs beside the other
-``esgen.*`` headers of :mod:`esgen.runtime` once the command client writes it."""
+H_COMMAND_ID = hdr.H_COMMAND_ID
 
 COMMAND_HEADERS = (
     Header(hdr.H_TYPE, _text("Full name of the command record: which schema the value uses.")),
@@ -189,6 +193,23 @@ class Message:
     pinned_type: str
     """The value of ``esgen.type`` every such record carries."""
 
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+
+@dataclass(frozen=True)
+class JsonMessage:
+    """A record whose value is UTF-8 JSON (the processor's replies), keyed by ``key``."""
+
+    id: str
+    name: str
+    headers: tuple[Header, ...]
+    description: str
+    schema: dict[str, Any]
+    key: dict[str, Any]
+    pinned_type: str
+
 
 @dataclass(frozen=True)
 class Channel:
@@ -198,7 +219,7 @@ class Channel:
     entity: Entity
     title: str
     description: str
-    messages: tuple[Message, ...]
+    messages: tuple[Message | JsonMessage, ...]
     topic_configuration: dict[str, Any]
     operations: dict[str, str] = field(default_factory=dict)
     """Action (``send``/``receive``) -> what an esgen application does that way."""
@@ -267,8 +288,7 @@ def entity_channels(entity: Entity) -> list[Channel]:
             f"the entity's current state and appends the events it causes to `{entity.topic}`, "
             "or rejects it with a reason and writes nothing. The same "
             f"`{H_COMMAND_ID}` again returns the first outcome and writes nothing new. "
-            f"The outcome of each command is replied on `{entity.topic}.replies`, documented "
-            "separately once the command processor lands."
+            f"The outcome of each command is replied on `{reply_topic(entity.topic)}`."
         ),
         messages=tuple(
             Message(
@@ -288,7 +308,45 @@ def entity_channels(entity: Entity) -> list[Channel]:
             ),
         },
     )
-    return [events, snapshots, commands]
+    reply_channel = Channel(
+        topic=reply_topic(entity.topic),
+        entity=entity,
+        title=f"{entity.name} replies",
+        description=(
+            f"The outcome of each {entity.name} command, written by the command processor in "
+            "the transaction that stores the command's events (a reader with "
+            "isolation.level=read_committed sees an accepted reply exactly when its events "
+            f"are stored), in the partition number of the command. The key is the "
+            f"`{H_COMMAND_ID}`; the same command id sent again gets the same reply again. "
+            "Compacted and deleted after the idempotency window."
+        ),
+        messages=(REPLY_MESSAGE,),
+        topic_configuration=REPLIES_KEPT,
+        operations={
+            "send": f"Reply the outcome of a {entity.name} command (`CommandProcessor`).",
+            "receive": f"Wait for the outcome of a {entity.name} command (`CommandClient`).",
+        },
+    )
+    return [events, snapshots, commands, reply_channel]
+
+
+REPLY_MESSAGE = JsonMessage(
+    id=replies.REPLY_TYPE.decode(),
+    name="Reply",
+    headers=(
+        Header(hdr.H_TYPE, _text("Always esgen.reply.")),
+        Header(H_COMMAND_ID, _text("The id of the command this is the outcome of.")),
+        Header(hdr.H_OUTCOME, {"enum": list(replies.OUTCOMES), "description": "The outcome."}),
+    ),
+    description=(
+        "The outcome of one command. accepted (with the events it caused, as stored) and "
+        "rejected (with the reason) are outcomes: the same command id gets them again. "
+        "failed is not: nothing was written and the id is free for a corrected command."
+    ),
+    schema=replies.SCHEMA,
+    key=_text("The command id (the esgen.command_id header of the command), UTF-8."),
+    pinned_type=replies.REPLY_TYPE.decode(),
+)
 
 
 def _command_description(entity: Entity, command: CommandDef) -> str:
@@ -346,10 +404,7 @@ def build(
     for entity in project.entities:
         for channel in entity_channels(entity):
             _claim(owners, channel)
-            refs = {
-                m.record.name: {"$ref": f"#/components/messages/{_id(m)}"}
-                for m in channel.messages
-            }
+            refs = {m.name: {"$ref": f"#/components/messages/{_id(m)}"} for m in channel.messages}
             channels[channel.topic] = {
                 "address": channel.topic,
                 "title": channel.title,
@@ -373,7 +428,10 @@ def build(
                     ],
                 }
             for message in channel.messages:
-                messages[_id(message)] = _message(channel, message, schemas, strategy)
+                if isinstance(message, JsonMessage):
+                    messages[_id(message)] = _json_message(message)
+                else:
+                    messages[_id(message)] = _message(channel, message, schemas, strategy)
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -429,7 +487,19 @@ def _message(
     return result
 
 
-def _headers(message: Message) -> dict[str, Any]:
+def _json_message(message: JsonMessage) -> dict[str, Any]:
+    return {
+        "name": message.name,
+        "title": message.name,
+        "description": message.description,
+        "contentType": JSON,
+        "headers": _headers(message),
+        "payload": message.schema,
+        "bindings": {"kafka": {"key": message.key, "bindingVersion": KAFKA_BINDING}},
+    }
+
+
+def _headers(message: Message | JsonMessage) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for header in message.headers:
         schema = dict(header.schema)
@@ -455,8 +525,8 @@ def _key_schema(entity: Entity) -> dict[str, Any]:
     return _text(described)
 
 
-def _id(message: Message) -> str:
-    return message.record.full_name
+def _id(message: Message | JsonMessage) -> str:
+    return message.id if isinstance(message, JsonMessage) else message.record.full_name
 
 
 def _claim(owners: dict[str, Entity], channel: Channel) -> None:

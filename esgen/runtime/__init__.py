@@ -5,11 +5,14 @@ applications that never run the generator do not need jinja2, click or pyyaml.
 Importing this package needs no running Kafka or registry.
 """
 
+from esgen.runtime.client import CommandClient
 from esgen.runtime.commands import CommandResult, require_meta
 from esgen.runtime.descriptor import EntityDescriptor, EntityId, RecordType, no_change
 from esgen.runtime.errors import (
     AppendOutcomeUnknown,
+    CommandFailed,
     CommandRejected,
+    CommandTimeout,
     ConcurrencyError,
     ConfigurationError,
     DecodeError,
@@ -23,6 +26,7 @@ from esgen.runtime.errors import (
     RegistryError,
     RegistryUnavailable,
     StoreError,
+    TopicsNotCoPartitioned,
     UnsafeTopic,
 )
 from esgen.runtime.hooks import resolve_function
@@ -35,6 +39,12 @@ from esgen.runtime.models import (
     ModelTransaction,
     ReadModel,
     SqliteModelStore,
+)
+from esgen.runtime.processor import (
+    CommandProcessor,
+    ProcessorConfig,
+    ProcessorError,
+    ProcessorStats,
 )
 from esgen.runtime.projections import (
     Projection,
@@ -53,9 +63,13 @@ from esgen.runtime.wire import RegistrySerde, decode_message
 
 __all__ = [
     "AppendOutcomeUnknown",
+    "CommandClient",
+    "CommandFailed",
     "CommandMeta",
+    "CommandProcessor",
     "CommandRejected",
     "CommandResult",
+    "CommandTimeout",
     "ConcurrencyError",
     "ConfigurationError",
     "DecodeError",
@@ -77,6 +91,9 @@ __all__ = [
     "ModelTransaction",
     "PartitionCountChanged",
     "Position",
+    "ProcessorConfig",
+    "ProcessorError",
+    "ProcessorStats",
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
@@ -96,6 +113,7 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "SubjectStrategy",
+    "TopicsNotCoPartitioned",
     "UnsafeTopic",
     "decode_message",
     "float32",

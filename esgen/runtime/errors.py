@@ -212,3 +212,39 @@ class AppendOutcomeUnknown(StoreError):
         self.partition = partition
         self.entity_id = entity_id
         super().__init__(message)
+
+
+# -- commands on Kafka (the command processor and client) -------------------------------
+
+
+class CommandTimeout(EsgenError):
+    """No outcome of a command arrived in time. It was applied once or not at all: sending
+    it again with the same ``command_id`` is safe and returns its outcome (within the
+    processor's idempotency window)."""
+
+    def __init__(self, message: str, *, command_id: str, entity_id: object) -> None:
+        self.command_id = command_id
+        self.entity_id = entity_id
+        super().__init__(message)
+
+
+class CommandFailed(EsgenError):
+    """The processor could not execute a command (it cannot be decoded, its ``decide``
+    code raised, or its events cannot be encoded): nothing was written, and the command id
+    is free for a corrected command. ``error`` is what the processor reported."""
+
+    def __init__(self, message: str, *, command_id: str, error: str) -> None:
+        self.command_id = command_id
+        self.error = error
+        super().__init__(message)
+
+
+class TopicsNotCoPartitioned(StoreError):
+    """A command or reply topic has another partition count than its event topic: a
+    command would be decided by the owner of another partition than its entity's."""
+
+    def __init__(self, message: str, *, topic: str, expected: int, actual: int) -> None:
+        self.topic = topic
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message)

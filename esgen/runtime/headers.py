@@ -22,6 +22,15 @@ Snapshots (``<topic>.snapshots``)
 descriptor's fingerprint), ``esgen.source_partition``, ``esgen.source_offset`` (the last
 event offset the snapshot covers) and ``esgen.source_topic_id`` (the Kafka topic id of
 the event topic the snapshot was made from; see :mod:`esgen.runtime.snapshots`).
+
+Commands (``<topic>.commands``) and replies (``<topic>.replies``)
+-----------------------------------------------------------------
+A command carries ``esgen.type`` (the command record), ``esgen.command_id`` (unique per
+command; a retry sends the same id), ``esgen.timestamp`` (when it was sent) and the
+optional correlation and causation ids. The events a command causes carry its id as
+``esgen.causation_id``. A reply (see :mod:`esgen.runtime.replies`) carries
+``esgen.type: esgen.reply``, ``esgen.command_id`` and ``esgen.outcome`` (``accepted``,
+``rejected`` or ``failed``).
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ H_VERSION = "esgen.version"
 H_TIMESTAMP = "esgen.timestamp"
 H_CORRELATION_ID = "esgen.correlation_id"
 H_CAUSATION_ID = "esgen.causation_id"
+H_COMMAND_ID = "esgen.command_id"
+H_OUTCOME = "esgen.outcome"
 H_FINGERPRINT = "esgen.fingerprint"
 H_SOURCE_PARTITION = "esgen.source_partition"
 H_SOURCE_OFFSET = "esgen.source_offset"

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from esgen.runtime import logs
@@ -154,3 +154,16 @@ def _build(kind: type[C], config: dict[str, Any]) -> C:
         raise ConfigurationError(f"Kafka configuration: {exc.args[0].str()}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"Kafka configuration: {exc}") from None
+
+
+def take(consumer: Consumer, count: int, timeout: float) -> list[Message]:
+    """Up to ``count`` records: those fetched already, else the first one to arrive within
+    ``timeout`` (and any fetched with it). ``consume(count, timeout)`` would wait for a full
+    batch until the timeout passes: latency a command or a reply cannot afford."""
+    batch = consumer.consume(count, timeout=0)
+    if batch:
+        return batch
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(count - 1, timeout=0)] if count > 1 else [first]

@@ -26,7 +26,9 @@ Outcomes of a commit
     aborts the open transaction, and reading the partition).
 
 The command processor uses the same ids for the partitions it owns, so a direct writer
-and a processor fence each other: a partition has one writer at a time. To build a whole
+and a processor fence each other: a partition has one writer at a time. It adds its
+consumer offsets to each transaction (:meth:`PartitionLease.send_offsets`), so the
+commands a transaction decided are consumed exactly when its events are stored. To build a whole
 partition's state after acquiring, read it with
 ``PartitionReader.read(topic, partition, start, end, strict=True)`` up to ``end =
 PartitionReader.watermarks(topic, partition)[1]`` (the last stable offset).
@@ -40,18 +42,22 @@ partition written. Writers that take turns on one partition re-acquire at every 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from esgen.runtime import logs
 from esgen.runtime.errors import StoreError
 from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
 
 log = logs.store
+
+_OFFSETS_WAIT = 10.0
+"""Seconds to wait for ``send_offsets_to_transaction`` at most (it usually takes ms)."""
 
 
 def transactional_id(topic: str, partition: int) -> str:
@@ -250,6 +256,50 @@ class PartitionLease:
                 f"{remaining} record(s) not acknowledged within {self.timeout:g} s"
             )
         return list(self._reports)
+
+    def send_offsets(self, offsets: list[TopicPartition], group_metadata: Any) -> None:
+        """Add a consumer group's input offsets to the open transaction: they are
+        committed with it, or not at all (the command processor's exactly-once step).
+        ``group_metadata`` is the consumer's ``consumer_group_metadata()``: a member of an
+        older generation (a zombie) is refused by the group coordinator.
+
+        librdkafka's call can block far past its timeout when the group coordinator went
+        away meanwhile (confluentinc/librdkafka#5456, e.g. after a broker restart), so it
+        runs in a thread of its own: if it has not returned in time, this producer is let
+        go (closed once the call returns) and :class:`CommitOutcomeUnknown` is raised;
+        acquiring the lease again aborts the transaction."""
+        producer = self._live()
+        done = threading.Event()
+        lock = threading.Lock()
+        given_up = False
+        failures: list[KafkaException] = []
+
+        def call() -> None:
+            try:
+                producer.send_offsets_to_transaction(offsets, group_metadata, self.timeout)
+            except KafkaException as exc:
+                failures.append(exc)
+            finally:
+                with lock:
+                    done.set()
+                    abandoned = given_up
+                if abandoned:
+                    self._abandon(producer)
+
+        threading.Thread(target=call, name=f"{self.transactional_id}-offsets", daemon=True).start()
+        wait = min(self.timeout, _OFFSETS_WAIT)
+        if not done.wait(wait):
+            with lock:
+                given_up = not done.is_set()
+            if given_up:
+                self._producer, self._held = None, False
+                raise CommitOutcomeUnknown(
+                    f"the consumer offsets were not added to the transaction of "
+                    f"{self.topic}[{self.partition}] within {wait:g} s (the group coordinator "
+                    "is unavailable?); the producer is let go"
+                )
+        if failures:
+            raise self._failed(failures[0]) from failures[0]
 
     def commit(self) -> list[Report]:
         """Commit the open transaction; the delivery reports of its records."""

@@ -7,6 +7,8 @@ it does, Python's last-resort handler shows warnings and errors on stderr.
 =====================  ==============================================================
 ``esgen.store``        the event store: appends, loads, leases, snapshots, topics
 ``esgen.projections``  projection runners and their redrives
+``esgen.processor``    command processors: ownership, restores, batches retried
+``esgen.client``       command clients: replies they cannot read or wait for
 ``esgen.dlq``          dead-letter writers
 ``esgen.kafka``        librdkafka's own log lines (connections, retries)
 =====================  ==============================================================
@@ -24,8 +26,10 @@ ROOT = "esgen"
 
 store = logging.getLogger("esgen.store")
 projections = logging.getLogger("esgen.projections")
+processor = logging.getLogger("esgen.processor")
+client = logging.getLogger("esgen.client")
 dlq = logging.getLogger("esgen.dlq")
 kafka = logging.getLogger("esgen.kafka")
 
-PARTS = (store, projections, dlq, kafka)
+PARTS = (store, projections, processor, client, dlq, kafka)
 """Every logger of the runtime (the table above)."""

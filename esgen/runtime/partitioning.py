@@ -8,6 +8,14 @@ topic written by Java applications and by esgen keeps one entity in one partitio
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from esgen.runtime.descriptor import EntityDescriptor
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
 
@@ -45,3 +53,17 @@ def partition_for(key: str | bytes, partitions: int) -> int:
     languages' producers put it."""
     data = key.encode() if isinstance(key, str) else key
     return (murmur2(data) & 0x7FFFFFFF) % partitions
+
+
+def key_text(descriptor: EntityDescriptor[Any, Any], entity_id: object) -> str:
+    """The Kafka key of an entity id, as text (the one place ids become keys): its
+    canonical text (``EntityDescriptor.key_text``; ``EncodeError`` for an id that is not of
+    the key's type). ``ValueError`` for an id with control characters (keys starting with
+    ``\\x00`` are reserved for esgen's own records, e.g. the manifest)."""
+    text = descriptor.key_text(entity_id)
+    if _CONTROL.search(text):
+        raise ValueError(
+            f"{descriptor.name} id {text!r} contains control characters; entity ids cannot "
+            "(keys starting with \\x00 are reserved for esgen's records)"
+        )
+    return text

@@ -38,11 +38,26 @@ rebuilt from the events, which are the truth)
 The local :mod:`state store <esgen.runtime.statestore>` is restored from the snapshot
 topic (from its checkpoint to the end) the first time a partition is needed, like a
 Kafka Streams store restoring from its changelog.
+
+Restore points (the command processor)
+    The command processor keeps every entity of a partition in memory and restores them
+    all when it takes the partition over: every snapshot of the partition, then the
+    events after them. Entities without a snapshot could have events anywhere in the
+    partition, so the processor records, in each of its transactions, a **restore
+    point** under the reserved key ``b"\x00esgen.restore_point"`` (header ``esgen.type:
+    esgen.restore_point``): JSON ``{"format": 1, "fingerprint": ..., "topic_id": ...,
+    "start": m}``, meaning "every event of this partition before offset ``m`` is covered
+    by the latest snapshot of its entity". A restore then reads the events from ``m``
+    (:meth:`SnapshotLog.scan` reads what it needs). The point is not used (the events
+    are read from the start) when it was made by other definitions or from another
+    incarnation of the topic, or when an entity's latest snapshot record cannot be used
+    and is newer than the point (its older snapshot may be compacted away).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -55,6 +70,68 @@ from esgen.runtime.scan import PartitionReader
 from esgen.runtime.statestore import SnapshotEntry, StateStore
 
 log = logs.store
+
+RESTORE_POINT_KEY = b"\x00esgen.restore_point"
+RESTORE_POINT_TYPE = b"esgen.restore_point"
+_RESTORE_POINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RestorePoint:
+    """Every event of the partition before ``start`` is covered by its entity's latest
+    snapshot (made with ``fingerprint`` from the event topic ``topic_id``)."""
+
+    fingerprint: str
+    topic_id: str
+    start: int
+
+    def encode(self) -> bytes:
+        data = {
+            "format": _RESTORE_POINT_FORMAT,
+            "fingerprint": self.fingerprint,
+            "topic_id": self.topic_id,
+            "start": self.start,
+        }
+        return json.dumps(data, sort_keys=True).encode()
+
+    @staticmethod
+    def decode(value: bytes) -> RestorePoint | None:
+        """The point in ``value``; None when it is not one this esgen can read."""
+        try:
+            data = json.loads(value)
+            if data["format"] != _RESTORE_POINT_FORMAT:
+                return None
+            found = RestorePoint(
+                str(data["fingerprint"]), str(data["topic_id"]), int(data["start"])
+            )
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+            return None
+        return found if found.start >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """An entity's latest snapshot record in a partition, as :meth:`SnapshotLog.scan`
+    found it; ``entry`` is None when it cannot be used (another fingerprint, another
+    incarnation of the event topic, headers missing)."""
+
+    offset: int
+    entry: SnapshotEntry | None
+    why: str = ""
+    """Why it cannot be used."""
+
+
+@dataclass
+class PartitionSnapshots:
+    """A whole snapshot partition, read once: what a restore of every entity needs."""
+
+    end: int = 0
+    """The snapshot partition's end when it was read."""
+    manifest: bytes | None = None
+    restore_point: RestorePoint | None = None
+    restore_point_offset: int = -1
+    latest: dict[str, SnapshotRecord] = field(default_factory=dict)
+    """Entity id -> its latest snapshot record."""
 
 
 @dataclass
@@ -225,6 +302,8 @@ class SnapshotLog:
         if key == MANIFEST_KEY:
             self.state_store.set_manifest(partition, value)
             return
+        if key == RESTORE_POINT_KEY:  # the command processor's, read by scan()
+            return
         headers = h.header_map(msg.headers())
         entity_id = key.decode(errors="replace") if isinstance(key, bytes) else key
         if headers.get(h.H_FINGERPRINT) != self.fingerprint:
@@ -250,3 +329,51 @@ class SnapshotLog:
         entry = SnapshotEntry(entity_id, version, source_offset, self.fingerprint, value, topic_id)
         self.state_store.put(partition, entry)
         self.stats.snapshots_restored += 1
+
+    def scan(self, partition: int, topic_id: str) -> PartitionSnapshots:
+        """Read the whole snapshot partition (committed records): its manifest, its
+        latest restore point and every entity's latest snapshot record, judged against
+        today's fingerprint and the event topic's id. The state store is left alone."""
+        found = PartitionSnapshots()
+        _low, found.end = self.reader.watermarks(self.topic, partition)
+        for msg in self.reader.read(self.topic, partition, 0, found.end):
+            key, value = msg.key(), msg.value()
+            offset = msg.offset() or 0
+            if key is None or value is None:
+                continue
+            if isinstance(key, str):
+                key = key.encode()
+            if isinstance(value, str):
+                value = value.encode()
+            if key == MANIFEST_KEY:
+                found.manifest = value
+            elif key == RESTORE_POINT_KEY:
+                found.restore_point = RestorePoint.decode(value)
+                found.restore_point_offset = offset
+            else:
+                entity_id = key.decode(errors="replace")
+                found.latest[entity_id] = self._judge(entity_id, offset, value, msg, topic_id)
+        return found
+
+    def _judge(
+        self, entity_id: str, offset: int, value: bytes, msg: Message, topic_id: str
+    ) -> SnapshotRecord:
+        headers = h.header_map(msg.headers())
+        if headers.get(h.H_FINGERPRINT) != self.fingerprint:
+            return SnapshotRecord(offset, None, "it was made by other definitions")
+        made_from = headers.get(h.H_SOURCE_TOPIC_ID, "")
+        if made_from and topic_id and made_from != topic_id:
+            return SnapshotRecord(offset, None, f"it was made from another topic ({made_from})")
+        try:
+            version = int(headers[h.H_VERSION])
+            source_offset = int(headers[h.H_SOURCE_OFFSET])
+        except (KeyError, ValueError):
+            return SnapshotRecord(offset, None, "its headers are missing or invalid")
+        entry = SnapshotEntry(
+            entity_id, version, source_offset, self.fingerprint, value, made_from
+        )
+        return SnapshotRecord(offset, entry)
+
+    def restore_point_record(self, point: RestorePoint) -> tuple[bytes, bytes, h.Headers]:
+        """``(key, value, headers)`` of a restore point record."""
+        return RESTORE_POINT_KEY, point.encode(), [(h.H_TYPE, RESTORE_POINT_TYPE)]

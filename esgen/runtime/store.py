@@ -55,7 +55,6 @@ A store is not thread-safe: use one per thread (or serialise calls).
 from __future__ import annotations
 
 import difflib
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -90,7 +89,7 @@ from esgen.runtime.lease import (
 )
 from esgen.runtime.manifest import MANIFEST_KEY, MANIFEST_TYPE, Manifest
 from esgen.runtime.meta import EventMeta
-from esgen.runtime.partitioning import partition_for
+from esgen.runtime.partitioning import key_text, partition_for
 from esgen.runtime.registry import DEFAULT_TIMEOUT, RegistryClient
 from esgen.runtime.scan import PartitionReader
 from esgen.runtime.snapshots import SnapshotLog, SnapshotStats
@@ -105,7 +104,6 @@ log = logs.store
 
 _ATTEMPTS = 8
 """Appends tried while other writers keep taking the lease (each try reads their events)."""
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,23 +189,29 @@ class StoreConfig:
     """Use an existing event topic even if its configs let Kafka delete events (logged)."""
 
 
-_OPTIONS = tuple(f.name for f in fields(StoreConfig))
+C = TypeVar("C")
 
 
-def _config_from(
-    bootstrap: str | None, registry: Registry | None, options: dict[str, Any]
-) -> StoreConfig:
-    """A ``StoreConfig`` from ``EventStore``'s keyword options; an unknown one is a
-    ``TypeError`` naming it (never a Kafka setting: those go in ``kafka_config``)."""
+def config_from(
+    kind: type[C],
+    owner: str,
+    bootstrap: str | None,
+    registry: Registry | None,
+    options: dict[str, Any],
+) -> C:
+    """A ``kind`` config dataclass from ``owner``'s keyword options (``EventStore``,
+    ``CommandProcessor``); an unknown one is a ``TypeError`` naming it (never a Kafka
+    setting: those go in ``kafka_config``)."""
+    known = tuple(f.name for f in fields(kind))  # type: ignore[arg-type]
     for name in options:
-        if name not in _OPTIONS or name in ("bootstrap", "registry"):
-            close = difflib.get_close_matches(name, _OPTIONS, n=1)
+        if name not in known or name in ("bootstrap", "registry"):
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TypeError(
-                f"EventStore got an unknown option {name!r}{hint}; Kafka settings go in "
+                f"{owner} got an unknown option {name!r}{hint}; Kafka settings go in "
                 "kafka_config={...}"
             )
-    return StoreConfig(bootstrap, registry, **options)
+    return kind(bootstrap=bootstrap, registry=registry, **options)  # type: ignore[call-arg]
 
 
 class EventStore(Generic[S, E]):
@@ -223,7 +227,7 @@ class EventStore(Generic[S, E]):
         **options: Any,
     ) -> None:
         if config is None:
-            config = _config_from(bootstrap, registry, options)
+            config = config_from(StoreConfig, "EventStore", bootstrap, registry, options)
         elif bootstrap is not None or registry is not None or options:
             raise TypeError("EventStore takes either config= or the options, not both")
         self.config = config
@@ -344,13 +348,7 @@ class EventStore(Generic[S, E]):
         """The Kafka key of an entity id, as text (the one place ids become keys): its
         canonical text (``EntityDescriptor.key_text``; ``EncodeError`` for an id that is not
         of the key's type). Snapshots are kept under the same text."""
-        text = self.descriptor.key_text(entity_id)
-        if _CONTROL.search(text):
-            raise ValueError(
-                f"{self.descriptor.name} id {text!r} contains control characters; entity "
-                "ids cannot (keys starting with \\x00 are reserved for esgen's records)"
-            )
-        return text
+        return key_text(self.descriptor, entity_id)
 
     def _key(self, entity_id: EntityId) -> bytes:
         """The Kafka key of an entity id (see :meth:`_key_text`)."""
@@ -365,6 +363,25 @@ class EventStore(Generic[S, E]):
         state = self._partition_state.get(partition)
         if state is not None:
             return state
+        self.check_manifest(
+            partition,
+            lambda: self.snapshots.restore(partition),
+            lambda: self.snapshots.restore(0),
+        )
+        state = self._partition_state[partition] = _Partition()
+        return state
+
+    def check_manifest(
+        self,
+        partition: int,
+        recorded: Callable[[], bytes | None],
+        recorded_first: Callable[[], bytes | None],
+    ) -> None:
+        """Check the history's manifest before the partition is used (writing it where it
+        is missing): ``recorded()`` gives the partition's manifest record, and
+        ``recorded_first()`` partition 0's (asked for only when the partition has none).
+        ``PartitionCountChanged`` when the history was written with another count. The
+        command processor calls it with what its own read of the partition found."""
         if not self._admin.exists(self.snapshot_topic):
             raise StoreError(
                 f"{self.snapshot_topic} does not exist on Kafka at {self.bootstrap} (deleted "
@@ -374,14 +391,14 @@ class EventStore(Generic[S, E]):
             )
         current = Manifest(self.topic, self.topic_info.topic_id, self.partitions)
         where = f"{self.snapshot_topic}[{partition}]"
-        recorded = self._recorded(self.snapshots.restore(partition))
-        if recorded is None and partition != 0:
+        found = self._recorded(recorded())
+        if found is None and partition != 0:
             where = f"{self.snapshot_topic}[0]"
-            recorded = self._recorded(self.snapshots.restore(0))
-        if recorded is None or not manifest.check(
-            recorded, current, bootstrap=self.bootstrap, where=where
+            found = self._recorded(recorded_first())
+        if found is None or not manifest.check(
+            found, current, bootstrap=self.bootstrap, where=where
         ):
-            if recorded is not None:
+            if found is not None:
                 log.warning(
                     "%s was created again (topic id %s, the history recorded in %s was "
                     "written to %s): its old history is gone; snapshots of the old topic "
@@ -389,13 +406,11 @@ class EventStore(Generic[S, E]):
                     self.topic,
                     current.topic_id,
                     where,
-                    recorded.topic_id,
+                    found.topic_id,
                 )
             self._write_manifest(current, range(self.partitions))
         elif where != f"{self.snapshot_topic}[{partition}]":
             self._write_manifest(current, [partition])  # a partition written before manifests
-        state = self._partition_state[partition] = _Partition()
-        return state
 
     @staticmethod
     def _recorded(value: bytes | None) -> Manifest | None:

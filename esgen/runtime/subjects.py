@@ -45,6 +45,11 @@ def command_topic(topic: str) -> str:
     return f"{topic}.commands"
 
 
+def reply_topic(topic: str) -> str:
+    """Where the command processor writes the outcome of each command (co-partitioned)."""
+    return f"{topic}.replies"
+
+
 def dead_letter_topic(topic: str) -> str:
     """Where records that cannot be decoded or folded go, with the reason in headers."""
     return f"{topic}.dlq"

@@ -24,6 +24,22 @@ then it is used with a warning logged on every start. A snapshot topic that dele
 time or size is refused the same way (it holds the history's manifest, see
 :mod:`esgen.runtime.manifest`). A ``min.insync.replicas`` of 1 on a replicated topic is
 logged as a warning: ``acks=all`` then waits for the leader only.
+
+The command processor (:mod:`esgen.runtime.processor`) creates two more, with the event
+topic's partition count (co-partitioned: a command, its events and its reply share a
+partition number):
+
+==========================  ===================================  ===========================
+config                      ``<topic>.commands``                 ``<topic>.replies``
+==========================  ===================================  ===========================
+``cleanup.policy``          ``delete`` (never ``compact``)       ``compact,delete``
+``retention.ms``            the broker's default                 the idempotency window
+``min.insync.replicas``     ``min(2, replication factor)``       ``min(2, replication factor)``
+==========================  ===================================  ===========================
+
+An existing command topic that compacts is refused (compaction would drop a command queued
+behind a newer one for the same entity); an existing reply topic that deletes replies
+sooner than the idempotency window is refused (a retried command would be applied again).
 """
 
 from __future__ import annotations
@@ -74,6 +90,57 @@ def snapshot_topic_config(replication_factor: int, given: Mapping[str, str]) -> 
     }
 
 
+def command_topic_config(replication_factor: int, given: Mapping[str, str]) -> dict[str, str]:
+    """The configs the command processor creates ``<topic>.commands`` with."""
+    return {
+        "cleanup.policy": "delete",
+        "min.insync.replicas": str(min(2, replication_factor)),
+        **given,
+    }
+
+
+def reply_topic_config(
+    replication_factor: int, window_ms: int, given: Mapping[str, str]
+) -> dict[str, str]:
+    """The configs the command processor creates ``<topic>.replies`` with: one reply per
+    command id (compacted), deleted after the idempotency window."""
+    return {
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(window_ms),
+        "retention.bytes": "-1",
+        "min.insync.replicas": str(min(2, replication_factor)),
+        **given,
+    }
+
+
+def command_topic_problems(configs: Mapping[str, str]) -> dict[str, str]:
+    """Configs of a command topic that would drop commands before they are decided."""
+    policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",")}
+    if "compact" in policy:
+        return {
+            "cleanup.policy": "compaction drops a command queued behind a newer one for the "
+            "same entity"
+        }
+    return {}
+
+
+def reply_topic_problems(configs: Mapping[str, str], window_ms: int) -> dict[str, str]:
+    """Configs of a reply topic that delete replies within the idempotency window."""
+    policy = {p.strip() for p in configs.get("cleanup.policy", "delete").split(",")}
+    if "delete" not in policy:
+        return {}
+    problems = {}
+    retention = int(configs.get("retention.ms", "-1"))
+    if retention != -1 and retention < window_ms:
+        problems["retention.ms"] = (
+            f"replies are deleted after {retention} ms, sooner than the idempotency window "
+            f"({window_ms} ms): a command retried later would be applied again"
+        )
+    if configs.get("retention.bytes", "-1") != "-1":
+        problems["retention.bytes"] = "the oldest replies are deleted beyond this size"
+    return problems
+
+
 def dead_letter_topic_config(replication_factor: int, given: Mapping[str, str]) -> dict[str, str]:
     """The configs ``<topic>.dlq`` is created with: kept until deleted explicitly, like
     the events whose failures it records (a dead letter deleted by age is a failure
@@ -108,22 +175,31 @@ def _deletion(configs: Mapping[str, str]) -> dict[str, str]:
 
 
 def unsafe_topic(
-    topic: str, bootstrap: str, configs: Mapping[str, str], problems: Mapping[str, str]
+    topic: str,
+    bootstrap: str,
+    configs: Mapping[str, str],
+    problems: Mapping[str, str],
+    *,
+    what: str = "can delete what the event store must keep",
+    fixes: list[str] | None = None,
+    instead: str = (
+        ", or create the store with allow_deleting_events=True if losing history is intended"
+    ),
 ) -> UnsafeTopic:
-    """The error (or warning) that names each problem and how to fix it."""
+    """The error (or warning) that names each problem and how to fix it (by default the
+    settings that keep events forever)."""
     found = "; ".join(f"{name}={configs.get(name)} ({why})" for name, why in problems.items())
-    fixes = []
-    if "cleanup.policy" in problems:
-        fixes.append("cleanup.policy=delete")
-    fixes += [f"{name}=-1" for name in ("retention.ms", "retention.bytes") if name in problems]
+    if fixes is None:
+        fixes = []
+        if "cleanup.policy" in problems:
+            fixes.append("cleanup.policy=delete")
+        fixes += [f"{name}=-1" for name in ("retention.ms", "retention.bytes") if name in problems]
     command = (
         f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics "
         f"--entity-name {topic} --add-config {','.join(fixes)}"
     )
     return UnsafeTopic(
-        f"topic {topic} on Kafka at {bootstrap} can delete what the event store must keep: "
-        f"{found}. Fix it with `{command}`, or create the store with "
-        "allow_deleting_events=True if losing history is intended",
+        f"topic {topic} on Kafka at {bootstrap} {what}: {found}. Fix it with `{command}`{instead}",
         topic=topic,
         problems=dict(problems),
     )

@@ -57,6 +57,7 @@ from esgen.runtime.serde import AvroSchema, parse_schema
 from esgen.runtime.subjects import (
     DEFAULT_STRATEGY,
     SubjectStrategy,
+    command_topic,
     record_subject,
     snapshot_topic,
     topic_subject,
@@ -270,6 +271,7 @@ class RegistrySerde:
         self.auto_register = auto_register
         self.topic = topic or descriptor.topic
         self.snapshot_topic = snapshot_topic(self.topic)
+        self.command_topic = command_topic(self.topic)
         self._lock = threading.Lock()
         # (topic, full name) -> (schema id, union branch index or None)
         self._ids: dict[tuple[str, str], tuple[int, int | None]] = {}
@@ -279,6 +281,9 @@ class RegistrySerde:
         # event class -> (framing, parsed schema, full name as UTF-8, its record type)
         self._encoders: dict[type, tuple[bytes, Any, bytes, RecordType[Any]]] = {}
         self._by_name = {e.full_name: e for e in descriptor.events}
+        self._commands_by_name = {c.full_name: c for c in descriptor.commands}
+        # (schema id, union branch, esgen.type) -> (command type, writer schema or None)
+        self._command_plans: dict[tuple[Any, ...], tuple[RecordType[Any], Any]] = {}
 
     # encoding
 
@@ -325,6 +330,15 @@ class RegistrySerde:
             body = write_varint(branch) + body
         return frame(schema_id, body)
 
+    def encode_command(self, command: object) -> bytes:
+        """The wire-format value of a command (on the command topic, ``<topic>.commands``)."""
+        record_type = self.descriptor.command_type(command)
+        schema_id, branch = self.schema_id(self.command_topic, record_type)
+        body = record_type.encode(command)
+        if branch is not None:
+            body = write_varint(branch) + body
+        return frame(schema_id, body)
+
     def schema_id(self, topic: str, record_type: RecordType[Any]) -> tuple[int, int | None]:
         """The id to frame ``record_type`` with on ``topic`` (and its union branch, if any)."""
         key = (topic, record_type.full_name)
@@ -350,7 +364,8 @@ class RegistrySerde:
             raise RegistryError(
                 f"schema of {record_type.full_name} is not registered under subject "
                 f"{subject!r} in the schema registry at {self.registry_url}; register it "
-                "(`esgen register`) or create the store with auto_register=True",
+                "(`esgen register`) or pass auto_register=True (EventStore, CommandProcessor, "
+                "CommandClient)",
                 action=f"look up {subject}",
                 status=404,
             )
@@ -377,13 +392,17 @@ class RegistrySerde:
                 f"{record_type.full_name} is not a branch of the union registered under "
                 f"{subject!r} in the schema registry at {self.registry_url}; register the "
                 "topic's union of references (`esgen register --subject-strategy topic`) or "
-                "create the store with auto_register=True",
+                "pass auto_register=True (EventStore, CommandProcessor, CommandClient)",
                 action=f"read {subject}",
                 status=404,
             )
         # Register each branch under its record subject, then the union referencing them.
         if record_type is self.descriptor.state:
             wanted = [record_type]
+        elif topic == self.command_topic:  # the command topic's union: every command type
+            known = self._commands_by_name
+            wanted = [known[n] for n in names if n in known]
+            wanted += [c for c in self.descriptor.commands if c.full_name not in names]
         else:
             wanted = [self._by_name[n] for n in names if n in self._by_name]
             wanted += [e for e in self.descriptor.events if e.full_name not in names]
@@ -460,6 +479,55 @@ class RegistrySerde:
         raise DecodeError(
             f"{expected_type or full_name} (writer schema {writer.get('name')}) is not an "
             f"event of entity {self.descriptor.name}"
+        )
+
+    def decode_command(self, value: bytes, type_header: str | bytes | None = None) -> Any:
+        """A command from its wire-format value (``esgen.type`` header: its full name),
+        resolved into today's command class; ``DecodeError`` when it is not a command of
+        the entity or cannot be decoded, ``RegistryError`` when the registry fails."""
+        schema_id, body = unframe(value)
+        branch: int | None = None
+        if self.writer_schema(schema_id).record is None:
+            branch, used = read_varint(body)
+            body = body[used:]
+        key = (schema_id, branch, type_header)
+        plan = self._command_plans.get(key)
+        if plan is None:
+            plan = self._command_plans[key] = self._command_plan(schema_id, branch, type_header)
+        record_type, writer_record = plan
+        return record_type.decode(body, writer_record)
+
+    def _command_plan(
+        self, schema_id: int, branch: int | None, type_header: str | bytes | None
+    ) -> tuple[RecordType[Any], AvroSchema | None]:
+        """Today's command type for values of ``schema_id`` (and union ``branch``), and the
+        writer schema to resolve from (None: written with today's schema)."""
+        writer = self.writer_schema(schema_id)
+        if branch is None:
+            assert writer.record is not None
+            writer_record = writer.record
+            full_name = full_name_of(writer_record)
+        else:
+            if not 0 <= branch < len(writer.branches):
+                raise DecodeError(f"union branch {branch} out of range for schema id {schema_id}")
+            full_name, writer_record = writer.branches[branch]
+        expected = type_header.decode() if isinstance(type_header, bytes) else type_header
+        record_type = self._command_for(full_name, expected)
+        return record_type, (None if writer_record == record_type.schema else writer_record)
+
+    def _command_for(self, full_name: str, expected_type: str | None) -> RecordType[Any]:
+        for name in (expected_type, full_name):
+            if name is not None and name in self._commands_by_name:
+                return self._commands_by_name[name]
+        for record_type in self.descriptor.commands:  # renamed: the old name is an alias
+            space = record_type.full_name.rpartition(".")[0]
+            aliases = {
+                a if "." in a else f"{space}.{a}" for a in record_type.schema.get("aliases", [])
+            }
+            if full_name in aliases or expected_type in aliases:
+                return record_type
+        raise DecodeError(
+            f"{expected_type or full_name} is not a command of entity {self.descriptor.name}"
         )
 
     def decode_state(self, value: bytes) -> Any:

@@ -16,6 +16,7 @@ from esgen.cli import main
 from esgen.contracts import ASYNCAPI_FILE, DIAGRAMS_FILE, ContractError, asyncapi, render
 from esgen.model import Logical, Primitive, Project, TypeRef
 from esgen.runtime import headers as wire
+from esgen.runtime import replies as runtime_replies
 from generated.bank import account
 from generated.shop import order
 from tests.contracts.conftest import REPO
@@ -107,7 +108,7 @@ def test_every_reference_resolves_and_operations_use_their_channels_messages(
             assert message["$ref"].startswith(channel + "/messages/")
 
 
-def test_one_channel_per_event_snapshot_and_command_topic_with_their_configuration(
+def test_one_channel_per_event_snapshot_command_and_reply_topic_with_their_configuration(
     example: Project,
 ) -> None:
     document = _document(example)
@@ -115,9 +116,11 @@ def test_one_channel_per_event_snapshot_and_command_topic_with_their_configurati
         "bank.accounts",
         "bank.accounts.snapshots",
         "bank.accounts.commands",
+        "bank.accounts.replies",
         "com.example.shop.order",
         "com.example.shop.order.snapshots",
         "com.example.shop.order.commands",
+        "com.example.shop.order.replies",
     ]
     events = document["channels"]["bank.accounts"]
     assert events["address"] == "bank.accounts"
@@ -135,7 +138,16 @@ def test_one_channel_per_event_snapshot_and_command_topic_with_their_configurati
     assert commands["bindings"]["kafka"]["topicConfiguration"] == {"cleanup.policy": ["delete"]}
     assert list(commands["messages"]) == [c.name for c in example.entities[0].commands]
     assert "co-partitioned" in commands["description"]
-    assert "`bank.accounts.replies`, documented separately" in commands["description"]
+    assert "replied on `bank.accounts.replies`" in commands["description"]
+    replies = document["channels"]["bank.accounts.replies"]
+    assert replies["bindings"]["kafka"]["topicConfiguration"] == {
+        "cleanup.policy": ["compact", "delete"]
+    }
+    assert replies["messages"] == {"Reply": {"$ref": "#/components/messages/esgen.reply"}}
+    reply = document["components"]["messages"]["esgen.reply"]
+    assert reply["contentType"] == "application/json"
+    assert reply["payload"] is runtime_replies.SCHEMA
+    assert reply["headers"]["properties"]["esgen.type"]["const"] == "esgen.reply"
     assert sorted(document["operations"]) == sorted(
         f"{topic}.{action}" for topic in document["channels"] for action in ("send", "receive")
     )

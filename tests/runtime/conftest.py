@@ -65,3 +65,16 @@ def make_store(kafka_bootstrap: str, registry_url: str) -> Iterator[StoreFactory
     for future in admin.delete_topics(sorted(topics), operation_timeout=30).values():
         with contextlib.suppress(Exception):
             future.result(timeout=30)
+
+
+@pytest.fixture
+def command_entity(
+    kafka_bootstrap: str, unique_name: Callable[[str], str]
+) -> Iterator[EntityDescriptor[Any, Any]]:
+    """The Account descriptor on a topic of its own; every topic a command processor of it
+    creates (events, snapshots, commands, replies, dead letters) is deleted after."""
+    from tests.runtime.processing import delete_topics, topics_of
+
+    entity = dataclasses.replace(account.ENTITY, topic=unique_name("accounts"))
+    yield entity
+    delete_topics(kafka_bootstrap, topics_of(entity.topic))

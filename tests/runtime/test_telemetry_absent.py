@@ -1,6 +1,6 @@
 """Without opentelemetry installed, the runtime imports nothing of it and works: a
-subprocess that cannot import ``opentelemetry`` appends, loads and runs a projection on
-the real broker and registry."""
+subprocess that cannot import ``opentelemetry`` appends, loads, has a command decided by
+a command processor and runs a projection on the real broker and registry."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+
+from tests.runtime.processing import topics_of
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -36,7 +38,16 @@ sys.meta_path.insert(0, NoOpenTelemetry())
 import dataclasses
 import decimal
 
-from esgen.runtime import EventStore, InMemoryModelStore, ProjectionRunner, telemetry
+import threading
+
+from esgen.runtime import (
+    CommandClient,
+    CommandProcessor,
+    EventStore,
+    InMemoryModelStore,
+    ProjectionRunner,
+    telemetry,
+)
 from esgen.runtime.store import EventStore as Store
 from generated.bank import account
 from tests.runtime.projection_support import Balances
@@ -44,6 +55,8 @@ from tests.runtime.projection_support import Balances
 assert telemetry.ENABLED is False
 assert not hasattr(Store.append, "__wrapped__"), "append is decorated"
 assert not hasattr(ProjectionRunner._process, "__wrapped__"), "_process is decorated"
+assert not hasattr(CommandProcessor._decide, "__wrapped__"), "_decide is decorated"
+assert not hasattr(CommandClient.send, "__wrapped__"), "send is decorated"
 try:
     telemetry.use(object())
 except RuntimeError as exc:
@@ -57,13 +70,21 @@ with EventStore(entity, bootstrap, registry, auto_register=True, partitions=1) a
     store.append("acc-1", [account.AccountOpened(owner="Ann")])
     store.append("acc-1", [account.MoneyDeposited(amount=decimal.Decimal("2.50"))])
     assert store.load("acc-1").balance == decimal.Decimal("2.50")
+processor = CommandProcessor(entity, bootstrap, registry, auto_register=True, partitions=1)
+thread = threading.Thread(target=processor.run)
+thread.start()
+with CommandClient(entity, bootstrap, registry, auto_register=True) as client:
+    assert client.send("acc-2", account.OpenAccount(owner="Bo"), timeout=60).version == 1
+processor.stop()
+thread.join(60)
+processor.close()
 model = InMemoryModelStore()
 with ProjectionRunner(
     Balances(), model, group_id=topic, bootstrap=bootstrap, registry=registry,
     topics={account.ENTITY: topic},
 ) as runner:
     stats = runner.run(until_caught_up=True)
-assert stats.processed == 2, stats
+assert stats.processed == 3, stats
 assert model.snapshot()["balance/acc-1"] == decimal.Decimal("2.50")
 loaded = sorted(name for name in sys.modules if name.split(".")[0] == "opentelemetry")
 print("loaded:", loaded)
@@ -85,7 +106,7 @@ def test_the_runtime_works_without_opentelemetry(
         )
     finally:
         admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-        doomed = [topic, f"{topic}.snapshots", f"{topic}.dlq"]
+        doomed = [*topics_of(topic), f"{topic}.dlq"]
         for future in admin.delete_topics(doomed, operation_timeout=30).values():
             with contextlib.suppress(Exception):
                 future.result(timeout=30)

@@ -21,6 +21,14 @@ The hooks are what the runtime calls, one line per call site:
 ``traced_projection_batch``    decorates ``ProjectionRunner._process``: span ``process
                                <topic>`` per batch, and one per trace context its
                                records carry (per append), in that trace
+``traced_send``                decorates ``CommandClient.send``/``send_async``: span
+                               ``send <topic>.commands``
+``traced_decide``              decorates ``CommandProcessor._decide``: span ``process
+                               <topic>.commands`` in the command's trace
+``traced_commit``              decorates ``CommandProcessor._commit``: span ``commit
+                               <topic>.commands`` per batch transaction, counters
+                               ``esgen.commands`` (by outcome) and
+                               ``esgen.commands.rejected`` (by reason)
 ``dead_letter(...)``           counter ``esgen.dead_letters`` (by stage and error type)
 ``watch_lag(runner)``          observable gauge ``esgen.projection.lag``
 =============================  ==========================================================
@@ -68,8 +76,12 @@ if _otel is not None:
     trace_headers = _otel.trace_headers
     dead_letter = _otel.dead_letter
     watch_lag = _otel.watch_lag
+    traced_send = _otel.traced_send
+    traced_decide = _otel.traced_decide
+    traced_commit = _otel.traced_commit
 else:
     traced_append = traced_load = traced_projection_batch = _unchanged
+    traced_send = traced_decide = traced_commit = _unchanged
     trace_headers = _no_headers
 
     def dead_letter(
@@ -97,8 +109,11 @@ __all__ = [
     "dead_letter",
     "trace_headers",
     "traced_append",
+    "traced_commit",
+    "traced_decide",
     "traced_load",
     "traced_projection_batch",
+    "traced_send",
     "use",
     "watch_lag",
 ]
