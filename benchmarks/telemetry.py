@@ -1,6 +1,6 @@
 """What OpenTelemetry costs the runtime's hot paths, on the real broker and registry, in one run.
 
-    python benchmarks/telemetry.py [--quick]
+    python benchmarks/telemetry.py [--quick] [--rounds N]
 
 Each operation runs in three modes, rounds alternating, medians kept:
 
@@ -17,7 +17,10 @@ entity whose state is current (nothing to replay: the cheapest call, so the larg
 relative cost), ``load`` replaying 1,000 events, and ``ProjectionRunner.replay()`` of
 20,000 events (batches of 500) whose records carry no trace context, and of 20,000
 events written with a trace context each, 100 per append (in sdk mode: one more span
-per append and batch, in the append's trace).
+per append and batch, in the append's trace); and 1,000 commands sent at once through
+``CommandClient.send_async`` to a command processor in a thread of the same process,
+each decided and answered (in sdk mode: a span per send and per decision, one per batch
+transaction), as the time per command.
 
 A ratio is ``time without opentelemetry / time in this mode`` (1.0: no cost; 0.9: 10%
 slower). Prints a Markdown table and writes ``benchmarks/results/telemetry.json``.
