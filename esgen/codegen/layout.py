@@ -606,13 +606,28 @@ def _splits(node: Expr) -> bool:
     return not isinstance(node, Atom)
 
 
-def _unary_atom(node: Expr) -> bool:
-    """``-x``, ``not x``, ``not not x``: unary operators on an atom (nothing to split)."""
+def _unary_primary(node: Expr) -> bool | None:
+    """For unary operators on a primary (``not x``, ``-x.f()[i]``, ``not not x.lower()``):
+    whether the primary holds brackets with something inside (where it could split).
+    None when ``node`` is not a unary operator on a primary."""
     if not isinstance(node, UnaryOp):
-        return False
-    while isinstance(node, UnaryOp):
-        node = node.operand
-    return isinstance(node, Atom)
+        return None
+    operand: Expr = node
+    while isinstance(operand, UnaryOp):
+        operand = operand.operand
+    splittable = False
+    while not isinstance(operand, Atom):
+        if isinstance(operand, Attr):
+            operand = operand.value
+        elif isinstance(operand, Call):
+            splittable = splittable or bool(operand.args)
+            operand = operand.func
+        elif isinstance(operand, Subscript):
+            splittable = True
+            operand = operand.value
+        else:
+            return None
+    return splittable
 
 
 def statement(node: Stmt, depth: int) -> list[str]:
@@ -624,24 +639,29 @@ def statement(node: Stmt, depth: int) -> list[str]:
         if node.value is None:
             return render(head, depth)
         value = node.value
-        if isinstance(node.target, Subscript) and _unary_atom(value):
+        brackets = _unary_primary(value)
+        if isinstance(node.target, Subscript) and brackets is not None:
             lines = render([head, f" {node.op} ", flat(node.value)], depth)
             if _fit(lines):
                 return lines
-            # ruff splits the subscript rather than parenthesize a unary value
+            if brackets:  # split inside the value's own brackets when that fits
+                lines = render([head, f" {node.op} ", expression(value, _TOP)], depth)
+                if _fit(lines):
+                    return lines
+            # else ruff splits the subscript rather than parenthesize a unary value,
+            # and the value's brackets too if its line is still too long
             target = node.target
-            opening = [flat(target.value), "["]
-            return render(
-                [
-                    *opening,
-                    Indent([Hard(), flat(target.index)]),
-                    Hard(),
-                    "]",
-                    f" {node.op} ",
-                    flat(node.value),
-                ],
-                depth,
-            )
+            split_target: list[Doc] = [
+                flat(target.value),
+                "[",
+                Indent([Hard(), flat(target.index)]),
+            ]
+            lines = render([*split_target, Hard(), "]", f" {node.op} ", flat(value)], depth)
+            if brackets and not _fit(lines):
+                lines = render(
+                    [*split_target, Hard(), "]", f" {node.op} ", expression(value, _TOP)], depth
+                )
+            return lines
         return _value(f"{head} {node.op} ", node.value, "", depth)
     if isinstance(node, ExprStmt):
         return render(expression(node.value, _TOP), depth)

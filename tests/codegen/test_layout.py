@@ -206,6 +206,45 @@ def test_statements_are_laid_out_as_ruff_formats_them(
     _ruff_format_check("\n\n".join(chunks), folder)
 
 
+def _primaries(name: str) -> list[py.Expr]:
+    """Primaries a unary operator is put on: attributes, calls with and without arguments,
+    subscripts, and chains of them (where ruff splits the value or the target)."""
+    base = py.Atom(Code(name))
+    call = py.Call(py.Atom(Code(name + ".lower")))
+    with_args = py.Call(py.Atom(Code(name + ".f")), (py.Atom(Code("xx")),))
+    return [
+        base,
+        call,
+        with_args,
+        py.Subscript(base, py.Atom(Code("1"))),
+        py.Subscript(call, py.Atom(Code("xx"))),
+        py.Call(py.Attr(call, Code("strip"))),
+        py.Call(py.Attr(with_args, Code("strip"))),
+        py.Attr(py.Subscript(base, py.Atom(Code("1"))), Code("bxxxxxx")),
+    ]
+
+
+def test_a_unary_value_of_a_subscript_assignment_splits_where_ruff_splits_it(
+    tmp_path: Path,
+) -> None:
+    """Every primary under ``-``, ``not`` and ``not not``, at every length around the line
+    limit: ruff splits inside the value's own brackets when they hold something and the
+    first line fits, else it splits the target's subscript."""
+    target = py.Subscript(
+        py.Atom(Code("state.notes")), py.Call(py.Atom(Code("event.topic.lower")))
+    )
+    chunks = []
+    for length in range(24, 56, 3):
+        for primary in _primaries("state." + "y" * length):
+            for ops in (("-",), ("not",), ("not", "not")):
+                value: py.Expr = primary
+                for op in reversed(ops):
+                    value = py.UnaryOp(op, value)
+                statement = py.Assign(target, value)
+                chunks.append(f"def f{len(chunks)}():\n{layout.block([statement], 1)}\n")
+    _ruff_format_check("\n\n".join(chunks), tmp_path)
+
+
 _hostile = st.lists(
     st.sampled_from([*"ab \"'\\\n\t\x00\x85\u2028\udc80éN{}x\r\x0b\u202e", "  ", '"""', "word "]),
     min_size=1,
