@@ -123,7 +123,7 @@ def process(
     }
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    runtime_log = logging.getLogger("esgen.runtime")
+    runtime_log = logging.getLogger("esgen")  # every part of the runtime (esgen.runtime.logs)
     runtime_log.addHandler(handler)
     runtime_log.setLevel(logging.WARNING if quiet else logging.INFO)
     with _runtime_errors():

@@ -42,7 +42,6 @@ command needs a new id.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 import uuid
@@ -53,7 +52,7 @@ from typing import Any, Generic, Self, TypeVar
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from esgen.runtime import headers as h
-from esgen.runtime import replies, settings, wire
+from esgen.runtime import logs, replies, settings, telemetry, wire
 from esgen.runtime.appending import now_millis
 from esgen.runtime.commands import CommandResult
 from esgen.runtime.descriptor import EntityDescriptor
@@ -78,7 +77,7 @@ from esgen.runtime.topics import TopicAdmin
 S = TypeVar("S")
 E = TypeVar("E")
 
-log = logging.getLogger(__name__)
+log = logs.client
 
 
 @dataclass
@@ -240,6 +239,7 @@ class CommandClient(Generic[S, E]):
 
     # -- sending -------------------------------------------------------------------------
 
+    @telemetry.traced_send
     def send(
         self,
         entity_id: Any,
@@ -263,6 +263,7 @@ class CommandClient(Generic[S, E]):
             self._forget(command_id, waiter)
         return self._outcome(waiter, command_id)
 
+    @telemetry.traced_send
     async def send_async(
         self,
         entity_id: Any,
@@ -310,6 +311,7 @@ class CommandClient(Generic[S, E]):
             (h.H_TYPE, full_name.encode()),
             (h.H_COMMAND_ID, command_id.encode()),
             (h.H_TIMESTAMP, b"%d" % h.to_millis(now_millis())),
+            *telemetry.trace_headers(),  # the send's span, when traced
         ]
         if correlation_id is not None:
             headers.append((h.H_CORRELATION_ID, correlation_id.encode()))

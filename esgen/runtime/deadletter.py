@@ -59,7 +59,6 @@ caller must not commit its offsets then, so nothing is lost.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from esgen.runtime import logs, telemetry
 from esgen.runtime.errors import EsgenError, StoreError
 from esgen.runtime.headers import header_map
 from esgen.runtime.kafka import KafkaClients
@@ -74,7 +74,7 @@ from esgen.runtime.scan import PartitionReader
 from esgen.runtime.subjects import dead_letter_topic
 from esgen.runtime.topics import TopicAdmin, dead_letter_topic_config
 
-log = logging.getLogger(__name__)
+log = logs.dlq
 
 PREFIX = "esgen.dlq."
 H_KIND = "esgen.dlq.kind"
@@ -316,6 +316,7 @@ class DeadLetterWriter:
             partition=redrive.dlq_partition if redrive is not None else None,
         )
         self._queued.add(answer)
+        telemetry.dead_letter(topic, partition, offset, stage, error, self.consumer)
         return True
 
     def report(self, request: DeadLetterEntry, outcome: str, detail: str = "") -> None:

@@ -28,7 +28,6 @@ events after 7 days. librdkafka's log lines go to the ``esgen.kafka`` logger.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -36,11 +35,12 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
+from esgen.runtime import logs
 from esgen.runtime.errors import ConfigurationError
 
 C = TypeVar("C", Producer, Consumer, AdminClient)
 
-KAFKA_LOGGER = logging.getLogger("esgen.kafka")
+KAFKA_LOGGER = logs.kafka
 """Where librdkafka's own log lines go (connection failures, retries), not stderr."""
 
 _PRODUCER: dict[str, Any] = {

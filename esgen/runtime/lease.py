@@ -50,10 +50,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from esgen.runtime import logs
 from esgen.runtime.errors import StoreError
 from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 _OFFSETS_WAIT = 10.0
 """Seconds to wait for ``send_offsets_to_transaction`` at most (it usually takes ms)."""

@@ -39,20 +39,19 @@ A restore is right or raises: ``HistoryTruncated``, ``HistoryForked``,
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from esgen.runtime import replies
+from esgen.runtime import logs, replies
 from esgen.runtime.errors import DecodeError
 from esgen.runtime.headers import H_OUTCOME
 from esgen.runtime.history import EntityView
 from esgen.runtime.snapshots import PartitionSnapshots, RestorePoint
 from esgen.runtime.store import EventStore
 
-log = logging.getLogger(__name__)
+log = logs.processor
 
 
 @dataclass

@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import logging
 import threading
 import time
 import uuid
@@ -96,7 +95,7 @@ from confluent_kafka import (
 )
 
 from esgen.runtime import headers as h
-from esgen.runtime import replies, signals, topics
+from esgen.runtime import logs, replies, signals, telemetry, topics
 from esgen.runtime.appending import fold_new_events, now_millis
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor
@@ -126,7 +125,7 @@ from esgen.runtime.topics import TopicAdmin
 S = TypeVar("S")
 E = TypeVar("E")
 
-log = logging.getLogger(__name__)
+log = logs.processor
 
 DEFAULT_COMMIT_INTERVAL = 0.02
 """Seconds a decided command waits at most for its transaction (measured in
@@ -668,6 +667,7 @@ class CommandProcessor(Generic[S, E]):
             raise ProcessorError(f"the consumer of {self.command_topic}: {error.str()}")
         log.debug("consumer of %s: %s", self.command_topic, error.str())  # librdkafka retries
 
+    @telemetry.traced_decide
     def _decide(self, owned: _Owned, msg: Message, now: datetime.datetime, now_ms: int) -> None:
         """Decide one command into the partition's open batch (see the module doc)."""
         state = owned.state
@@ -771,8 +771,10 @@ class CommandProcessor(Generic[S, E]):
         if outcome == replies.ACCEPTED and events:
             lease = owned.lease
             topic = self.topic
+            traced = telemetry.trace_headers()  # the command's span, when traced
             for (full_name, event_value), event_meta in zip(encoded, metas, strict=True):
-                lease.produce(topic, event_value, key, p, h.event_headers(full_name, event_meta))
+                headers = h.event_headers(full_name, event_meta) + traced
+                lease.produce(topic, event_value, key, p, headers)
                 batch.events.append((entity_id, full_name.decode()))
                 batch.event_values.append(event_value)
             count = len(events)
@@ -833,6 +835,7 @@ class CommandProcessor(Generic[S, E]):
                 ) as exc:
                     self._reset(consumer, owned, exc)
 
+    @telemetry.traced_commit
     def _commit(self, consumer: Consumer, owned: _Owned) -> None:
         """The batch's transaction: events (produced already), snapshots, the restore
         point, replies and the command offsets; then its effects on the state."""

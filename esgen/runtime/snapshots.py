@@ -57,20 +57,19 @@ Restore points (the command processor)
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from esgen.runtime import headers as h
-from esgen.runtime import wire
+from esgen.runtime import logs, wire
 from esgen.runtime.errors import EncodeError, RegistryError
 from esgen.runtime.manifest import MANIFEST_KEY
 from esgen.runtime.scan import PartitionReader
 from esgen.runtime.statestore import SnapshotEntry, StateStore
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 RESTORE_POINT_KEY = b"\x00esgen.restore_point"
 RESTORE_POINT_TYPE = b"esgen.restore_point"

@@ -55,7 +55,6 @@ A store is not thread-safe: use one per thread (or serialise calls).
 from __future__ import annotations
 
 import difflib
-import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -67,7 +66,7 @@ from confluent_kafka import KafkaError, Message
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from esgen.runtime import headers as h
-from esgen.runtime import manifest, settings, topics, wire
+from esgen.runtime import logs, manifest, settings, telemetry, topics, wire
 from esgen.runtime.appending import fold_new_events
 from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor, EntityId
@@ -101,7 +100,7 @@ from esgen.runtime.topics import TopicAdmin, TopicInfo
 S = TypeVar("S")
 E = TypeVar("E")
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 _ATTEMPTS = 8
 """Appends tried while other writers keep taking the lease (each try reads their events)."""
@@ -450,6 +449,7 @@ class EventStore(Generic[S, E]):
 
     # -- appending ---------------------------------------------------------------------
 
+    @telemetry.traced_append
     def append(
         self,
         entity_id: EntityId,
@@ -557,6 +557,7 @@ class EventStore(Generic[S, E]):
         timestamp = metas[0].timestamp  # one per append
         assert timestamp is not None
         shared: h.Headers = [(h.H_TIMESTAMP, b"%d" % h.to_millis(timestamp))]
+        shared += telemetry.trace_headers()  # the append's span, when traced
         if correlation_id is not None:
             shared.append((h.H_CORRELATION_ID, correlation_id.encode()))
         if causation_id is not None:
@@ -731,6 +732,7 @@ class EventStore(Generic[S, E]):
                 yield event, meta
         self._flush_dead_letters()
 
+    @telemetry.traced_load
     def load(self, entity_id: EntityId) -> S:
         """The entity's current state (a copy: changing it changes nothing stored)."""
         self._check_open()

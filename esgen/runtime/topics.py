@@ -44,7 +44,6 @@ sooner than the idempotency window is refused (a retried command would be applie
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,9 +51,10 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
+from esgen.runtime import logs
 from esgen.runtime.errors import StoreError, UnsafeTopic
 
-log = logging.getLogger(__name__)
+log = logs.store
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def test_an_event_topic_that_deletes_events_is_refused(
     assert "--add-config retention.ms=-1" in message
     assert caught.value.problems.keys() == {"retention.ms"}
     # Opting in is possible, and loud.
-    with caplog.at_level(logging.WARNING, logger="esgen.runtime.store"):
+    with caplog.at_level(logging.WARNING, logger="esgen.store"):
         store = make_store(entity, allow_deleting_events=True)
     assert "allow_deleting_events=True" in caplog.text
     store.append("acc-1", [OPENED])
@@ -295,7 +295,7 @@ def test_a_snapshot_of_a_recreated_topic_is_ignored(
     writer.close()
     assert writer.stats.snapshots_written == 3
     _recreate(kafka_bootstrap, writer.topic)  # the snapshot topic is kept
-    with caplog.at_level(logging.INFO, logger="esgen.runtime"):
+    with caplog.at_level(logging.INFO, logger="esgen.store"):
         fresh = make_store(account_entity)
         assert fresh.version("acc-1") == 0
     assert fresh.stats.snapshots_ignored >= 1

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -61,7 +60,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from esgen.runtime import settings
+from esgen.runtime import logs, settings, telemetry
 from esgen.runtime.deadletter import (
     APPLIED,
     PROJECTION_PREFIX,
@@ -71,7 +70,7 @@ from esgen.runtime.deadletter import (
 )
 from esgen.runtime.descriptor import EntityDescriptor
 from esgen.runtime.errors import ConfigurationError, RegistryError, StoreError
-from esgen.runtime.kafka import KAFKA_LOGGER, KafkaClients
+from esgen.runtime.kafka import KafkaClients
 from esgen.runtime.models import ModelStore
 from esgen.runtime.projections.apply import Applier, BatchResult, DeadLetter, Decoder
 from esgen.runtime.projections.projection import Projection, ProjectionError
@@ -81,7 +80,7 @@ from esgen.runtime.signals import StopSignals
 from esgen.runtime.subjects import DEFAULT_STRATEGY, SubjectStrategy
 from esgen.runtime.wire import RegistrySerde, decode_events
 
-log = logging.getLogger(__name__)
+log = logs.projections
 
 _FATAL_CODES = frozenset(
     {
@@ -182,6 +181,7 @@ class ProjectionRunner:
         self._lag: int | None = None  # measured by the loop after each batch
         self._stop = threading.Event()
         self._setup_done = False
+        telemetry.watch_lag(self)
 
     @property
     def topics(self) -> list[str]:
@@ -351,7 +351,7 @@ class ProjectionRunner:
                     )
             except (ProjectionError, KafkaException) as exc:
                 # Never hides the error that stopped the run; the model keeps the offsets.
-                KAFKA_LOGGER.warning("offsets not committed to Kafka on close: %s", exc)
+                log.warning("offsets not committed to Kafka on close: %s", exc)
             finally:
                 consumer.close()  # leaves the group: its partitions go to the other members
         self._assigned = set()
@@ -486,6 +486,7 @@ class ProjectionRunner:
 
     # -- applying ------------------------------------------------------------------------
 
+    @telemetry.traced_projection_batch
     def _process(
         self, consumer: Consumer, messages: list[Message], *, commit_kafka: bool = True
     ) -> None:
