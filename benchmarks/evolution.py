@@ -33,7 +33,12 @@ sys.path.insert(0, str(ROOT / "tests" / "codegen" / "cases" / "evolution" / "exp
 import fastavro  # noqa: E402
 from gen_evolution import shelf  # noqa: E402
 
-from benchmarks.codec_and_fold import _time, compare, typical_event  # noqa: E402
+from benchmarks.codec_and_fold import (  # noqa: E402
+    _time,
+    compare,
+    replace_readme_section,
+    typical_event,
+)
 from esgen.check.lock import old_versions  # noqa: E402
 from esgen.runtime import EntityDescriptor  # noqa: E402
 from esgen.runtime.serde import parse_schema  # noqa: E402
@@ -200,6 +205,9 @@ def rows(number: int, rounds: int) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="replace the table in README.md"
+    )
     args = parser.parse_args()
     number, rounds = (2_000, 3) if args.quick else (10_000, 15)
     table = rows(number, rounds)
@@ -214,6 +222,8 @@ def main() -> None:
             f"| {_time(row['theirs_us'])} | {row['ratio']:.2f}x | {before} |"
         )
     print("\n".join(lines))
+    if args.update_readme:
+        replace_readme_section("evolution", "\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
     report = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
