@@ -1,6 +1,7 @@
 """What generated modules and applications import at run time.
 
-Only fastavro, confluent-kafka and the standard library may be imported from here:
+Only fastavro, confluent-kafka and the standard library may be imported from here
+(and opentelemetry-api when it is installed: :mod:`esgen.runtime.telemetry`):
 applications that never run the generator do not need jinja2, click or pyyaml.
 Importing this package needs no running Kafka or registry.
 """
