@@ -10,11 +10,7 @@ is 0.00 and never below, in the log, in ``load`` and in a projection.
 from __future__ import annotations
 
 import decimal
-import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,51 +25,12 @@ from esgen.runtime import (
     StoreError,
 )
 from generated.bank import account
-from tests.runtime.processing import ROOT, read_all, running
+from tests.runtime.processing import read_all, running
 from tests.runtime.projection_support import Balances
+from tests.runtime.together import run_at_once
 
 D = decimal.Decimal
 Entity = EntityDescriptor[Any, Any]
-
-
-def _senders(
-    topic: str, entity_id: str, count: int, processes: int, folder: Path, env: dict[str, str]
-) -> list[dict[str, Any]]:
-    go = folder / "go"
-    ready = [folder / f"ready-{n}" for n in range(processes)]
-    children = [
-        subprocess.Popen(
-            [
-                *(sys.executable, "-m", "tests.runtime.senders", topic, entity_id),
-                *(str(count), str(ready[n]), str(go)),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(processes)
-    ]
-    try:
-        deadline = time.monotonic() + 120
-        while not all(r.exists() for r in ready):
-            failed = [c for c in children if c.poll() not in (None, 0)]
-            assert not failed, failed[0].communicate()[1]
-            assert time.monotonic() < deadline, "the senders did not start"
-            time.sleep(0.05)
-        go.touch()
-        reports = []
-        for child in children:
-            out, err = child.communicate(timeout=300)
-            assert child.returncode == 0, err
-            reports.append(json.loads(out.strip().splitlines()[-1]))
-        return reports
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
 
 
 def test_conflicting_withdrawals_from_four_processes_have_the_sequential_outcome(
@@ -91,7 +48,9 @@ def test_conflicting_withdrawals_from_four_processes_have_the_sequential_outcome
             client.send("acc-1", account.OpenAccount(owner="Ann"))
             client.send("acc-1", account.Deposit(amount=D("100.00")))
             client.serde.encode_command(account.Withdraw(amount=D("1.00")))  # registered
-        reports = _senders(command_entity.topic, "acc-1", 250, 4, tmp_path, env)
+        reports = run_at_once(
+            "tests.runtime.senders", (command_entity.topic, "acc-1", "250"), 4, tmp_path, env
+        )
         stats = processor.processor.stats
     accepted = sorted(v for r in reports for v in r["accepted"])
     rejected: dict[str, int] = {}

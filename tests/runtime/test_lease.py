@@ -9,11 +9,7 @@ Observation 3 of issue 8 under real concurrency: 4 processes x 250 deposits load
 from __future__ import annotations
 
 import decimal
-import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +17,7 @@ from esgen.runtime import EntityDescriptor
 from generated.bank import account
 from tests.runtime.conftest import StoreFactory
 from tests.runtime.test_integrity import versions_in_log
+from tests.runtime.together import run_at_once
 
 D = decimal.Decimal
 ROOT = Path(__file__).parents[2]
@@ -40,48 +37,9 @@ def run_writers(
 ) -> list[dict[str, Any]]:
     """Start ``processes`` writers, let them go at once, and return what each reports."""
     env = {**os.environ, "ESGEN_BOOTSTRAP": bootstrap, "ESGEN_REGISTRY_URL": registry}
-    go = folder / "go"
-    ready = [folder / f"ready-{n}" for n in range(processes)]
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.runtime.writers",
-                mode,
-                topic,
-                entity_id,
-                str(count),
-                str(ready[n]),
-                str(go),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(processes)
-    ]
-    try:
-        deadline = time.monotonic() + 120
-        while not all(r.exists() for r in ready):
-            failed = [c for c in children if c.poll() not in (None, 0)]
-            assert not failed, failed[0].communicate()[1]
-            assert time.monotonic() < deadline, "the writers did not start"
-            time.sleep(0.05)
-        go.touch()
-        reports = []
-        for child in children:
-            out, err = child.communicate(timeout=300)
-            assert child.returncode == 0, err
-            reports.append(json.loads(out.strip().splitlines()[-1]))
-        return reports
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+    return run_at_once(
+        "tests.runtime.writers", (mode, topic, entity_id, str(count)), processes, folder, env
+    )
 
 
 def test_writers_without_expected_version_never_lose_an_append(
