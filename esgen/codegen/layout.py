@@ -609,12 +609,14 @@ def _splits(node: Expr) -> bool:
 def _unary_primary(node: Expr) -> bool | None:
     """For unary operators on a primary (``not x``, ``-x.f()[i]``, ``not not x.lower()``):
     whether the primary holds brackets with something inside (where it could split).
-    None when ``node`` is not a unary operator on a primary."""
+    None when ``node`` is not a unary operator on a primary that is not a fluent chain."""
     if not isinstance(node, UnaryOp):
         return None
     operand: Expr = node
     while isinstance(operand, UnaryOp):
         operand = operand.operand
+    if _fluent(operand):  # ruff parenthesizes a fluent chain like any other value
+        return None
     splittable = False
     while not isinstance(operand, Atom):
         if isinstance(operand, Attr):

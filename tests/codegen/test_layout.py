@@ -221,6 +221,11 @@ def _primaries(name: str) -> list[py.Expr]:
         py.Call(py.Attr(call, Code("strip"))),
         py.Call(py.Attr(with_args, Code("strip"))),
         py.Attr(py.Subscript(base, py.Atom(Code("1"))), Code("bxxxxxx")),
+        # fluent chains (two or more ``.name`` after a call), which ruff parenthesizes
+        py.Call(py.Attr(py.Call(py.Attr(call, Code("strip"))), Code("f")), (py.Atom(Code("xx")),)),
+        py.Call(
+            py.Attr(py.Call(py.Attr(with_args, Code("lower"))), Code("f")), (py.Atom(Code("xx")),)
+        ),
     ]
 
 
