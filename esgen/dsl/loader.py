@@ -17,11 +17,13 @@ from esgen.dsl.evolution import History
 from esgen.dsl.shape import Reporter
 from esgen.dsl.yamlnodes import load_yaml
 from esgen.errors import DefinitionError, DefinitionErrors, Location, SourceError, quote
+from esgen.gcpause import fewer_collections
 from esgen.sources import read_text
 
 SUFFIXES = (".yaml", ".yml")
 
 
+@fewer_collections()
 def load_project(
     folder: Path, history: History | None = None, lock: str = "the lock"
 ) -> model.Project:
