@@ -155,7 +155,13 @@ class CommandClient(Generic[S, E]):
     when not given. ``timeout`` is the default of :meth:`send`. ``kafka_config`` goes to
     every Kafka client; ``producer_config`` to the commands' producer. The topics must
     exist (a :class:`~esgen.runtime.processor.CommandProcessor` creates them).
+
+    An accepted reply is returned once its events are visible; when they are not after
+    ``visible_wait`` seconds (their partition's leader is away), the call raises
+    ``CommandTimeout`` saying so, and a retry with the same id answers the outcome.
     """
+
+    visible_wait: float = 5.0
 
     def __init__(
         self,
@@ -360,12 +366,14 @@ class CommandClient(Generic[S, E]):
                 if not waiting:
                     del self._waiting[command_id]
 
-    def _timed_out(self, waiter: _Waiter, command_id: str, wait: float) -> CommandTimeout:
+    def _timed_out(self, waiter: _Waiter, command_id: str, wait: float | None) -> CommandTimeout:
+        """``wait`` None: the call ended early because of ``waiter.error``."""
+        within = f" within {wait:g} s" if wait is not None else ""
         cause = f" ({waiter.error})" if waiter.error is not None else ""
         name = waiter.command.rpartition(".")[2]
         return CommandTimeout(
             f"no outcome of {name} {command_id!r} for {self.descriptor.name} "
-            f"{waiter.entity_id!r} within {wait:g} s{cause}: it was applied once or not at "
+            f"{waiter.entity_id!r}{within}{cause}: it was applied once or not at "
             f"all. Sending it again with command_id={command_id!r} is safe: it is applied at "
             "most once and answers with its first outcome. (Is a CommandProcessor running "
             f"for {self.topic}?)",
@@ -377,7 +385,7 @@ class CommandClient(Generic[S, E]):
         reply, error = waiter.reply, waiter.error
         if error is not None:
             if isinstance(error, StoreError):  # not written: as good as no outcome
-                raise self._timed_out(waiter, command_id, 0.0) from error
+                raise self._timed_out(waiter, command_id, None) from error
             raise error
         assert reply is not None
         name = waiter.command.rpartition(".")[2]
@@ -455,32 +463,47 @@ class CommandClient(Generic[S, E]):
                     )
                     continue
                 arrived.append((waiting, reply))
-            self._await_visible(arrived)
+            lagging = self._await_visible(arrived)
             for waiting, reply in arrived:
+                invisible = lagging.get(reply.partition) if reply.events else None
                 for waiter in waiting:
-                    waiter.finish(reply)
+                    waiter.finish(None if invisible else reply, invisible)
 
-    def _await_visible(self, arrived: list[tuple[list[_Waiter], Reply]]) -> None:
-        """Until the events of the accepted replies are visible to ``read_committed``
-        readers (Kafka writes a transaction's commit markers partition by partition)."""
+    def _await_visible(self, arrived: list[tuple[list[_Waiter], Reply]]) -> dict[int, StoreError]:
+        """Wait until the events of the accepted replies are visible to ``read_committed``
+        readers (Kafka writes a transaction's commit markers partition by partition), at
+        most ``visible_wait`` seconds. The partitions still not visible, with why: their
+        calls end in ``CommandTimeout`` (a retry with the same id answers the outcome), so
+        an accepted result always means events a ``load`` sees."""
         needed: dict[int, int] = {}
         for _, reply in arrived:
             if reply.events:
                 last = reply.events[-1].offset
                 needed[reply.partition] = max(needed.get(reply.partition, -1), last)
+        lagging: dict[int, StoreError] = {}
         for partition, last in needed.items():
-            deadline = time.monotonic() + 5.0
+            deadline = time.monotonic() + self.visible_wait
             while self._visible_end.get(partition, -1) <= last and not self._closed.is_set():
                 try:
-                    self._visible_end[partition] = self._visible.watermarks(self.topic, partition)[
-                        1
-                    ]
+                    end = self._visible.watermarks(self.topic, partition)[1]
                 except StoreError as exc:
-                    log.warning("%s[%d]: %s", self.topic, partition, exc)
-                    return
-                if self._visible_end[partition] > last or time.monotonic() > deadline:
+                    lagging[partition] = exc
+                    break
+                self._visible_end[partition] = end
+                if end > last:
+                    break
+                if time.monotonic() > deadline:
+                    lagging[partition] = StoreError(
+                        f"the command's transaction is committed, but its events in "
+                        f"{self.topic}[{partition}] (up to offset {last}) were still not "
+                        f"visible to read_committed readers after {self.visible_wait:g} s "
+                        f"(the visible end is {end})"
+                    )
                     break
                 time.sleep(0.001)
+        for partition, error in lagging.items():
+            log.warning("%s[%d]: %s", self.topic, partition, error)
+        return lagging
 
     def _fail_all(self, error: BaseException) -> None:
         with self._lock:

@@ -303,6 +303,39 @@ def test_no_processor_means_a_timeout_that_names_the_id_to_retry_with(
     assert [e.causation_id for e in read_all(kafka_bootstrap, command_entity.topic)] == ["o-1"]
 
 
+def test_an_accepted_command_whose_events_stay_invisible_is_a_timeout_not_a_result(
+    command_entity: Entity,
+    kafka_bootstrap: str,
+    registry_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A result promises events a ``load`` sees. When the event partition's visible end
+    does not pass them in time (its leader is away while the reply was readable: faked
+    here by a reader stuck at 0), the call times out saying why, and the retry with the
+    same id answers the first outcome once they are visible."""
+    with (
+        running(command_entity, kafka_bootstrap, registry_url),
+        CommandClient(command_entity, kafka_bootstrap, registry_url, auto_register=True) as client,
+    ):
+        client.visible_wait = 0.5
+        real = client._visible.watermarks
+        monkeypatch.setattr(
+            client._visible,
+            "watermarks",
+            lambda topic, partition: (0, 0) if topic == client.topic else real(topic, partition),
+        )
+        with pytest.raises(CommandTimeout) as timed_out:
+            client.send("acc-1", account.OpenAccount(owner="Ann"), command_id="o-1")
+        message = str(timed_out.value)
+        assert "the command's transaction is committed" in message
+        assert f"{command_entity.topic}[0] (up to offset 0) were still not visible" in message
+        assert "Sending it again with command_id='o-1' is safe" in message
+        monkeypatch.setattr(client._visible, "watermarks", real)
+        retried = client.send("acc-1", account.OpenAccount(owner="Ann"), command_id="o-1")
+    assert (retried.version, retried.events) == (1, [account.AccountOpened(owner="Ann")])
+    assert [e.causation_id for e in read_all(kafka_bootstrap, command_entity.topic)] == ["o-1"]
+
+
 def test_the_command_and_reply_topics_must_be_co_partitioned_and_safe(
     command_entity: Entity, kafka_bootstrap: str, registry_url: str
 ) -> None:
