@@ -234,7 +234,13 @@ class PartitionRestorer:
             offset = msg.offset() or 0
             if key is None:
                 continue  # no entity's record (the store would never write it)
-            text = key.decode(errors="replace") if isinstance(key, bytes) else key
+            try:
+                text = key.decode() if isinstance(key, bytes) else key
+            except UnicodeDecodeError as exc:  # no id's canonical text (the store's keys are)
+                history.on_foreign(
+                    msg, f"the key is not an id of {history.descriptor.name}: not UTF-8 ({exc})"
+                )
+                continue
             view = views.get(text)
             if view is None:
                 try:

@@ -690,6 +690,7 @@ class CommandProcessor(Generic[S, E]):
         command_id = found.get(h.H_COMMAND_ID) or str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"kafka:{self.command_topic}[{p}]@{offset}")
         )
+        # for messages only: the entity is parsed from the bytes (UTF-8 strictly) below
         entity_id = key.decode(errors="replace") if key is not None else ""
         refused = _Refusal(batch, command_id, entity_id, p, type_name, key, value, now_ms)
         if key is None or value is None or not is_framed(value):
@@ -712,7 +713,7 @@ class CommandProcessor(Generic[S, E]):
             refused.add(f"DecodeError: {error}")
             return
         try:
-            entity = self._parse_key(entity_id)  # in the key field's type (str, UUID, int)
+            entity = self._parse_key(key)  # in the key field's type (str, UUID, int)
         except DecodeError as exc:
             self._dead_letter(msg, exc)
             refused.add(f"DecodeError: {exc}")

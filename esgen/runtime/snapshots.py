@@ -305,7 +305,10 @@ class SnapshotLog:
         if key == RESTORE_POINT_KEY:  # the command processor's, read by scan()
             return
         headers = h.header_map(msg.headers())
-        entity_id = key.decode(errors="replace") if isinstance(key, bytes) else key
+        entity_id = _entity_text(key)
+        if entity_id is None:  # no snapshot the store wrote: no load looks it up
+            self.stats.snapshots_ignored += 1
+            return
         if headers.get(h.H_FINGERPRINT) != self.fingerprint:
             self.stats.snapshots_ignored += 1
             return
@@ -351,8 +354,9 @@ class SnapshotLog:
                 found.restore_point = RestorePoint.decode(value)
                 found.restore_point_offset = offset
             else:
-                entity_id = key.decode(errors="replace")
-                found.latest[entity_id] = self._judge(entity_id, offset, value, msg, topic_id)
+                entity_id = _entity_text(key)
+                if entity_id is not None:
+                    found.latest[entity_id] = self._judge(entity_id, offset, value, msg, topic_id)
         return found
 
     def _judge(
@@ -377,3 +381,15 @@ class SnapshotLog:
     def restore_point_record(self, point: RestorePoint) -> tuple[bytes, bytes, h.Headers]:
         """``(key, value, headers)`` of a restore point record."""
         return RESTORE_POINT_KEY, point.encode(), [(h.H_TYPE, RESTORE_POINT_TYPE)]
+
+
+def _entity_text(key: str | bytes) -> str | None:
+    """The entity id text of a snapshot's key; None for bytes that are not UTF-8 (the
+    store writes every key as an id's text, so such a record is not a snapshot of ours and
+    must not stand in for the id its replacement characters would spell)."""
+    if isinstance(key, str):
+        return key
+    try:
+        return key.decode()
+    except UnicodeDecodeError:
+        return None

@@ -179,7 +179,7 @@ def read_all(bootstrap: str, topic: str, *, committed: bool = True) -> list[Stor
                 Stored(
                     msg.partition() or 0,
                     msg.offset() or 0,
-                    key.decode() if isinstance(key, bytes) else "",
+                    key.decode(errors="backslashreplace") if isinstance(key, bytes) else "",
                     h.header_map(msg.headers()),
                     value if isinstance(value, bytes) else b"",
                 )

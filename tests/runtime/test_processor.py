@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import decimal
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -173,25 +174,61 @@ def test_records_that_are_not_commands_are_answered_failed_and_dead_lettered(
         event_value = client.serde.encode_event(account.MoneyDeposited(amount=D("1.00")))[1]
         _raw(kafka_bootstrap, topic, home, b"acc-1", event_value, command_id="c-event")
         _raw(kafka_bootstrap, topic, home, b"acc-1", good)  # no command id: decided
+        # a key that is not UTF-8 is no entity id, not the id its replacement chars spell
+        client.send("acc-\ufffd", account.OpenAccount(owner="Bo"))
+        raw_key = b"acc-\xff"
+        _raw(kafka_bootstrap, topic, partition_for(raw_key, 2), raw_key, good, command_id="c-utf8")
         # everything above is answered before this command is
         assert client.send("acc-1", account.Deposit(amount=D("1.00"))).version == 3
         garbage = wait_reply(kafka_bootstrap, topic, "c-garbage")
         elsewhere = wait_reply(kafka_bootstrap, topic, "c-elsewhere")
         unknown = wait_reply(kafka_bootstrap, topic, "c-unknown")
         event = wait_reply(kafka_bootstrap, topic, "c-event")
+        not_utf8 = wait_reply(kafka_bootstrap, topic, "c-utf8")
     assert garbage.outcome == "failed" and "wire-format framing" in garbage.error
     assert elsewhere.outcome == "failed"
     assert f"arrived in partition {1 - home}" in elsewhere.error
     assert f"lives in partition {home}" in elsewhere.error
     assert unknown.outcome == "failed" and "DecodeError" in unknown.error
     assert event.outcome == "failed" and "is not a command of entity Account" in event.error
+    assert not_utf8.outcome == "failed" and "is not a string entity id" in not_utf8.error
     letters = read_all(kafka_bootstrap, dead_letter_topic(command_topic(topic)))
     assert sorted(r.headers[h.H_COMMAND_ID] for r in letters) == sorted(
-        ["c-garbage", "c-elsewhere", "c-unknown", "c-event"]
+        ["c-garbage", "c-elsewhere", "c-unknown", "c-event", "c-utf8"]
     )
     assert {r.headers["esgen.dlq.stage"] for r in letters} == {"decode"}
     with EventStore(command_entity, kafka_bootstrap, registry_url, auto_register=True) as store:
         assert store.load("acc-1").balance == D("2.00")
+        assert store.load("acc-\ufffd").balance == D("0.00")
+
+
+def test_a_restore_skips_event_records_whose_key_is_not_utf8(
+    command_entity: Entity, kafka_bootstrap: str, registry_url: str
+) -> None:
+    """A record keyed ``acc-\\xff`` (a foreign writer's) with an event's headers is not an
+    event of ``acc-\\ufffd``, the id its replacement character would spell: a restored
+    processor decides on the same state ``load`` shows."""
+    topic = command_entity.topic
+    with (
+        running(command_entity, kafka_bootstrap, registry_url),
+        CommandClient(command_entity, kafka_bootstrap, registry_url, auto_register=True) as client,
+    ):
+        client.send("acc-\ufffd", account.OpenAccount(owner="Bo"))
+        (opened,) = read_all(kafka_bootstrap, topic)
+        event_value = client.serde.encode_event(account.MoneyDeposited(amount=D("5.00")))[1]
+    headers = {**opened.headers, h.H_VERSION: "2", h.H_EVENT_ID: str(uuid.uuid4())}
+    headers[h.H_TYPE] = opened.headers[h.H_TYPE].replace("AccountOpened", "MoneyDeposited")
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(topic, event_value, b"acc-\xff", partition=0, headers=list(headers.items()))
+    assert producer.flush(30) == 0
+    with (
+        running(command_entity, kafka_bootstrap, registry_url),
+        CommandClient(command_entity, kafka_bootstrap, registry_url, auto_register=True) as client,
+    ):
+        deposited = client.send("acc-\ufffd", account.Deposit(amount=D("1.00")))
+    assert deposited.version == 2
+    with EventStore(command_entity, kafka_bootstrap, registry_url) as store:
+        assert store.load("acc-\ufffd").balance == D("1.00")
 
 
 def test_a_command_older_than_the_idempotency_window_is_refused(
