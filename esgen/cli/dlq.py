@@ -421,6 +421,8 @@ def _requester() -> str:
 
 
 def _report(topic: str, report: Any) -> None:
+    from esgen.runtime.deadletter import PROCESSOR_PREFIX
+
     by_consumer: dict[str, int] = {}
     for request in report.requested:
         by_consumer[request.consumer] = by_consumer.get(request.consumer, 0) + 1
@@ -435,14 +437,26 @@ def _report(topic: str, report: Any) -> None:
             "(--again asks again; a record is still applied once)",
             err=True,
         )
-    if report.not_redrivable:
-        consumers = sorted({x.consumer for x in report.not_redrivable})
-        click.echo(
-            f"{len(report.not_redrivable):,} letters of {', '.join(consumers)} are not "
-            "redriven: they note records on the event topic that are no events, which "
-            "every read skips",
-            err=True,
-        )
+    commands = [x for x in report.not_redrivable if x.consumer.startswith(PROCESSOR_PREFIX)]
+    notices = [x for x in report.not_redrivable if x not in commands]
+    for letters, why in (
+        (
+            notices,
+            "they note records on the event topic that are no events, which every read skips",
+        ),
+        (
+            commands,
+            "they are records of the command topic that are no commands; each was answered "
+            "'failed' (its command id is free): send the corrected command again "
+            "(esgen send, CommandClient)",
+        ),
+    ):
+        if letters:
+            consumers = sorted({x.consumer for x in letters})
+            click.echo(
+                f"{len(letters):,} letters of {', '.join(consumers)} are not redriven: {why}",
+                err=True,
+            )
 
 
 def _wait(log: Any, topic: str, requests: list[Any], timeout: float) -> bool:

@@ -17,8 +17,9 @@ first) with these headers added (values are UTF-8):
 ``esgen.dlq.partition``     source partition, decimal
 ``esgen.dlq.offset``        source offset, decimal
 ``esgen.dlq.timestamp``     the source record's timestamp, ms since the epoch
-``esgen.dlq.consumer``      who gave up on it: ``projection <name>`` or ``event store
-                            of <entity>``
+``esgen.dlq.consumer``      who gave up on it: ``projection <name>``, ``event store
+                            of <entity>`` or ``command processor of <entity> (group
+                            <group>)``
 ``esgen.dlq.redrive``       only on the letter of a redrive that failed again: the
                             id of that redrive request
 ==========================  ========================================================
@@ -100,6 +101,10 @@ SKIPPED = "skipped"
 
 PROJECTION_PREFIX = "projection "
 """``esgen.dlq.consumer`` of a projection: ``projection <name>``; only those redrive."""
+PROCESSOR_PREFIX = "command processor of "
+"""``esgen.dlq.consumer`` of a command processor: ``command processor of <entity> (group
+<group>)``. Its letters are records of the command topic that are no commands of the
+entity; each was answered ``failed``, so the fix is a corrected command, sent again."""
 
 _MAX_MESSAGE = 4000  # keep headers small even when an exception message is huge
 

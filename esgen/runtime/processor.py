@@ -97,7 +97,7 @@ from confluent_kafka import (
 from esgen.runtime import headers as h
 from esgen.runtime import logs, replies, signals, telemetry, topics
 from esgen.runtime.appending import fold_new_events, now_millis
-from esgen.runtime.deadletter import DeadLetterError, DeadLetterWriter
+from esgen.runtime.deadletter import PROCESSOR_PREFIX, DeadLetterError, DeadLetterWriter
 from esgen.runtime.descriptor import EntityDescriptor
 from esgen.runtime.errors import (
     CommandRejected,
@@ -331,7 +331,7 @@ class CommandProcessor(Generic[S, E]):
             self._topic_id = self.store.topic_info.topic_id or ""
             self._dead_letters = DeadLetterWriter(
                 self.store.clients,
-                f"command processor of {descriptor.name} (group {self.group_id})",
+                f"{PROCESSOR_PREFIX}{descriptor.name} (group {self.group_id})",
                 timeout=config.timeout,
             )
         except BaseException:

@@ -198,3 +198,34 @@ def test_a_forged_redrive_request_cannot_change_what_is_applied(setup: Setup) ->
     ]
     [missing] = [e.detail for e in outcomes if e.outcome == "skipped"]
     assert missing == f"{setup.topic} has no record at {nowhere} any more"
+
+
+def test_the_command_processors_letters_are_not_redriven_and_the_cli_says_what_to_do(
+    command_entity: EntityDescriptor[Any, Any], kafka_bootstrap: str, registry_url: str
+) -> None:
+    """A record of the command topic that is no command was answered 'failed': the fix is
+    a corrected command sent again, so a redrive of the command topic requests nothing and
+    says so (not that it is an event-topic notice)."""
+    from tests.runtime.processing import running, wait_reply
+
+    commands = f"{command_entity.topic}.commands"
+    with running(command_entity, kafka_bootstrap, registry_url):
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        producer.produce(
+            commands, b"not avro", b"acc-1", headers=[("esgen.command_id", b"c-garbage")]
+        )
+        assert producer.flush(30) == 0
+        assert wait_reply(kafka_bootstrap, command_entity.topic, "c-garbage").outcome == "failed"
+    tools = Setup(command_entity.topic, None, kafka_bootstrap, registry_url, None)  # type: ignore[arg-type]
+    listed = tools.cli("list", "--topic", commands)
+    assert listed.exit_code == 0, listed.output
+    assert "command processor of Account" in listed.stdout
+    asked = tools.cli("redrive", "--topic", commands)
+    assert asked.exit_code == 0, asked.output
+    assert "requested 0 redrives" in asked.stdout
+    consumer = "command processor of Account (group "
+    assert f"1 letters of {consumer}" in asked.stderr
+    assert "each was answered 'failed' (its command id is free)" in asked.stderr
+    assert "send the corrected command again" in asked.stderr
+    entries = DeadLetterLog(KafkaClients(kafka_bootstrap)).read(commands)
+    assert [e.kind for e in entries] == [deadletter.LETTER]  # no redrive request written
