@@ -748,9 +748,24 @@ def _data_text(value: Any, texts: dict[int, str]) -> str:
 
 
 def function_header(name: Code, parameters: Sequence[Code], returns: Code, depth: int) -> Code:
-    """``def name(parameters) -> returns:``, split inside the parentheses when too long."""
-    line = f"{INDENT * depth}def {name}({', '.join(parameters)}) -> {returns}:"
+    """``def name(parameters) -> returns:``, split inside the parentheses when too long.
+    A lone parameter gets a trailing comma when split (ruff's rule for definitions; calls
+    with one argument get none)."""
+    joined = ", ".join(parameters)
+    line = f"{INDENT * depth}def {name}({joined}) -> {returns}:"
     if width(line) <= LINE_LENGTH:
         return Code(line)
-    params = _brackets("(", list(parameters), ")", True, False)
+    comma = "," if len(parameters) == 1 else ""
+    # the usual split, without building a document: the parameters on a line of their own
+    lines = (
+        f"{INDENT * depth}def {name}(",
+        f"{INDENT * (depth + 1)}{joined}{comma}",
+        f"{INDENT * depth}) -> {returns}:",
+    )
+    if parameters and all(width(x) <= LINE_LENGTH for x in lines):
+        return Code("\n".join(lines))
+    if comma:
+        params: Doc = group(["(", Indent([SOFT, parameters[0], IfBreak(",")]), SOFT, ")"])
+    else:
+        params = _brackets("(", list(parameters), ")", True, False)
     return Code("\n".join(render(["def ", name, params, " -> ", returns, ":"], depth)))

@@ -270,7 +270,7 @@ def parse_expression(
             "split it over several fold steps, or use 'call'",
         )
     try:
-        tree = ast.parse(body, mode="eval")
+        tree, deep = _parsed(body)
     except SyntaxError as exc:
         offset = lead + max((exc.offset or 1) - 1, 0)
         return DefinitionError(
@@ -281,7 +281,6 @@ def parse_expression(
         return DefinitionError(
             f"{what}: {too_deep('the expression', MAX_EXPRESSION_DEPTH)}", scalar.location
         )
-    deep = _too_deep(tree.body)
     if deep is not None:
         return DefinitionError(
             f"{what}: {too_deep('the expression', MAX_EXPRESSION_DEPTH)}",
@@ -300,6 +299,15 @@ def parse_expression(
     if problem is not None:
         return DefinitionError(f"{what}: {problem.message}", problem.location)
     return checked
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(body: str) -> tuple[ast.Expression, ast.AST | None]:
+    """The tree of an expression's text and its first node nested too deep, parsed once
+    per text: definitions repeat the same expressions (``event.amount``) many times, and
+    the checker only reads the tree."""
+    tree = ast.parse(body, mode="eval")
+    return tree, _too_deep(tree.body)
 
 
 def _too_deep(root: ast.expr) -> ast.AST | None:

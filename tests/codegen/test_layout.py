@@ -299,3 +299,22 @@ def test_the_schema_table_is_laid_out_as_the_generic_printer_does(
         depth,
     )
     assert layout.table("TABLE: Final = ", entries, depth) == generic
+
+
+def test_function_headers_split_as_ruff_splits_them(tmp_path: Path) -> None:
+    """Names, parameter lists and return types around every length where the header
+    stops fitting on one line, then on three: the header is what ruff makes of it."""
+    chunks = []
+    for depth in (0, 1):
+        for count in (1, 2, 3, 6):
+            for length in range(4, 80, 5):
+                name = Code("f" + "n" * length)
+                parameters = [Code(f"p{i}: T{'y' * (length // 3)}") for i in range(count)]
+                returns = Code("R" + "r" * (length // 2))
+                header = layout.function_header(name, parameters, returns, depth)
+                body = "    " * (depth + 1) + "pass"
+                chunk = f"{header}\n{body}\n"
+                if depth:
+                    chunk = f"class C{len(chunks)}:\n{chunk}"
+                chunks.append(chunk)
+    _ruff_format_check("\n\n".join(chunks), tmp_path)
