@@ -25,6 +25,8 @@ _saved: tuple[int, ...] = ()
 
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
+    """Raise the first collection threshold while the block runs (or the decorated
+    function); the caller's thresholds come back when the last user leaves."""
     global _depth, _saved
     with _lock:
         if _depth == 0:

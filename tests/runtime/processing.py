@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,15 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
             future.result(timeout=30)
 
 
+def thread_stacks() -> str:
+    """Where every thread of this process is now: what a hang is diagnosed from."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"--- thread {names.get(ident, ident)}:\n{''.join(traceback.format_stack(frame))}"
+        for ident, frame in sys._current_frames().items()
+    )
+
+
 @dataclasses.dataclass
 class Running:
     """A processor running in a thread (``failure``: what its run() raised)."""
@@ -77,7 +87,7 @@ class Running:
     def stop(self) -> None:
         self.processor.stop()
         self.thread.join(timeout=60)
-        assert not self.thread.is_alive(), "the processor did not stop"
+        assert not self.thread.is_alive(), f"the processor did not stop\n{thread_stacks()}"
 
 
 @contextlib.contextmanager
@@ -386,7 +396,9 @@ class Storm:
         deadline = time.monotonic() + timeout
         while self.answered < target:
             assert not self.failures, self.failures
-            assert time.monotonic() < deadline, f"the storm stalled at {self.answered}"
+            assert time.monotonic() < deadline, (
+                f"the storm stalled at {self.answered}\n{thread_stacks()}"
+            )
             time.sleep(0.05)
 
     def stop(self, timeout: float = 180) -> list[Outcome]:

@@ -108,3 +108,54 @@ def test_broker_restart_during_a_long_append_loses_and_duplicates_nothing(
     finally:
         fresh.close(snapshot=False)
         store.close(snapshot=False)
+
+
+def test_a_lease_is_let_go_at_once_while_the_broker_is_down(
+    private_broker: PrivateBroker, unique_name: Any
+) -> None:
+    """Letting go of a lease whose transaction is open must not wait for the transaction
+    coordinator (librdkafka's close() does, without a limit: a processor stopping during
+    an outage hung there). The open transaction is aborted by the next holder: a
+    read_committed reader never sees its record."""
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    from esgen.runtime.kafka import KafkaClients
+    from esgen.runtime.lease import PartitionLease
+
+    topic = unique_name("lease")
+    admin = AdminClient({"bootstrap.servers": private_broker.bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    clients = KafkaClients(private_broker.bootstrap)
+    lease = PartitionLease(clients, topic, 0, timeout=5.0)
+    lease.acquire()
+    lease.begin()
+    lease.produce(topic, b"never committed", b"k", 0, [])
+    lease.flush()
+    private_broker.stop()
+    began = time.monotonic()
+    lease.release()
+    assert time.monotonic() - began < 2.0
+    private_broker.start()
+    successor = PartitionLease(clients, topic, 0, timeout=30.0)
+    successor.acquire()  # aborts the open transaction it finds
+    successor.begin()
+    successor.produce(topic, b"committed", b"k", 0, [])
+    successor.commit()
+    successor.release()
+    consumer = Consumer(
+        {
+            "bootstrap.servers": private_broker.bootstrap,
+            "group.id": unique_name("reader"),
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    seen = []
+    deadline = time.monotonic() + 30
+    while not seen and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            seen.append(msg.value())
+    consumer.close()
+    assert seen == [b"committed"]
