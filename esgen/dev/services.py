@@ -164,7 +164,15 @@ def stop(record: ServiceRecord, timeout: float = 20.0) -> bool:
     return process.stop(record.pid, record.marker, timeout=timeout)
 
 
-def responds(record: ServiceRecord) -> bool:
-    if record.name == "kafka":
-        return health.kafka_ready(record.address)
-    return health.registry_ready(record.address)
+def responds(record: ServiceRecord, patience: float = 10.0) -> bool:
+    """Whether the running service of ``record`` answers within ``patience`` seconds. A
+    busy machine can keep a JVM from answering one 3-second probe (seen: the registry,
+    while a 3-broker cluster stopped beside it), so a service is called not responding
+    only when it has not answered for the whole time."""
+    ready = health.kafka_ready if record.name == "kafka" else health.registry_ready
+    deadline = time.monotonic() + patience
+    while not ready(record.address):
+        if time.monotonic() >= deadline or not record.is_running():
+            return False
+        time.sleep(0.5)
+    return True

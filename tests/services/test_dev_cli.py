@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +80,23 @@ def test_up_is_idempotent_recovers_from_stale_pids_and_down_stops(
         assert "stale state" in recovered.stdout
         assert "Schema registry already running" in recovered.stdout
         assert _run(env, "status").returncode == 0
+
+        # A registry that stalls for a moment (a busy machine) still responds; one that
+        # answers nothing for the status's whole patience (10 s) does not.
+        registry = state.load(state_path)["registry"]
+        os.kill(registry.pid, signal.SIGSTOP)
+        try:
+            thaw = threading.Timer(6.0, os.kill, (registry.pid, signal.SIGCONT))
+            thaw.start()
+            assert _run(env, "status").returncode == 0
+            thaw.join()
+            os.kill(registry.pid, signal.SIGSTOP)
+            began = time.monotonic()
+            hung = _run(env, "status")
+            assert hung.returncode == 1 and "NOT RESPONDING" in hung.stdout
+            assert 10 <= time.monotonic() - began < 30
+        finally:
+            os.kill(registry.pid, signal.SIGCONT)
     finally:
         down = _run(env, "down")
     assert down.returncode == 0
