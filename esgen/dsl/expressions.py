@@ -17,7 +17,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 from esgen import model
 from esgen.dsl import typerules as tr
@@ -28,20 +28,7 @@ from esgen.dsl.typerules import describe
 from esgen.dsl.yamlnodes import Scalar
 from esgen.errors import DefinitionError, Location, quote
 
-FUNCTIONS = (
-    "len",
-    "min",
-    "max",
-    "abs",
-    "coalesce",
-    "lower",
-    "upper",
-    "unscaled",
-    "before",
-    "after",
-    "to_long",
-    "to_string",
-)
+FUNCTIONS: tuple[str, ...] = get_args(model.FunctionName)  # the model's list, not a copy
 MAX_DECIMAL_SCALE = 38  # what ``unscaled`` accepts: the largest precision a decimal has
 META: dict[str, model.TypeRef] = {
     "entity_id": tr.STRING,
